@@ -1,0 +1,3 @@
+pub async fn run(_requests: usize, _concurrency: usize) -> anyhow::Result<()> {
+    anyhow::bail!("not yet")
+}

@@ -1,0 +1,35 @@
+//! Host bindings for the Spin interfaces the host implements itself, and for the
+//! cron trigger's export.
+
+/// An open `fermyon:spin/key-value` store or `wasi:keyvalue` bucket: just its name.
+pub struct OpenStore {
+    pub name: String,
+}
+
+/// A `wasi:keyvalue/atomics.cas` handle: the key, and what `current` read (if called).
+pub struct CasHandle {
+    pub store: String,
+    pub key: String,
+    pub observed: Option<Vec<u8>>,
+}
+
+pub mod spin {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "spin-test-host:host/spin-imports",
+        imports: { default: async },
+        with: {
+            "fermyon:spin/key-value.store": super::OpenStore,
+            "wasi:keyvalue/store.bucket": super::OpenStore,
+            "wasi:keyvalue/atomics.cas": super::CasHandle,
+        },
+    });
+}
+
+pub mod cron {
+    wasmtime::component::bindgen!({
+        path: "../../wit/spin-cron",
+        world: "fermyon:spin-cron/spin-cron",
+        exports: { default: async },
+    });
+}

@@ -1,0 +1,219 @@
+//! What tests control and observe: the guests' wall clock, store round trips per
+//! request, and injected faults.
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Requests carrying this header are recorded under its value, so a test can find
+/// the round trips of one particular request with [`Stats::tagged`]. Spin ignores it.
+pub const REQUEST_TAG_HEADER: &str = "x-test-tag";
+
+/// The wall clock guests (and cron metadata) see: real time plus an offset tests move.
+#[derive(Clone, Default)]
+pub struct TestClock {
+    offset_nanos: Arc<AtomicI64>,
+}
+
+impl TestClock {
+    pub fn advance(&self, by: Duration) {
+        let nanos = i64::try_from(by.as_nanos()).unwrap_or(i64::MAX);
+        self.offset_nanos.fetch_add(nanos, Ordering::SeqCst);
+    }
+
+    /// Back to real time.
+    pub fn reset(&self) {
+        self.offset_nanos.store(0, Ordering::SeqCst);
+    }
+
+    pub fn now(&self) -> SystemTime {
+        let offset = self.offset_nanos.load(Ordering::SeqCst);
+        let real = SystemTime::now();
+        if offset >= 0 {
+            real + Duration::from_nanos(offset as u64)
+        } else {
+            real - Duration::from_nanos(offset.unsigned_abs())
+        }
+    }
+
+    pub fn unix_seconds(&self) -> u64 {
+        self.now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    }
+}
+
+impl wasmtime_wasi::HostWallClock for TestClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_nanos(1)
+    }
+
+    fn now(&self) -> Duration {
+        TestClock::now(self)
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+    }
+}
+
+/// One served request (or cron invocation) and the store traffic it caused.
+#[derive(Debug, Default)]
+pub struct RequestRecord {
+    pub method: String,
+    pub path: String,
+    pub component: String,
+    pub tag: Option<String>,
+    round_trips: AtomicU64,
+    writes: AtomicU64,
+}
+
+impl RequestRecord {
+    /// Store calls (each one a round trip to the backend, as with Redis).
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::SeqCst)
+    }
+
+    /// The subset of round trips that wrote.
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn count(&self, write: bool) {
+        self.round_trips.fetch_add(1, Ordering::SeqCst);
+        if write {
+            self.writes.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Per-request store statistics, in arrival order. Records are created when a
+/// request arrives and updated live, so they are complete once its response is.
+#[derive(Default)]
+pub struct Stats {
+    records: Mutex<Vec<Arc<RequestRecord>>>,
+}
+
+impl Stats {
+    pub(crate) fn start(
+        &self,
+        method: &str,
+        path: &str,
+        component: &str,
+        tag: Option<String>,
+    ) -> Arc<RequestRecord> {
+        let record = Arc::new(RequestRecord {
+            method: method.to_string(),
+            path: path.to_string(),
+            component: component.to_string(),
+            tag,
+            ..RequestRecord::default()
+        });
+        self.records.lock().unwrap().push(record.clone());
+        record
+    }
+
+    pub fn requests(&self) -> Vec<Arc<RequestRecord>> {
+        self.records.lock().unwrap().clone()
+    }
+
+    pub fn last(&self) -> Option<Arc<RequestRecord>> {
+        self.records.lock().unwrap().last().cloned()
+    }
+
+    /// The most recent request sent with `x-test-tag: <tag>`.
+    pub fn tagged(&self, tag: &str) -> Option<Arc<RequestRecord>> {
+        let records = self.records.lock().unwrap();
+        records
+            .iter()
+            .rev()
+            .find(|r| r.tag.as_deref() == Some(tag))
+            .cloned()
+    }
+
+    pub fn total_round_trips(&self) -> u64 {
+        self.requests().iter().map(|r| r.round_trips()).sum()
+    }
+
+    pub fn reset(&self) {
+        self.records.lock().unwrap().clear();
+    }
+}
+
+/// Faults tests switch on. Counts start when a fault is armed: `fail_store_call(1)`
+/// fails the very next store call, `fail_store_call(3)` lets two through first.
+#[derive(Default)]
+pub struct Faults {
+    store_call_countdown: Mutex<Option<u64>>,
+    outgoing_request_countdown: Mutex<Option<u64>>,
+    redis_cas: AtomicBool,
+}
+
+impl Faults {
+    pub fn fail_store_call(&self, nth: u64) {
+        *self.store_call_countdown.lock().unwrap() = Some(nth.max(1));
+    }
+
+    pub fn fail_outgoing_request(&self, nth: u64) {
+        *self.outgoing_request_countdown.lock().unwrap() = Some(nth.max(1));
+    }
+
+    /// Like Spin 4.0.2's Redis store: a successful `swap` writes, then reports `cas-failed`.
+    pub fn set_redis_cas_fault(&self, on: bool) {
+        self.redis_cas.store(on, Ordering::SeqCst);
+    }
+
+    pub fn clear(&self) {
+        *self.store_call_countdown.lock().unwrap() = None;
+        *self.outgoing_request_countdown.lock().unwrap() = None;
+        self.set_redis_cas_fault(false);
+    }
+
+    pub(crate) fn redis_cas(&self) -> bool {
+        self.redis_cas.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn store_call_fails(&self) -> bool {
+        Self::tick(&self.store_call_countdown)
+    }
+
+    pub(crate) fn outgoing_request_fails(&self) -> bool {
+        Self::tick(&self.outgoing_request_countdown)
+    }
+
+    fn tick(countdown: &Mutex<Option<u64>>) -> bool {
+        let mut countdown = countdown.lock().unwrap();
+        match *countdown {
+            Some(1) => {
+                *countdown = None;
+                true
+            }
+            Some(n) => {
+                *countdown = Some(n - 1);
+                false
+            }
+            None => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nth_call_fails_once() {
+        let faults = Faults::default();
+        faults.fail_store_call(3);
+        let outcomes: Vec<bool> = (0..5).map(|_| faults.store_call_fails()).collect();
+        assert_eq!(outcomes, [false, false, true, false, false]);
+    }
+
+    #[test]
+    fn clock_moves_forward() {
+        let clock = TestClock::default();
+        let before = clock.unix_seconds();
+        clock.advance(Duration::from_secs(3600));
+        assert!(clock.unix_seconds() >= before + 3600);
+        clock.reset();
+        assert!(clock.unix_seconds() < before + 3600);
+    }
+}

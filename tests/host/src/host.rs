@@ -1,0 +1,559 @@
+//! Loading an app (manifest, variables, components) and running it: HTTP requests
+//! and cron events, each on a fresh instance.
+use crate::bindings::cron::{fermyon::spin_cron::cron_types::Metadata, SpinCronIndices};
+use crate::control::{Faults, Stats, TestClock, REQUEST_TAG_HEADER};
+use crate::error::HostError;
+use crate::manifest::Manifest;
+use crate::outbound::AllowedHosts;
+use crate::router::Router;
+use crate::state::{ComponentPolicy, InstanceState, OutboundHttp};
+use crate::store::SqliteBackend;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::SystemTime;
+use tokio::task::JoinHandle;
+use wasmtime::component::{Component, HasSelf, InstancePre, Linker, ResourceTable};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::WasiCtx;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::bindings::ProxyIndices;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpView};
+
+/// One engine per process, so compiled components can be shared between hosts.
+fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let mut config = wasmtime::Config::new();
+        config.wasm_component_model(true);
+        Engine::new(&config).expect("default wasmtime configuration is valid")
+    })
+}
+
+/// Compiled components by (path, size, modification time): compiling is the slow part.
+fn compile(path: &Path) -> Result<Component, String> {
+    type CacheKey = (PathBuf, u64, Option<SystemTime>);
+    static CACHE: OnceLock<Mutex<HashMap<CacheKey, Component>>> = OnceLock::new();
+    let metadata = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let key = (path.to_owned(), metadata.len(), metadata.modified().ok());
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(component) = cache.lock().unwrap().get(&key) {
+        return Ok(component.clone());
+    }
+    let component = Component::from_file(engine(), path)
+        .map_err(|e| format!("cannot compile {}: {e:?}", path.display()))?;
+    cache.lock().unwrap().insert(key, component.clone());
+    Ok(component)
+}
+
+fn linker() -> Result<Linker<InstanceState>, String> {
+    let build = || -> wasmtime::Result<Linker<InstanceState>> {
+        let mut linker = Linker::new(engine());
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        crate::bindings::spin::SpinImports::add_to_linker::<_, HasSelf<InstanceState>>(
+            &mut linker,
+            |state| state,
+        )?;
+        // A cron component imports the types-only interface of its world.
+        linker.instance("fermyon:spin-cron/cron-types@2.0.0")?;
+        Ok(linker)
+    };
+    build().map_err(|e| format!("{e:?}"))
+}
+
+/// Checks that the host provides every interface a built component imports.
+pub fn check_component_imports(wasm: &Path) -> Result<(), HostError> {
+    let component = compile(wasm).map_err(|message| HostError::Component {
+        component: wasm.display().to_string(),
+        message,
+    })?;
+    let linker = linker().map_err(HostError::Store)?;
+    pre_instantiate(&linker, &component, &wasm.display().to_string()).map(drop)
+}
+
+fn pre_instantiate(
+    linker: &Linker<InstanceState>,
+    component: &Component,
+    name: &str,
+) -> Result<InstancePre<InstanceState>, HostError> {
+    linker
+        .instantiate_pre(component)
+        .map_err(|e| HostError::UnsupportedImport {
+            component: name.to_string(),
+            message: format!("{e}"),
+        })
+}
+
+struct LoadedComponent {
+    pre: InstancePre<InstanceState>,
+    http: Option<ProxyIndices>,
+    cron: Option<SpinCronIndices>,
+    policy: Arc<ComponentPolicy>,
+}
+
+struct CronSchedule {
+    component: String,
+    expression: String,
+    schedule: cron::Schedule,
+}
+
+struct HostInner {
+    components: HashMap<String, LoadedComponent>,
+    router: Router,
+    cron: Vec<CronSchedule>,
+    backend: Arc<SqliteBackend>,
+    faults: Arc<Faults>,
+    stats: Arc<Stats>,
+    clock: TestClock,
+}
+
+/// Configures a [`TestHost`]; see [`TestHost::builder`].
+#[derive(Default)]
+pub struct TestHostBuilder {
+    manifest: Option<PathBuf>,
+    variables: BTreeMap<String, String>,
+    environment: Option<HashMap<String, String>>,
+    store_path: Option<PathBuf>,
+    sources: HashMap<String, PathBuf>,
+}
+
+impl TestHostBuilder {
+    pub fn manifest(mut self, path: impl Into<PathBuf>) -> Self {
+        self.manifest = Some(path.into());
+        self
+    }
+
+    /// Like `spin up --variable name=value`; wins over the environment and defaults.
+    pub fn variable(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.variables.insert(name.into(), value.into());
+        self
+    }
+
+    /// The environment `SPIN_VARIABLE_<NAME>` values are read from (default: the process's).
+    pub fn environment<K: Into<String>, V: Into<String>>(
+        mut self,
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.environment = Some(
+            vars.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        );
+        self
+    }
+
+    /// The SQLite file (default: `.spin/sqlite_key_value.db` beside the manifest, like Spin).
+    pub fn store_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.store_path = Some(path.into());
+        self
+    }
+
+    /// Runs `component` from `wasm` instead of the manifest's `source`.
+    pub fn component_source(
+        mut self,
+        component: impl Into<String>,
+        wasm: impl Into<PathBuf>,
+    ) -> Self {
+        self.sources.insert(component.into(), wasm.into());
+        self
+    }
+
+    /// Reads the manifest, resolves variables, compiles and links every component.
+    pub fn build(self) -> Result<TestHost, HostError> {
+        let manifest_path = self.manifest.unwrap_or_else(|| PathBuf::from("spin.toml"));
+        let manifest = Manifest::from_file(&manifest_path)?;
+        let environment = self
+            .environment
+            .unwrap_or_else(|| std::env::vars().collect());
+        let app_variables = crate::variables::resolve_application_variables(
+            &manifest,
+            &self.variables,
+            &environment,
+        )?;
+
+        let linker = linker().map_err(HostError::Store)?;
+        let mut components = HashMap::new();
+        for (name, decl) in &manifest.components {
+            let component_error = |message: String| HostError::Component {
+                component: name.clone(),
+                message,
+            };
+            let mut variables = HashMap::new();
+            for (var, template) in &decl.variables {
+                let value = crate::variables::render_template(template, &app_variables)
+                    .map_err(HostError::Variable)?;
+                variables.insert(var.clone(), value);
+            }
+            let hosts = decl
+                .allowed_outbound_hosts
+                .iter()
+                .map(|t| crate::variables::render_template(t, &app_variables))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(component_error)?;
+            let allowed_hosts = AllowedHosts::parse(&hosts).map_err(component_error)?;
+            let source = self
+                .sources
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| manifest.dir.join(&decl.source));
+            let component = compile(&source).map_err(component_error)?;
+            let pre = pre_instantiate(&linker, &component, name)?;
+            let http = ProxyIndices::new(&pre).ok();
+            let cron = SpinCronIndices::new(&pre).ok();
+            let policy = Arc::new(ComponentPolicy {
+                name: name.clone(),
+                key_value_stores: decl.key_value_stores.iter().cloned().collect(),
+                variables,
+                allowed_hosts,
+            });
+            components.insert(
+                name.clone(),
+                LoadedComponent {
+                    pre,
+                    http,
+                    cron,
+                    policy,
+                },
+            );
+        }
+
+        let router = Router::build(&manifest).map_err(|message| HostError::InvalidManifest {
+            path: manifest_path.clone(),
+            message,
+        })?;
+        for (route, component) in router.routes() {
+            if components[component].http.is_none() {
+                return Err(HostError::Component {
+                    component: component.clone(),
+                    message: format!(
+                        "routed at `{route}` but exports no wasi:http/incoming-handler"
+                    ),
+                });
+            }
+        }
+        let mut cron = Vec::new();
+        for trigger in &manifest.triggers.cron {
+            if components[&trigger.component].cron.is_none() {
+                return Err(HostError::Component {
+                    component: trigger.component.clone(),
+                    message: "has a cron trigger but exports no handle-cron-event".into(),
+                });
+            }
+            let schedule = cron::Schedule::from_str(&trigger.cron_expression).map_err(|e| {
+                HostError::Component {
+                    component: trigger.component.clone(),
+                    message: format!("invalid cron_expression `{}`: {e}", trigger.cron_expression),
+                }
+            })?;
+            cron.push(CronSchedule {
+                component: trigger.component.clone(),
+                expression: trigger.cron_expression.clone(),
+                schedule,
+            });
+        }
+
+        let store_path = self
+            .store_path
+            .unwrap_or_else(|| manifest.dir.join(".spin").join("sqlite_key_value.db"));
+        let backend = SqliteBackend::open(&store_path).map_err(HostError::Store)?;
+        Ok(TestHost {
+            inner: Arc::new(HostInner {
+                components,
+                router,
+                cron,
+                backend: Arc::new(backend),
+                faults: Arc::default(),
+                stats: Arc::default(),
+                clock: TestClock::default(),
+            }),
+            tasks: Mutex::default(),
+        })
+    }
+}
+
+/// A loaded app. Dropping it stops its server and cron schedules.
+pub struct TestHost {
+    inner: Arc<HostInner>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Drop for TestHost {
+    fn drop(&mut self) {
+        for task in self.tasks.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+}
+
+impl TestHost {
+    pub fn builder() -> TestHostBuilder {
+        TestHostBuilder::default()
+    }
+
+    /// `(route, component)` for every HTTP route, in manifest order.
+    pub fn routes(&self) -> Vec<(String, String)> {
+        self.inner.router.routes().to_vec()
+    }
+
+    /// `(component, cron expression)` for every cron trigger.
+    pub fn cron_triggers(&self) -> Vec<(String, String)> {
+        self.inner
+            .cron
+            .iter()
+            .map(|c| (c.component.clone(), c.expression.clone()))
+            .collect()
+    }
+
+    pub fn clock(&self) -> &TestClock {
+        &self.inner.clock
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.inner.stats
+    }
+
+    pub fn faults(&self) -> &Faults {
+        &self.inner.faults
+    }
+
+    /// Shorthand for `faults().set_redis_cas_fault(on)`.
+    pub fn set_redis_cas_fault(&self, on: bool) {
+        self.inner.faults.set_redis_cas_fault(on);
+    }
+
+    /// Serves HTTP on `addr` (port 0 picks a free one) and starts the cron
+    /// schedules; returns the bound address.
+    pub async fn serve(&self, addr: &str) -> std::io::Result<SocketAddr> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        let inner = self.inner.clone();
+        let server = tokio::spawn(async move {
+            loop {
+                let (stream, client) = match listener.accept().await {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        tracing::warn!("accept failed: {e}");
+                        continue;
+                    }
+                };
+                let inner = inner.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let inner = inner.clone();
+                        async move { Ok::<_, Infallible>(inner.handle_http(req, client).await) }
+                    });
+                    if let Err(e) = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await
+                    {
+                        tracing::debug!("connection from {client} ended: {e}");
+                    }
+                });
+            }
+        });
+        let mut tasks = self.tasks.lock().unwrap();
+        tasks.push(server);
+        for index in 0..self.inner.cron.len() {
+            let inner = self.inner.clone();
+            tasks.push(tokio::spawn(
+                async move { inner.run_cron_schedule(index).await },
+            ));
+        }
+        Ok(local)
+    }
+
+    /// Runs a cron component's `handle-cron-event` now, as its schedule would.
+    pub async fn invoke_cron(&self, component: &str) -> anyhow::Result<()> {
+        self.inner.invoke_cron(component).await
+    }
+}
+
+fn text_response(status: u16, body: &'static str) -> hyper::Response<HyperOutgoingBody> {
+    let body = Full::new(Bytes::from_static(body.as_bytes()))
+        .map_err(|never: Infallible| match never {})
+        .boxed_unsync();
+    let mut response = hyper::Response::new(body);
+    *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or_default();
+    response
+}
+
+impl HostInner {
+    fn new_store(
+        &self,
+        component: &LoadedComponent,
+        record: Arc<crate::control::RequestRecord>,
+    ) -> Store<InstanceState> {
+        let wasi = WasiCtx::builder()
+            .inherit_stdout()
+            .inherit_stderr()
+            .wall_clock(self.clock.clone())
+            .build();
+        Store::new(
+            engine(),
+            InstanceState {
+                wasi,
+                http: WasiHttpCtx::new(),
+                table: ResourceTable::new(),
+                outbound: OutboundHttp {
+                    policy: component.policy.clone(),
+                    faults: self.faults.clone(),
+                },
+                policy: component.policy.clone(),
+                backend: self.backend.clone(),
+                faults: self.faults.clone(),
+                record,
+            },
+        )
+    }
+
+    async fn handle_http(
+        &self,
+        mut req: hyper::Request<Incoming>,
+        client: SocketAddr,
+    ) -> hyper::Response<HyperOutgoingBody> {
+        let path_and_query = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into());
+        if !req.headers().contains_key(http::header::HOST) {
+            req.headers_mut().insert(
+                http::header::HOST,
+                http::HeaderValue::from_static("localhost"),
+            );
+        }
+        let host = req.headers()[http::header::HOST]
+            .to_str()
+            .unwrap_or("localhost")
+            .to_string();
+        let Some(route) = self.router.route(&path_and_query, "http", &host, client) else {
+            return text_response(404, "Not Found");
+        };
+        let component = &self.components[&route.component];
+        let Some(http_export) = component.http.as_ref() else {
+            return text_response(500, "Internal Server Error");
+        };
+        for (name, value) in route.headers() {
+            if let (Ok(name), Ok(value)) = (
+                http::HeaderName::from_str(name),
+                http::HeaderValue::from_str(value),
+            ) {
+                req.headers_mut().insert(name, value);
+            }
+        }
+        let tag = req
+            .headers()
+            .get(REQUEST_TAG_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        let path = req.uri().path().to_string();
+        let record = self
+            .stats
+            .start(req.method().as_str(), &path, &route.component, tag);
+        let mut store = self.new_store(component, record);
+
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let prepared = store
+            .data_mut()
+            .http()
+            .new_incoming_request(Scheme::Http, req)
+            .and_then(|request| {
+                let out = store.data_mut().http().new_response_outparam(sender)?;
+                Ok((request, out))
+            });
+        let (request, out) = match prepared {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                tracing::error!(component = %route.component, "cannot pass request to component: {e:?}");
+                return text_response(500, "Internal Server Error");
+            }
+        };
+        let pre = component.pre.clone();
+        let http_export = http_export.clone();
+        let name = route.component.clone();
+        let task = tokio::spawn(async move {
+            let outcome = async {
+                let instance = pre.instantiate_async(&mut store).await?;
+                let guest = http_export.load(&mut store, &instance)?;
+                guest
+                    .wasi_http_incoming_handler()
+                    .call_handle(&mut store, request, out)
+                    .await
+            }
+            .await;
+            if let Err(e) = outcome {
+                tracing::error!(component = %name, "component `{name}` failed: {e:?}");
+            }
+        });
+        match receiver.await {
+            Ok(Ok(response)) => response,
+            Ok(Err(code)) => {
+                tracing::error!(component = %route.component, "component `{}` responded with error {code:?}", route.component);
+                text_response(500, "Internal Server Error")
+            }
+            // The guest dropped the response outparam without setting it: it trapped.
+            Err(_) => {
+                let _ = task.await;
+                text_response(500, "Internal Server Error")
+            }
+        }
+    }
+
+    async fn invoke_cron(&self, name: &str) -> anyhow::Result<()> {
+        let component = self
+            .components
+            .get(name)
+            .ok_or_else(|| HostError::UnknownComponent(name.to_string()))?;
+        let indices = component
+            .cron
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("component `{name}` exports no handle-cron-event"))?;
+        let record = self.stats.start("CRON", "", name, None);
+        let mut store = self.new_store(component, record);
+        let instance = component
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| anyhow::anyhow!("component `{name}`: {e:?}"))?;
+        let guest = indices
+            .load(&mut store, &instance)
+            .map_err(|e| anyhow::anyhow!("component `{name}`: {e:?}"))?;
+        let metadata = Metadata {
+            timestamp: self.clock.unix_seconds(),
+        };
+        match guest.call_handle_cron_event(&mut store, metadata).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(anyhow::anyhow!(
+                "component `{name}` cron handler failed: {e:?}"
+            )),
+            Err(e) => Err(anyhow::anyhow!(
+                "component `{name}` trapped in cron handler: {e:?}"
+            )),
+        }
+    }
+
+    /// Fires on the schedule's real-time instants (the test clock only changes
+    /// what guests see, not when events fire).
+    async fn run_cron_schedule(self: Arc<Self>, index: usize) {
+        let entry = &self.cron[index];
+        loop {
+            let Some(next) = entry.schedule.upcoming(chrono::Utc).next() else {
+                return;
+            };
+            let wait = (next - chrono::Utc::now()).to_std().unwrap_or_default();
+            tokio::time::sleep(wait).await;
+            if let Err(e) = self.invoke_cron(&entry.component).await {
+                tracing::error!(component = %entry.component, "cron event failed: {e:#}");
+            }
+        }
+    }
+}

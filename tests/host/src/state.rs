@@ -1,0 +1,428 @@
+//! Per-request store data and the host side of the Spin interfaces.
+use crate::bindings::spin::fermyon::spin::{key_value, variables};
+use crate::bindings::spin::wasi::keyvalue::{atomics, batch, store};
+use crate::bindings::{CasHandle, OpenStore};
+use crate::control::{Faults, RequestRecord};
+use crate::outbound::AllowedHosts;
+use crate::store::{SqliteBackend, StoreFailure, StoreResult};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use wasmtime::component::{Resource, ResourceTable};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+
+/// What one component may do, fixed at start-up from the manifest.
+pub struct ComponentPolicy {
+    pub name: String,
+    pub key_value_stores: HashSet<String>,
+    /// Component variables, already rendered from application variables.
+    pub variables: HashMap<String, String>,
+    pub allowed_hosts: AllowedHosts,
+}
+
+/// The store data of one instance (one request or one cron event).
+pub struct InstanceState {
+    pub wasi: WasiCtx,
+    pub http: WasiHttpCtx,
+    pub table: ResourceTable,
+    pub outbound: OutboundHttp,
+    pub policy: Arc<ComponentPolicy>,
+    pub backend: Arc<SqliteBackend>,
+    pub faults: Arc<Faults>,
+    pub record: Arc<RequestRecord>,
+}
+
+impl WasiView for InstanceState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for InstanceState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outbound,
+        }
+    }
+}
+
+/// Outgoing HTTP: Spin's allow-list, then the injected fault, then the real request.
+pub struct OutboundHttp {
+    pub policy: Arc<ComponentPolicy>,
+    pub faults: Arc<Faults>,
+}
+
+type SendFuture = Box<
+    dyn std::future::Future<
+            Output = wasmtime_wasi_http::Result<(
+                http::Response<wasmtime_wasi_http::WasiBody>,
+                Box<dyn std::future::Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+            )>,
+        > + Send,
+>;
+
+impl WasiHttpHooks for OutboundHttp {
+    fn send_request(
+        &mut self,
+        request: http::Request<wasmtime_wasi_http::WasiBody>,
+        options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: Box<dyn std::future::Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+    ) -> SendFuture {
+        let uri = request.uri();
+        let scheme = uri.scheme_str().unwrap_or("http").to_string();
+        let host = uri.host().unwrap_or("").to_string();
+        if !self
+            .policy
+            .allowed_hosts
+            .allows(&scheme, &host, uri.port_u16())
+        {
+            tracing::warn!(
+                component = %self.policy.name,
+                "outbound request to {uri} denied: not in allowed_outbound_hosts"
+            );
+            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        if self.faults.outgoing_request_fails() {
+            tracing::info!(component = %self.policy.name, "injected fault: outbound request to {uri} fails");
+            return Box::new(async { Err(wasmtime_wasi_http::Error::ConnectionRefused) });
+        }
+        Box::new(async move {
+            use http_body_util::BodyExt;
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            Ok((
+                response.map(BodyExt::boxed_unsync),
+                Box::new(io) as Box<dyn std::future::Future<Output = _> + Send>,
+            ))
+        })
+    }
+}
+
+impl InstanceState {
+    /// Counts one backend round trip and applies the store-call fault.
+    fn store_call(&self, write: bool) -> StoreResult<()> {
+        self.record.count(write);
+        if self.faults.store_call_fails() {
+            tracing::info!(component = %self.policy.name, "injected fault: store call fails");
+            return Err(StoreFailure("injected fault: store call failed".into()));
+        }
+        Ok(())
+    }
+
+    fn store_name(&self, handle: u32) -> Result<String, String> {
+        let resource: Resource<OpenStore> = Resource::new_borrow(handle);
+        self.table
+            .get(&resource)
+            .map(|s| s.name.clone())
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn kv_error(failure: StoreFailure) -> key_value::Error {
+    key_value::Error::Other(failure.0)
+}
+
+fn wasi_error(failure: StoreFailure) -> store::Error {
+    store::Error::Other(failure.0)
+}
+
+impl key_value::Host for InstanceState {}
+
+impl key_value::HostStore for InstanceState {
+    async fn open(&mut self, label: String) -> Result<Resource<OpenStore>, key_value::Error> {
+        if !self.policy.key_value_stores.contains(&label) {
+            return Err(key_value::Error::AccessDenied);
+        }
+        self.table
+            .push(OpenStore { name: label })
+            .map_err(|_| key_value::Error::StoreTableFull)
+    }
+
+    async fn get(
+        &mut self,
+        store: Resource<OpenStore>,
+        key: String,
+    ) -> Result<Option<Vec<u8>>, key_value::Error> {
+        let name = self
+            .store_name(store.rep())
+            .map_err(key_value::Error::Other)?;
+        self.store_call(false).map_err(kv_error)?;
+        self.backend.get(&name, &key).map_err(kv_error)
+    }
+
+    async fn set(
+        &mut self,
+        store: Resource<OpenStore>,
+        key: String,
+        value: Vec<u8>,
+    ) -> Result<(), key_value::Error> {
+        let name = self
+            .store_name(store.rep())
+            .map_err(key_value::Error::Other)?;
+        self.store_call(true).map_err(kv_error)?;
+        self.backend.set(&name, &key, &value).map_err(kv_error)
+    }
+
+    async fn delete(
+        &mut self,
+        store: Resource<OpenStore>,
+        key: String,
+    ) -> Result<(), key_value::Error> {
+        let name = self
+            .store_name(store.rep())
+            .map_err(key_value::Error::Other)?;
+        self.store_call(true).map_err(kv_error)?;
+        self.backend.delete(&name, &key).map_err(kv_error)
+    }
+
+    async fn exists(
+        &mut self,
+        store: Resource<OpenStore>,
+        key: String,
+    ) -> Result<bool, key_value::Error> {
+        let name = self
+            .store_name(store.rep())
+            .map_err(key_value::Error::Other)?;
+        self.store_call(false).map_err(kv_error)?;
+        self.backend
+            .get(&name, &key)
+            .map(|v| v.is_some())
+            .map_err(kv_error)
+    }
+
+    async fn get_keys(
+        &mut self,
+        store: Resource<OpenStore>,
+    ) -> Result<Vec<String>, key_value::Error> {
+        let name = self
+            .store_name(store.rep())
+            .map_err(key_value::Error::Other)?;
+        self.store_call(false).map_err(kv_error)?;
+        self.backend.keys(&name).map_err(kv_error)
+    }
+
+    async fn drop(&mut self, store: Resource<OpenStore>) -> wasmtime::Result<()> {
+        self.table.delete(store)?;
+        Ok(())
+    }
+}
+
+impl variables::Host for InstanceState {
+    async fn get(&mut self, name: String) -> Result<String, variables::Error> {
+        crate::variables::validate_name(&name).map_err(variables::Error::InvalidName)?;
+        self.policy
+            .variables
+            .get(&name)
+            .cloned()
+            .ok_or_else(|| variables::Error::Undefined(format!("no variable for \"{name}\"")))
+    }
+}
+
+impl store::Host for InstanceState {
+    async fn open(&mut self, identifier: String) -> Result<Resource<OpenStore>, store::Error> {
+        if !self.policy.key_value_stores.contains(&identifier) {
+            return Err(store::Error::AccessDenied);
+        }
+        self.table
+            .push(OpenStore { name: identifier })
+            .map_err(|_| store::Error::Other("store table full".into()))
+    }
+}
+
+impl store::HostBucket for InstanceState {
+    async fn get(
+        &mut self,
+        bucket: Resource<OpenStore>,
+        key: String,
+    ) -> Result<Option<Vec<u8>>, store::Error> {
+        let name = self.store_name(bucket.rep()).map_err(store::Error::Other)?;
+        self.store_call(false).map_err(wasi_error)?;
+        self.backend.get(&name, &key).map_err(wasi_error)
+    }
+
+    async fn set(
+        &mut self,
+        bucket: Resource<OpenStore>,
+        key: String,
+        value: Vec<u8>,
+    ) -> Result<(), store::Error> {
+        let name = self.store_name(bucket.rep()).map_err(store::Error::Other)?;
+        self.store_call(true).map_err(wasi_error)?;
+        self.backend.set(&name, &key, &value).map_err(wasi_error)
+    }
+
+    async fn delete(
+        &mut self,
+        bucket: Resource<OpenStore>,
+        key: String,
+    ) -> Result<(), store::Error> {
+        let name = self.store_name(bucket.rep()).map_err(store::Error::Other)?;
+        self.store_call(true).map_err(wasi_error)?;
+        self.backend.delete(&name, &key).map_err(wasi_error)
+    }
+
+    async fn exists(
+        &mut self,
+        bucket: Resource<OpenStore>,
+        key: String,
+    ) -> Result<bool, store::Error> {
+        let name = self.store_name(bucket.rep()).map_err(store::Error::Other)?;
+        self.store_call(false).map_err(wasi_error)?;
+        self.backend
+            .get(&name, &key)
+            .map(|v| v.is_some())
+            .map_err(wasi_error)
+    }
+
+    /// A full scan in one page, as Spin does (the cursor is ignored).
+    async fn list_keys(
+        &mut self,
+        bucket: Resource<OpenStore>,
+        _cursor: Option<String>,
+    ) -> Result<store::KeyResponse, store::Error> {
+        let name = self.store_name(bucket.rep()).map_err(store::Error::Other)?;
+        self.store_call(false).map_err(wasi_error)?;
+        let keys = self.backend.keys(&name).map_err(wasi_error)?;
+        Ok(store::KeyResponse { keys, cursor: None })
+    }
+
+    async fn drop(&mut self, bucket: Resource<OpenStore>) -> wasmtime::Result<()> {
+        self.table.delete(bucket)?;
+        Ok(())
+    }
+}
+
+impl atomics::Host for InstanceState {
+    async fn increment(
+        &mut self,
+        bucket: Resource<OpenStore>,
+        key: String,
+        delta: i64,
+    ) -> Result<i64, store::Error> {
+        let name = self.store_name(bucket.rep()).map_err(store::Error::Other)?;
+        self.store_call(true).map_err(wasi_error)?;
+        self.backend.increment(&name, &key, delta).map_err(|e| {
+            tracing::warn!(component = %self.policy.name, "increment failed: {}", e.0);
+            wasi_error(e)
+        })
+    }
+
+    async fn swap(
+        &mut self,
+        cas: Resource<CasHandle>,
+        value: Vec<u8>,
+    ) -> Result<(), atomics::CasError> {
+        let store_error = |e: String| atomics::CasError::StoreError(store::Error::Other(e));
+        let handle = self
+            .table
+            .delete(cas)
+            .map_err(|e| store_error(e.to_string()))?;
+        self.store_call(true).map_err(|e| store_error(e.0))?;
+        let swapped = self
+            .backend
+            .swap(
+                &handle.store,
+                &handle.key,
+                handle.observed.as_deref(),
+                &value,
+            )
+            .map_err(|e| store_error(e.0))?;
+        if swapped && !self.faults.redis_cas() {
+            return Ok(());
+        }
+        // As Spin does on a failed swap: a fresh CAS on the key, with its current value read.
+        self.store_call(false).map_err(|e| store_error(e.0))?;
+        let observed = self
+            .backend
+            .get(&handle.store, &handle.key)
+            .map_err(|e| store_error(e.0))?;
+        let retry = self
+            .table
+            .push(CasHandle {
+                store: handle.store,
+                key: handle.key,
+                observed,
+            })
+            .map_err(|e| store_error(e.to_string()))?;
+        Err(atomics::CasError::CasFailed(retry))
+    }
+}
+
+impl atomics::HostCas for InstanceState {
+    /// Reads nothing: Spin's SQLite CAS only learns the value when `current` is called.
+    async fn new(
+        &mut self,
+        bucket: Resource<OpenStore>,
+        key: String,
+    ) -> Result<Resource<CasHandle>, store::Error> {
+        let name = self.store_name(bucket.rep()).map_err(store::Error::Other)?;
+        self.table
+            .push(CasHandle {
+                store: name,
+                key,
+                observed: None,
+            })
+            .map_err(|e| store::Error::Other(e.to_string()))
+    }
+
+    async fn current(&mut self, cas: Resource<CasHandle>) -> Result<Option<Vec<u8>>, store::Error> {
+        self.store_call(false).map_err(wasi_error)?;
+        let handle = self
+            .table
+            .get(&cas)
+            .map_err(|e| store::Error::Other(e.to_string()))?;
+        let value = self
+            .backend
+            .get(&handle.store, &handle.key)
+            .map_err(wasi_error)?;
+        self.table
+            .get_mut(&cas)
+            .map_err(|e| store::Error::Other(e.to_string()))?
+            .observed
+            .clone_from(&value);
+        Ok(value)
+    }
+
+    async fn drop(&mut self, cas: Resource<CasHandle>) -> wasmtime::Result<()> {
+        self.table.delete(cas)?;
+        Ok(())
+    }
+}
+
+impl batch::Host for InstanceState {
+    async fn get_many(
+        &mut self,
+        bucket: Resource<OpenStore>,
+        keys: Vec<String>,
+    ) -> Result<Vec<(String, Option<Vec<u8>>)>, store::Error> {
+        let name = self.store_name(bucket.rep()).map_err(store::Error::Other)?;
+        self.store_call(false).map_err(wasi_error)?;
+        self.backend.get_many(&name, &keys).map_err(wasi_error)
+    }
+
+    async fn set_many(
+        &mut self,
+        bucket: Resource<OpenStore>,
+        key_values: Vec<(String, Vec<u8>)>,
+    ) -> Result<(), store::Error> {
+        let name = self.store_name(bucket.rep()).map_err(store::Error::Other)?;
+        self.store_call(true).map_err(wasi_error)?;
+        self.backend
+            .set_many(&name, &key_values)
+            .map_err(wasi_error)
+    }
+
+    async fn delete_many(
+        &mut self,
+        bucket: Resource<OpenStore>,
+        keys: Vec<String>,
+    ) -> Result<(), store::Error> {
+        let name = self.store_name(bucket.rep()).map_err(store::Error::Other)?;
+        self.store_call(true).map_err(wasi_error)?;
+        self.backend.delete_many(&name, &keys).map_err(wasi_error)
+    }
+}
