@@ -1,0 +1,83 @@
+//! What operations hand back for the edge to carry out: mail to send and
+//! events to publish. The domain does no IO.
+
+use crate::ids::EventId;
+use crate::model::{Invitation, InvitationView, Member};
+use crate::random::Random;
+use crate::time::Timestamp;
+use crate::token::InvitationToken;
+use crate::values::AccountName;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MailKind {
+    Invitation,
+    Resend,
+    Retry,
+}
+
+/// One invitation mail to send. Holds the only copy of the token's secret.
+#[derive(Clone, Debug)]
+pub struct MailJob {
+    pub kind: MailKind,
+    pub invitation: Invitation,
+    pub account_name: AccountName,
+    pub token: InvitationToken,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    InvitationCreated,
+    InvitationSent,
+    InvitationDeliveryFailed,
+    InvitationResent,
+    InvitationAccepted,
+    InvitationCancelled,
+    InvitationExpired,
+    MemberRemoved,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::InvitationCreated => "invitation.created",
+            EventKind::InvitationSent => "invitation.sent",
+            EventKind::InvitationDeliveryFailed => "invitation.delivery_failed",
+            EventKind::InvitationResent => "invitation.resent",
+            EventKind::InvitationAccepted => "invitation.accepted",
+            EventKind::InvitationCancelled => "invitation.cancelled",
+            EventKind::InvitationExpired => "invitation.expired",
+            EventKind::MemberRemoved => "member.removed",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Subject {
+    Invitation(Box<InvitationView>),
+    Member(Box<Member>),
+}
+
+/// A change the host app hears about. `id` is stable: a receiver drops duplicates by it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub id: EventId,
+    pub kind: EventKind,
+    pub at: Timestamp,
+    pub subject: Subject,
+}
+
+impl Event {
+    pub(crate) fn invitation(
+        random: &dyn Random,
+        kind: EventKind,
+        at: Timestamp,
+        view: InvitationView,
+    ) -> Event {
+        Event {
+            id: EventId::generate(random),
+            kind,
+            at,
+            subject: Subject::Invitation(Box::new(view)),
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! What every operation is handed: the store, the time, randomness and policy.
+
+use crate::random::Random;
+use crate::store::Store;
+use crate::time::Clock;
+
+/// Tunable rules of the service. Defaults are what DESIGN.md describes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// A resend within this many seconds of the last token is refused (429).
+    pub resend_cooldown_secs: i64,
+    /// Mail send attempts before delivery is `failed` for good.
+    pub mail_max_attempts: u32,
+    /// First retry delay; each further retry doubles it.
+    pub mail_retry_base_secs: i64,
+    /// When the sweep first checks that a new invitation's mail went out.
+    pub mail_check_delay_secs: i64,
+    /// Closed invitations are purged this long after they closed.
+    pub retention_days: i64,
+    /// Due-queue entries handled by one sweep run at most.
+    pub sweep_max_items: usize,
+    /// Empty queue buckets one sweep run may step over at most.
+    pub sweep_max_buckets: i64,
+    /// Addresses in one invite request at most.
+    pub max_invites_per_request: usize,
+    /// An Idempotency-Key's answer is replayed for this long.
+    pub idempotency_ttl_secs: i64,
+    /// Slot shards a new account gets.
+    pub shards: u16,
+    /// Items a list page holds at most.
+    pub max_page_size: usize,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            resend_cooldown_secs: 60,
+            mail_max_attempts: 5,
+            mail_retry_base_secs: 60,
+            mail_check_delay_secs: 120,
+            retention_days: 90,
+            sweep_max_items: 200,
+            sweep_max_buckets: 5000,
+            max_invites_per_request: 100,
+            idempotency_ttl_secs: 24 * 60 * 60,
+            shards: 16,
+            max_page_size: 100,
+        }
+    }
+}
+
+pub struct Env<'a> {
+    pub store: &'a dyn Store,
+    pub clock: &'a dyn Clock,
+    pub random: &'a dyn Random,
+    pub policy: &'a Policy,
+}

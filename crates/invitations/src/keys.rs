@@ -1,0 +1,76 @@
+//! The key layout, in one place. See the crate docs for what each key holds.
+
+use crate::email::Email;
+use crate::ids::{AccountId, InvitationId, UserId};
+use crate::token::TokenHash;
+use sha2::{Digest, Sha256};
+
+pub fn account(acc: &AccountId) -> String {
+    format!("v1/acct/{acc}")
+}
+
+pub fn slot_shard(acc: &AccountId, shard: u16) -> String {
+    format!("v1/acct/{acc}/slots/{shard}")
+}
+
+/// Which slot shard an address belongs to.
+pub fn shard_of(email: &Email, shards: u16) -> u16 {
+    let h = Sha256::digest(email.as_str().as_bytes());
+    u16::from_be_bytes([h[0], h[1]]) % shards.max(1)
+}
+
+pub fn invitation_seq(acc: &AccountId) -> String {
+    format!("v1/acct/{acc}/iseq")
+}
+
+pub fn invitation_log(acc: &AccountId, seq: i64) -> String {
+    format!("v1/acct/{acc}/ilog/{seq}")
+}
+
+pub fn member_seq(acc: &AccountId) -> String {
+    format!("v1/acct/{acc}/mseq")
+}
+
+pub fn member_log(acc: &AccountId, seq: i64) -> String {
+    format!("v1/acct/{acc}/mlog/{seq}")
+}
+
+pub fn member(acc: &AccountId, user: &UserId) -> String {
+    format!("v1/acct/{acc}/mem/{user}")
+}
+
+pub fn member_by_email(acc: &AccountId, email: &Email) -> String {
+    format!("v1/acct/{acc}/memail/{email}")
+}
+
+pub fn invitation(inv: &InvitationId) -> String {
+    format!("v1/inv/{inv}")
+}
+
+pub fn delivery(inv: &InvitationId) -> String {
+    format!("v1/dlv/{inv}")
+}
+
+pub fn token(hash: &TokenHash) -> String {
+    format!("v1/tok/{}", hash.to_hex())
+}
+
+pub fn due_count(bucket: i64) -> String {
+    format!("v1/due/{bucket}/n")
+}
+
+pub fn due_entry(bucket: i64, n: i64) -> String {
+    format!("v1/due/{bucket}/{n}")
+}
+
+pub fn sweep_state() -> String {
+    "v1/sweep".to_owned()
+}
+
+pub fn idempotency(scope: &str) -> String {
+    format!("v1/idem/{scope}")
+}
+
+pub fn idempotency_claim(scope: &str, hour: i64) -> String {
+    format!("v1/idem/{scope}/claim/{hour}")
+}

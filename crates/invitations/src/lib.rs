@@ -1,0 +1,98 @@
+//! The domain of the invitation service: who may invite whom into which
+//! account, and everything that follows, written against a key-value store it
+//! is handed. It knows nothing of Spin, HTTP or JSON transport; it reads no
+//! clock and draws no randomness of its own ([`Env`]).
+//!
+//! # Layout
+//!
+//! | module | what it holds |
+//! | --- | --- |
+//! | [`email`], [`ids`], [`values`], [`token`] | types that cannot hold a bad value: `Email`, `Domain`, ids, roles, access groups, metadata, TTL, names, tokens |
+//! | [`principal`] | the verified caller: a user or a service |
+//! | [`model`] | stored records and the invitation state machine |
+//! | [`error`] | the one error type, with a stable `code` per variant |
+//! | [`store`] | the store trait (Spin's operations) and the compare-and-swap discipline |
+//! | [`memstore`] | an in-memory store with Spin's SQLite semantics, faults, counters |
+//! | `slots`, `queue` | the open-invitation index and the sweep's due queue |
+//! | [`ops`] | one file per operation |
+//! | [`effects`] | mail and events the operations hand back for the edge to deliver |
+//!
+//! # Key layout
+//!
+//! | key | value | written by |
+//! | --- | --- | --- |
+//! | `v1/acct/{acc}` | [`model::Account`] (settings, owner list) | create (set), settings and owner removal (CAS) |
+//! | `v1/acct/{acc}/slots/{0..16}` | open-invitation index shard: address → latest invitation, expiry, history | create (set, all shards), invite/resend/purge (CAS) |
+//! | `v1/acct/{acc}/iseq`, `…/ilog/{n}` | invitation log: counter, and entry n → invitation id | invite (`increment`, set) |
+//! | `v1/acct/{acc}/mseq`, `…/mlog/{n}` | member log: counter, and entry n → user id | create, accept (`increment`, set) |
+//! | `v1/acct/{acc}/mem/{user}` | [`model::Member`], a tombstone once removed | create, accept, remove (set) |
+//! | `v1/acct/{acc}/memail/{email}` | user id of the member with that address | create, accept (set) |
+//! | `v1/inv/{inv}` | [`model::Invitation`] | invite (set), every transition (CAS) |
+//! | `v1/dlv/{inv}` | [`model::Delivery`] | after each send (set) |
+//! | `v1/tok/{sha256 hex}` | invitation and account id of a token | invite, resend, retry (set) |
+//! | `v1/due/{minute}/n`, `…/{i}` | due queue: counter, and entry i → what to look at | invite, sweep, idempotency (`increment`, set) |
+//! | `v1/sweep` | the sweep's watermark (minute, entry) | sweep (set once, then CAS) |
+//! | `v1/idem/{scope}`, `…/claim/{hour}` | an Idempotency-Key's answer, and its claim counter | POSTs with the header |
+//!
+//! Rules the layout keeps (DESIGN.md section 2): compare-and-swap only on keys
+//! created before anyone could race for them (accounts and their slot shards
+//! are written whole at creation; invitations before they are reachable);
+//! counters only through `increment`; no key listing anywhere.
+//!
+//! # Store round trips per operation
+//!
+//! Uncontended, as asserted by `tests/round_trips.rs` with the counting store.
+//! `s` is the number of slot shards a bulk invite touches (at most 16).
+//!
+//! | operation | round trips |
+//! | --- | --- |
+//! | create account | 1 |
+//! | get account | 1 |
+//! | update settings | 3 |
+//! | invite, one address | 8 (then 2 to record the send) |
+//! | invite, n addresses in s shards | 6 + 2·s, +1 if any member matched, +1 per shard with prior holders, +1 if any claim lost (then 2 to record all sends) |
+//! | list invitations (page) | at most 8 (2 + 2 per log batch, at most 3 batches); by email 3 |
+//! | get invitation | 2 |
+//! | preview | 2 |
+//! | accept by token / by account | 7 |
+//! | cancel | 4 |
+//! | resend pending / expired | 7 / 9 or 10 |
+//! | list members (page) | at most 8 |
+//! | get member | 2 |
+//! | remove member / owner | 3 / 5 |
+//! | sweep run | 4 + per due item ≤ 2, + re-queue `increment`s per distinct minute |
+//! | idempotency begin / complete | 2 / 2 |
+//!
+//! # Invariants
+//!
+//! * At most one open invitation per (account, address), under any interleaving.
+//! * Exactly one of N concurrent accepts of a token wins; accept and cancel never both win.
+//! * One membership per (account, user): it is keyed by both.
+//! * Accepted and cancelled invitations never change again.
+//! * A pending invitation past its expiry reads `expired`, swept or not.
+//! * No index entry leads a reader astray: readers verify what an entry names
+//!   (log entries whose record is gone are skipped, slots are checked against
+//!   the invitation, queue entries against what is really due).
+
+pub mod cursor;
+pub mod effects;
+pub mod email;
+mod env;
+pub mod error;
+pub mod ids;
+pub mod keys;
+pub mod memstore;
+pub mod model;
+pub mod ops;
+pub mod principal;
+mod queue;
+pub mod random;
+mod slots;
+pub mod store;
+pub mod time;
+pub mod token;
+pub mod values;
+
+pub use env::{Env, Policy};
+pub use error::{Error, Kind, Result};
+pub use ops::Page;

@@ -1,0 +1,310 @@
+//! An in-memory [`Store`] with the semantics of Spin's SQLite key-value store,
+//! faults included, for tests:
+//!
+//! * CAS compares the value read with the value stored; on an **absent** key
+//!   the swap writes unconditionally, as Spin's SQLite store does;
+//! * `increment` keeps 8-byte little-endian integers and fails on any other value;
+//! * [`MemStore::set_redis_swap_fault`] makes a successful swap report
+//!   `cas-failed`, as Spin's Redis store does;
+//! * [`MemStore::fail_call`] breaks the Nth call from now, before or after its
+//!   effect (a lost reply);
+//! * every call is counted ([`MemStore::stats`]), writes apart;
+//! * a hook runs before every call, so a test scheduler can interleave threads
+//!   at store-call granularity.
+
+use crate::store::{Cas, Store, StoreError, SwapError};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Round trips counted since the last reset.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub calls: u64,
+    pub writes: u64,
+}
+
+/// Whether an injected failure happens before the call takes effect, or after
+/// (the write happened, the caller hears an error).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailMode {
+    Before,
+    After,
+}
+
+type Hook = Arc<dyn Fn() + Send + Sync>;
+
+#[derive(Default)]
+pub struct MemStore {
+    data: Mutex<BTreeMap<String, Vec<u8>>>,
+    calls: AtomicU64,
+    writes: AtomicU64,
+    redis_swap_fault: AtomicBool,
+    fail_at: Mutex<Option<(u64, FailMode)>>,
+    hook: Mutex<Option<Hook>>,
+}
+
+impl MemStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn stats(&self) -> Stats {
+        Stats {
+            calls: self.calls.load(Ordering::SeqCst),
+            writes: self.writes.load(Ordering::SeqCst),
+        }
+    }
+
+    pub fn reset_stats(&self) {
+        self.calls.store(0, Ordering::SeqCst);
+        self.writes.store(0, Ordering::SeqCst);
+    }
+
+    pub fn set_redis_swap_fault(&self, on: bool) {
+        self.redis_swap_fault.store(on, Ordering::SeqCst);
+    }
+
+    /// Makes the `n`th call from now (1 is the next call) fail.
+    pub fn fail_call(&self, n: u64, mode: FailMode) {
+        let at = self.calls.load(Ordering::SeqCst) + n;
+        *self.fail_at.lock().unwrap() = Some((at, mode));
+    }
+
+    pub fn set_hook(&self, hook: Option<Hook>) {
+        *self.hook.lock().unwrap() = hook;
+    }
+
+    /// Every key with its value, in order (for test inspection only: the
+    /// domain never lists keys).
+    pub fn entries_with_prefix(&self, prefix: &str) -> Vec<(String, Vec<u8>)> {
+        let data = self.data.lock().unwrap();
+        data.range(prefix.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.data.lock().unwrap().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Counts the call, runs the hook, and reports whether an injected failure
+    /// applies to it.
+    fn enter(&self, writes: bool) -> Option<FailMode> {
+        let hook = self.hook.lock().unwrap().clone();
+        if let Some(hook) = hook {
+            hook();
+        }
+        let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if writes {
+            self.writes.fetch_add(1, Ordering::SeqCst);
+        }
+        let mut fail = self.fail_at.lock().unwrap();
+        match *fail {
+            Some((at, mode)) if at == n => {
+                *fail = None;
+                Some(mode)
+            }
+            _ => None,
+        }
+    }
+
+    fn run<T>(
+        &self,
+        writes: bool,
+        op: impl FnOnce(&mut BTreeMap<String, Vec<u8>>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let fail = self.enter(writes);
+        if fail == Some(FailMode::Before) {
+            return Err(StoreError("injected failure".into()));
+        }
+        let out = op(&mut self.data.lock().unwrap());
+        if fail == Some(FailMode::After) {
+            return Err(StoreError("injected failure after the effect".into()));
+        }
+        out
+    }
+}
+
+impl Store for MemStore {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.run(false, |d| Ok(d.get(key).cloned()))
+    }
+
+    fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        self.run(false, |d| Ok(keys.iter().map(|k| d.get(k).cloned()).collect()))
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.run(true, |d| {
+            d.insert(key.to_owned(), value.to_vec());
+            Ok(())
+        })
+    }
+
+    fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        self.run(true, |d| {
+            for (k, v) in entries {
+                d.insert(k.clone(), v.clone());
+            }
+            Ok(())
+        })
+    }
+
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.run(true, |d| {
+            d.remove(key);
+            Ok(())
+        })
+    }
+
+    fn delete_many(&self, keys: &[String]) -> Result<(), StoreError> {
+        self.run(true, |d| {
+            for k in keys {
+                d.remove(k);
+            }
+            Ok(())
+        })
+    }
+
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+        self.run(true, |d| {
+            let current = match d.get(key) {
+                None => 0,
+                Some(v) if v.len() == 8 => i64::from_le_bytes(v[..].try_into().unwrap()),
+                Some(_) => return Err(StoreError(format!("{key} does not hold a counter"))),
+            };
+            let next = current.wrapping_add(delta);
+            d.insert(key.to_owned(), next.to_le_bytes().to_vec());
+            Ok(next)
+        })
+    }
+
+    fn cas_read(&self, key: &str) -> Result<Cas, StoreError> {
+        self.run(false, |d| {
+            Ok(Cas {
+                key: key.to_owned(),
+                current: d.get(key).cloned(),
+                ticket: 0,
+            })
+        })
+    }
+
+    fn cas_swap(&self, cas: Cas, value: &[u8]) -> Result<(), SwapError> {
+        let swapped = self.run(true, |d| {
+            let stored = d.get(&cas.key);
+            let matches = match (&cas.current, stored) {
+                // Spin's SQLite store: an absent key is upserted, whatever is there now.
+                (None, _) => true,
+                (Some(read), Some(now)) => read == now,
+                (Some(_), None) => false,
+            };
+            if matches {
+                d.insert(cas.key.clone(), value.to_vec());
+            }
+            Ok(matches)
+        })?;
+        if !swapped || self.redis_swap_fault.load(Ordering::SeqCst) {
+            return Err(SwapError::CasFailed);
+        }
+        Ok(())
+    }
+}
+
+impl<S: Store + ?Sized> Store for Arc<S> {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).get(key)
+    }
+    fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        (**self).get_many(keys)
+    }
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        (**self).set(key, value)
+    }
+    fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        (**self).set_many(entries)
+    }
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
+        (**self).delete(key)
+    }
+    fn delete_many(&self, keys: &[String]) -> Result<(), StoreError> {
+        (**self).delete_many(keys)
+    }
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+        (**self).increment(key, delta)
+    }
+    fn cas_read(&self, key: &str) -> Result<Cas, StoreError> {
+        (**self).cas_read(key)
+    }
+    fn cas_swap(&self, cas: Cas, value: &[u8]) -> Result<(), SwapError> {
+        (**self).cas_swap(cas, value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absent_key_cas_upserts_like_spin_sqlite() {
+        let s = MemStore::new();
+        let a = s.cas_read("k").unwrap();
+        let b = s.cas_read("k").unwrap();
+        s.cas_swap(a, b"first").unwrap();
+        // Both racers "win": this is the unsafe behaviour the domain must not rely on.
+        s.cas_swap(b, b"second").unwrap();
+        assert_eq!(s.get("k").unwrap().unwrap(), b"second");
+    }
+
+    #[test]
+    fn existing_key_cas_detects_change() {
+        let s = MemStore::new();
+        s.set("k", b"v1").unwrap();
+        let a = s.cas_read("k").unwrap();
+        let b = s.cas_read("k").unwrap();
+        s.cas_swap(a, b"v2").unwrap();
+        assert_eq!(s.cas_swap(b, b"v3"), Err(SwapError::CasFailed));
+        assert_eq!(s.get("k").unwrap().unwrap(), b"v2");
+    }
+
+    #[test]
+    fn redis_fault_writes_then_reports_failure() {
+        let s = MemStore::new();
+        s.set("k", b"v1").unwrap();
+        s.set_redis_swap_fault(true);
+        let a = s.cas_read("k").unwrap();
+        assert_eq!(s.cas_swap(a, b"v2"), Err(SwapError::CasFailed));
+        assert_eq!(s.get("k").unwrap().unwrap(), b"v2");
+    }
+
+    #[test]
+    fn increment_keeps_little_endian_counters_only() {
+        let s = MemStore::new();
+        assert_eq!(s.increment("c", 5).unwrap(), 5);
+        assert_eq!(s.increment("c", -2).unwrap(), 3);
+        assert_eq!(s.get("c").unwrap().unwrap(), 3i64.to_le_bytes());
+        s.set("j", b"{}").unwrap();
+        assert!(s.increment("j", 1).is_err());
+    }
+
+    #[test]
+    fn counts_calls_and_writes_and_breaks_on_demand() {
+        let s = MemStore::new();
+        s.set("a", b"1").unwrap();
+        s.get("a").unwrap();
+        s.get_many(&["a".into(), "b".into()]).unwrap();
+        assert_eq!(s.stats(), Stats { calls: 3, writes: 1 });
+        s.fail_call(2, FailMode::Before);
+        s.get("a").unwrap();
+        assert!(s.set("a", b"2").is_err());
+        assert_eq!(s.get("a").unwrap().unwrap(), b"1");
+        s.fail_call(1, FailMode::After);
+        assert!(s.set("a", b"3").is_err());
+        assert_eq!(s.get("a").unwrap().unwrap(), b"3");
+    }
+}

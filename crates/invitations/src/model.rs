@@ -1,0 +1,477 @@
+//! The records the store holds, and the invitation state machine.
+
+use crate::email::{Domain, Email};
+use crate::error::{Error, Result};
+use crate::ids::{AccountId, InvitationId, Rev, UserId};
+use crate::store::Versioned;
+use crate::time::Timestamp;
+use crate::token::TokenHash;
+use crate::values::{AccessGroups, AccountName, InviteRole, Metadata, Note, PersonName, Role, Ttl};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Account {
+    pub id: AccountId,
+    pub name: AccountName,
+    /// Empty: any domain. Otherwise invitees' domains must be one of these, exactly.
+    pub allowed_domains: Vec<Domain>,
+    /// Invitations made without a `ttl` get this one; no invitation gets a longer one.
+    pub default_ttl: Ttl,
+    /// Kept here, not only on memberships, so that removing owners is
+    /// serialized by one compare-and-swap and the last one cannot go.
+    pub owners: Vec<UserId>,
+    pub created_at: Timestamp,
+    pub created_by: UserId,
+    /// How many slot shards this account's open-invitation index has.
+    pub shards: u16,
+    pub rev: Rev,
+}
+
+impl Account {
+    pub fn allows(&self, email: &Email) -> bool {
+        self.allowed_domains.is_empty() || self.allowed_domains.contains(&email.domain())
+    }
+}
+
+impl Versioned for Account {
+    fn rev(&self) -> &Rev {
+        &self.rev
+    }
+    fn set_rev(&mut self, rev: Rev) {
+        self.rev = rev;
+    }
+}
+
+/// Who sent an invitation, as they were when they sent it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inviter {
+    pub user_id: UserId,
+    pub email: Option<Email>,
+    pub name: Option<PersonName>,
+}
+
+/// The stored lifecycle of an invitation. `Pending` past its expiry is
+/// reported as expired by [`Invitation::status`] whether or not the sweep has
+/// written `Expired` yet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum State {
+    Pending,
+    Accepted {
+        accepted_at: Timestamp,
+        accepted_by: UserId,
+    },
+    Cancelled {
+        cancelled_at: Timestamp,
+        cancelled_by: UserId,
+    },
+    Expired {
+        expired_at: Timestamp,
+        /// A newer invitation took this address's slot: this one can no longer be renewed.
+        superseded: bool,
+    },
+}
+
+/// The state as callers see it, with time taken into account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Status {
+    Pending,
+    Accepted,
+    Cancelled,
+    Expired,
+}
+
+impl Status {
+    pub fn parse(s: &str) -> Option<Status> {
+        match s {
+            "pending" => Some(Status::Pending),
+            "accepted" => Some(Status::Accepted),
+            "cancelled" => Some(Status::Cancelled),
+            "expired" => Some(Status::Expired),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Accepted => "accepted",
+            Status::Cancelled => "cancelled",
+            Status::Expired => "expired",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Invitation {
+    pub id: InvitationId,
+    pub account_id: AccountId,
+    pub email: Email,
+    pub role: InviteRole,
+    pub access_groups: AccessGroups,
+    pub metadata: Metadata,
+    pub message: Option<Note>,
+    pub invited_by: Inviter,
+    pub created_at: Timestamp,
+    pub ttl: Ttl,
+    pub expires_at: Timestamp,
+    /// When the current token was made (creation, resend or mail retry).
+    pub issued_at: Timestamp,
+    pub token_hash: TokenHash,
+    #[serde(flatten)]
+    pub state: State,
+    /// Position in the account's invitation log.
+    pub seq: i64,
+    pub rev: Rev,
+}
+
+impl Versioned for Invitation {
+    fn rev(&self) -> &Rev {
+        &self.rev
+    }
+    fn set_rev(&mut self, rev: Rev) {
+        self.rev = rev;
+    }
+}
+
+impl Invitation {
+    pub fn status(&self, now: Timestamp) -> Status {
+        match self.state {
+            State::Pending if now >= self.expires_at => Status::Expired,
+            State::Pending => Status::Pending,
+            State::Accepted { .. } => Status::Accepted,
+            State::Cancelled { .. } => Status::Cancelled,
+            State::Expired { .. } => Status::Expired,
+        }
+    }
+
+    /// When it expired, if it has (by the sweep, or just by time passing).
+    pub fn expired_at(&self, now: Timestamp) -> Option<Timestamp> {
+        match self.state {
+            State::Expired { expired_at, .. } => Some(expired_at),
+            State::Pending if now >= self.expires_at => Some(self.expires_at),
+            _ => None,
+        }
+    }
+
+    /// When it stopped being usable, for retention.
+    pub fn closed_at(&self, now: Timestamp) -> Option<Timestamp> {
+        match self.state {
+            State::Accepted { accepted_at, .. } => Some(accepted_at),
+            State::Cancelled { cancelled_at, .. } => Some(cancelled_at),
+            _ => self.expired_at(now),
+        }
+    }
+
+    pub fn is_open(&self, now: Timestamp) -> bool {
+        self.status(now) == Status::Pending
+    }
+
+    /// Accepted and cancelled invitations never change again.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.state, State::Accepted { .. } | State::Cancelled { .. })
+    }
+
+    /// Whether an expired invitation may still be renewed by a resend.
+    pub fn renewable(&self, now: Timestamp) -> bool {
+        match self.state {
+            State::Pending => true,
+            State::Expired { superseded, .. } => !superseded,
+            _ => {
+                let _ = now;
+                false
+            }
+        }
+    }
+
+    fn gone(&self, now: Timestamp) -> Error {
+        match self.status(now) {
+            Status::Accepted => Error::InvitationAlreadyAccepted,
+            Status::Cancelled => Error::InvitationCancelled,
+            _ => Error::InvitationExpired,
+        }
+    }
+
+    pub fn accept(&mut self, now: Timestamp, by: &UserId) -> Result<()> {
+        if !self.is_open(now) {
+            return Err(self.gone(now));
+        }
+        self.state = State::Accepted {
+            accepted_at: now,
+            accepted_by: by.clone(),
+        };
+        Ok(())
+    }
+
+    pub fn cancel(&mut self, now: Timestamp, by: &UserId) -> Result<()> {
+        if !self.is_open(now) {
+            return Err(Error::InvitationNotPending);
+        }
+        self.state = State::Cancelled {
+            cancelled_at: now,
+            cancelled_by: by.clone(),
+        };
+        Ok(())
+    }
+
+    /// Writes down an expiry that time has already decided.
+    pub fn expire(&mut self, now: Timestamp) -> Result<()> {
+        match self.state {
+            State::Pending if now >= self.expires_at => {
+                self.state = State::Expired {
+                    expired_at: self.expires_at,
+                    superseded: false,
+                };
+                Ok(())
+            }
+            _ => Err(Error::InvitationNotPending),
+        }
+    }
+
+    /// An expired invitation gives up its address to a newer one for good.
+    pub fn supersede(&mut self, now: Timestamp) -> Result<()> {
+        let Some(expired_at) = self.expired_at(now) else {
+            return Err(Error::InvitationNotPending);
+        };
+        self.state = State::Expired {
+            expired_at,
+            superseded: true,
+        };
+        Ok(())
+    }
+
+    /// Resend: a pending or (renewable) expired invitation gets a new token and
+    /// a fresh expiry clock, unless a token was issued within `cooldown_secs`.
+    pub fn reissue(&mut self, now: Timestamp, token: TokenHash, cooldown_secs: i64) -> Result<()> {
+        if !self.renewable(now) {
+            return Err(Error::InvitationNotPending);
+        }
+        let ready_at = self.issued_at.plus_secs(cooldown_secs);
+        if now < ready_at {
+            return Err(Error::ResendTooSoon {
+                retry_after_secs: now.secs_until(ready_at).max(1),
+            });
+        }
+        self.token_hash = token;
+        self.issued_at = now;
+        self.expires_at = now.plus_secs(self.ttl.secs());
+        self.state = State::Pending;
+        Ok(())
+    }
+
+    /// Mail retry: a pending invitation gets a new token (the old one was
+    /// never delivered, and only its hash was kept). The expiry stays.
+    pub fn rotate_token(&mut self, now: Timestamp, token: TokenHash) -> Result<()> {
+        if !self.is_open(now) {
+            return Err(Error::InvitationNotPending);
+        }
+        self.token_hash = token;
+        self.issued_at = now;
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Queued,
+    Sent,
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Queued => "queued",
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+}
+
+/// How the invitation's mail fared. Kept under its own key so that a bulk
+/// invite records all its sends in one write.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    pub last_attempt_at: Option<Timestamp>,
+    pub last_error: Option<String>,
+    pub sent_count: u32,
+    pub last_sent_at: Option<Timestamp>,
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Delivery {
+            status: DeliveryStatus::Queued,
+            attempts: 0,
+            last_attempt_at: None,
+            last_error: None,
+            sent_count: 0,
+            last_sent_at: None,
+        }
+    }
+}
+
+impl Delivery {
+    /// Records one send attempt.
+    pub fn record(&mut self, now: Timestamp, outcome: &std::result::Result<(), String>) {
+        self.attempts += 1;
+        self.last_attempt_at = Some(now);
+        match outcome {
+            Ok(()) => {
+                self.status = DeliveryStatus::Sent;
+                self.last_error = None;
+                self.sent_count += 1;
+                self.last_sent_at = Some(now);
+            }
+            Err(e) => {
+                self.status = DeliveryStatus::Failed;
+                self.last_error = Some(e.chars().take(500).collect());
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Removal {
+    pub removed_at: Timestamp,
+    pub removed_by: UserId,
+}
+
+/// A membership. A removed member keeps a tombstone (`removed`), so that an
+/// old invitation link cannot bring them back.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    pub account_id: AccountId,
+    pub user_id: UserId,
+    pub email: Option<Email>,
+    pub role: Role,
+    pub access_groups: AccessGroups,
+    pub joined_at: Timestamp,
+    pub invitation_id: Option<InvitationId>,
+    pub invited_by: Option<Inviter>,
+    /// Position in the account's member log.
+    pub seq: i64,
+    pub removed: Option<Removal>,
+}
+
+impl Member {
+    pub fn is_active(&self) -> bool {
+        self.removed.is_none()
+    }
+}
+
+/// An invitation with its delivery, as the API and webhooks show it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InvitationView {
+    pub invitation: Invitation,
+    pub delivery: Delivery,
+    pub status: Status,
+    pub expired_at: Option<Timestamp>,
+}
+
+impl InvitationView {
+    pub fn new(invitation: Invitation, delivery: Delivery, now: Timestamp) -> Self {
+        InvitationView {
+            status: invitation.status(now),
+            expired_at: invitation.expired_at(now),
+            invitation,
+            delivery,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::random::Random;
+    use crate::token::InvitationToken;
+
+    struct Zero;
+    impl Random for Zero {
+        fn fill(&self, buf: &mut [u8]) {
+            buf.fill(0);
+        }
+    }
+
+    fn invitation(now: Timestamp) -> Invitation {
+        Invitation {
+            id: InvitationId::generate(&Zero),
+            account_id: AccountId::generate(&Zero),
+            email: Email::parse("a@example.com").unwrap(),
+            role: InviteRole::Member,
+            access_groups: AccessGroups::default(),
+            metadata: Metadata::default(),
+            message: None,
+            invited_by: Inviter {
+                user_id: UserId::parse("u1").unwrap(),
+                email: None,
+                name: None,
+            },
+            created_at: now,
+            ttl: Ttl::MAX,
+            expires_at: now.plus_secs(Ttl::MAX.secs()),
+            issued_at: now,
+            token_hash: InvitationToken::generate(&Zero).hash(),
+            state: State::Pending,
+            seq: 1,
+            rev: Rev::default(),
+        }
+    }
+
+    #[test]
+    fn pending_reads_expired_once_time_is_up() {
+        let t0 = Timestamp::from_unix_secs(1_000_000);
+        let inv = invitation(t0);
+        assert_eq!(inv.status(t0.plus_secs(Ttl::MAX.secs() - 1)), Status::Pending);
+        assert_eq!(inv.status(t0.plus_secs(Ttl::MAX.secs())), Status::Expired);
+    }
+
+    #[test]
+    fn terminal_states_stay_terminal() {
+        let t0 = Timestamp::from_unix_secs(1_000_000);
+        let u = UserId::parse("u2").unwrap();
+        let mut inv = invitation(t0);
+        inv.accept(t0, &u).unwrap();
+        assert_eq!(inv.clone().accept(t0, &u), Err(Error::InvitationAlreadyAccepted));
+        assert_eq!(inv.clone().cancel(t0, &u), Err(Error::InvitationNotPending));
+        assert_eq!(
+            inv.clone().reissue(t0.plus_secs(999), inv.token_hash, 0),
+            Err(Error::InvitationNotPending)
+        );
+        assert!(inv.clone().expire(t0.plus_secs(Ttl::MAX.secs())).is_err());
+
+        let mut inv = invitation(t0);
+        inv.cancel(t0, &u).unwrap();
+        assert_eq!(inv.clone().accept(t0, &u), Err(Error::InvitationCancelled));
+    }
+
+    #[test]
+    fn expired_can_be_renewed_unless_superseded() {
+        let t0 = Timestamp::from_unix_secs(1_000_000);
+        let later = t0.plus_secs(Ttl::MAX.secs() + 10);
+        let mut inv = invitation(t0);
+        assert_eq!(inv.clone().accept(later, &UserId::parse("x").unwrap()), Err(Error::InvitationExpired));
+        inv.expire(later).unwrap();
+        let mut renewed = inv.clone();
+        renewed.reissue(later, inv.token_hash, 60).unwrap();
+        assert_eq!(renewed.status(later), Status::Pending);
+        assert_eq!(renewed.expires_at, later.plus_secs(Ttl::MAX.secs()));
+        inv.supersede(later).unwrap();
+        assert_eq!(inv.reissue(later, inv.token_hash, 60), Err(Error::InvitationNotPending));
+    }
+
+    #[test]
+    fn resend_cooldown_reports_seconds_left() {
+        let t0 = Timestamp::from_unix_secs(1_000_000);
+        let mut inv = invitation(t0);
+        let h = inv.token_hash;
+        assert_eq!(
+            inv.reissue(t0.plus_secs(20), h, 60),
+            Err(Error::ResendTooSoon { retry_after_secs: 40 })
+        );
+        inv.reissue(t0.plus_secs(60), h, 60).unwrap();
+    }
+}

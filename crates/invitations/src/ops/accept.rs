@@ -1,0 +1,166 @@
+//! Accept an invitation: by the emailed token, or by naming the account when
+//! signed in with the invited address.
+//!
+//! The invitation's compare-and-swap from pending to accepted is the one
+//! moment that decides: N racing accepts and a racing cancel all meet there,
+//! and exactly one wins. The membership is written after it; if that write
+//! fails, the same user accepting again finishes the job.
+
+use crate::effects::{Event, EventKind};
+use crate::error::{Error, Result};
+use crate::ids::{AccountId, InvitationId};
+use crate::keys;
+use crate::model::{Account, Delivery, Invitation, InvitationView, Member, State};
+use crate::ops::invite::TokenRef;
+use crate::principal::{Principal, User};
+use crate::store::{self, decode, encode, Decision};
+use crate::token::{InvitationToken, TokenHash};
+use crate::{slots, Env};
+
+#[derive(Clone, Debug)]
+pub struct Accepted {
+    pub member: Member,
+    pub invitation: InvitationView,
+    pub events: Vec<Event>,
+}
+
+/// Cost: 7 round trips (token, account + membership, CAS, member log
+/// `increment`, `set-many`, delivery); 5 when the caller already accepted it.
+pub fn accept_by_token(env: &Env, principal: &Principal, token: &InvitationToken) -> Result<Accepted> {
+    let user = accepting_user(principal)?;
+    let hash = token.hash();
+    let tok_key = keys::token(&hash);
+    let Some(bytes) = env.store.get(&tok_key)? else {
+        return Err(Error::InvitationNotFound);
+    };
+    let r: TokenRef = decode(&tok_key, &bytes)?;
+    let (account, membership) = account_and_membership(env, &r.account_id, user)?;
+    accept(env, user, &account, membership, &r.invitation_id, Some(hash))
+}
+
+/// For a signed-in user with a pending invitation to `acc` for their verified
+/// address. Cost: 7 round trips.
+pub fn accept_for_account(env: &Env, principal: &Principal, acc: &AccountId) -> Result<Accepted> {
+    let user = accepting_user(principal)?;
+    let email = match (&user.email, user.email_verified) {
+        (Some(e), true) => e,
+        (Some(_), false) => return Err(Error::EmailNotVerified),
+        (None, _) => return Err(Error::InvitationNotFound),
+    };
+    let (account, membership) = account_and_membership(env, acc, user)?;
+    let Some(slot) = slots::read(env, &account, email)? else {
+        return Err(Error::InvitationNotFound);
+    };
+    accept(env, user, &account, membership, &slot.latest, None)
+}
+
+fn accepting_user(principal: &Principal) -> Result<&User> {
+    principal
+        .user()
+        .ok_or(Error::Forbidden("service principals cannot accept invitations"))
+}
+
+fn account_and_membership(env: &Env, acc: &AccountId, user: &User) -> Result<(Account, Option<Member>)> {
+    let keys = [keys::account(acc), keys::member(acc, &user.id)];
+    let values = store::get_many_raw(env.store, &keys)?;
+    let Some(a) = &values[0] else {
+        return Err(Error::InvitationNotFound);
+    };
+    let membership = values[1].as_deref().map(|b| decode(&keys[1], b)).transpose()?;
+    Ok((decode(&keys[0], a)?, membership))
+}
+
+enum Outcome {
+    Accepted(Invitation),
+    AlreadyMine(Invitation),
+}
+
+fn accept(
+    env: &Env,
+    user: &User,
+    account: &Account,
+    membership: Option<Member>,
+    id: &InvitationId,
+    token: Option<TokenHash>,
+) -> Result<Accepted> {
+    let now = env.clock.now();
+    let outcome = store::update::<Invitation, Outcome>(env.store, env.random, &keys::invitation(id), |mut inv| {
+        if inv.account_id != account.id || token.is_some_and(|t| !inv.token_hash.matches(&t)) {
+            return Err(Error::InvitationNotFound);
+        }
+        if let State::Accepted { accepted_by, .. } = &inv.state {
+            if *accepted_by == user.id {
+                return Ok(Decision::Keep(Outcome::AlreadyMine(inv)));
+            }
+        }
+        if !inv.is_open(now) {
+            inv.accept(now, &user.id)?;
+        }
+        // The signed-in user must own the invited address. A mismatch leaves
+        // the invitation as it is, for its rightful owner.
+        if user.email.as_ref() != Some(&inv.email) {
+            return Err(Error::EmailMismatch);
+        }
+        if !user.email_verified {
+            return Err(Error::EmailNotVerified);
+        }
+        if !account.allows(&inv.email) {
+            return Err(Error::DomainNotAllowed);
+        }
+        inv.accept(now, &user.id)?;
+        Ok(Decision::Write(inv.clone(), Outcome::Accepted(inv)))
+    })?
+    .ok_or(Error::InvitationNotFound)?;
+
+    let (invitation, newly) = match outcome {
+        Outcome::Accepted(inv) => (inv, true),
+        Outcome::AlreadyMine(inv) => (inv, false),
+    };
+    let member = match (membership, newly) {
+        // Already a member (the owner, or through another invitation): keep
+        // the access they have rather than change it behind an admin's back.
+        (Some(m), _) if m.is_active() => m,
+        // Removed since accepting: an old link cannot undo that.
+        (Some(_), false) => return Err(Error::InvitationAlreadyAccepted),
+        // Newly accepted, or accepted before but the membership write failed.
+        _ => write_membership(env, user, &invitation)?,
+    };
+    let mut events = Vec::new();
+    let delivery: Option<Delivery> = store::get_json(env.store, &keys::delivery(&invitation.id))?;
+    let view = InvitationView::new(invitation, delivery.unwrap_or_default(), now);
+    if newly {
+        events.push(Event::invitation(env.random, EventKind::InvitationAccepted, now, view.clone()));
+    }
+    Ok(Accepted {
+        member,
+        invitation: view,
+        events,
+    })
+}
+
+/// Cost: 2 round trips (`increment` of the member log, `set-many`).
+fn write_membership(env: &Env, user: &User, inv: &Invitation) -> Result<Member> {
+    let acc = &inv.account_id;
+    let seq = env.store.increment(&keys::member_seq(acc), 1)?;
+    let member = Member {
+        account_id: acc.clone(),
+        user_id: user.id.clone(),
+        email: Some(inv.email.clone()),
+        role: inv.role.role(),
+        access_groups: inv.access_groups.clone(),
+        joined_at: env.clock.now(),
+        invitation_id: Some(inv.id.clone()),
+        invited_by: Some(inv.invited_by.clone()),
+        seq,
+        removed: None,
+    };
+    store::set_many(
+        env.store,
+        &[
+            (keys::member(acc, &user.id), encode(&member)),
+            (keys::member_by_email(acc, &inv.email), encode(&user.id)),
+            (keys::member_log(acc, seq), encode(&user.id)),
+        ],
+    )?;
+    Ok(member)
+}

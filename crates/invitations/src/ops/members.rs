@@ -1,0 +1,122 @@
+//! List, read and remove members.
+
+use crate::cursor::Cursor;
+use crate::effects::{Event, EventKind, Subject};
+use crate::error::{Error, Result};
+use crate::ids::{AccountId, EventId, UserId};
+use crate::keys;
+use crate::model::{Account, Member, Removal};
+use crate::values::Role;
+use crate::ops::list::MAX_BATCHES_PER_PAGE;
+use crate::ops::{load_access, page_size, Page};
+use crate::principal::Principal;
+use crate::store::{self, decode, decode_counter, encode, Decision};
+use crate::Env;
+
+/// Newest first; managers and services. Cost: at most 2 + 2·3 = 8 round trips.
+pub fn list_members(
+    env: &Env,
+    principal: &Principal,
+    acc: &AccountId,
+    limit: Option<usize>,
+    cursor: Option<Cursor>,
+) -> Result<Page<Member>> {
+    let access = load_access(env, principal, acc)?;
+    access.reader(principal)?;
+    let limit = page_size(env, limit);
+    let mut position = match cursor {
+        None => decode_counter(env.store.get(&keys::member_seq(acc))?.as_deref()),
+        Some(Cursor::Log(seq)) => seq,
+        Some(Cursor::History(_)) => return Err(Error::InvalidCursor),
+    };
+    let mut items = Vec::new();
+    for _ in 0..MAX_BATCHES_PER_PAGE {
+        if position < 1 || items.len() >= limit {
+            break;
+        }
+        let low = (position - (limit - items.len()) as i64 + 1).max(1);
+        let seqs: Vec<i64> = (low..=position).rev().collect();
+        let log_keys: Vec<String> = seqs.iter().map(|s| keys::member_log(acc, *s)).collect();
+        let entries = store::get_many_raw(env.store, &log_keys)?;
+        let mut wanted = Vec::new();
+        for ((value, key), seq) in entries.iter().zip(&log_keys).zip(&seqs) {
+            if let Some(bytes) = value {
+                let user: UserId = decode(key, bytes)?;
+                wanted.push((*seq, keys::member(acc, &user)));
+            }
+        }
+        let member_keys: Vec<String> = wanted.iter().map(|(_, k)| k.clone()).collect();
+        let records = store::get_many_raw(env.store, &member_keys)?;
+        for ((value, (seq, key)), _) in records.iter().zip(&wanted).zip(0..) {
+            if let Some(bytes) = value {
+                let m: Member = decode(key, bytes)?;
+                // A member who left and came back has a newer log entry; show them once.
+                if m.is_active() && m.seq == *seq {
+                    items.push(m);
+                }
+            }
+        }
+        position = low - 1;
+    }
+    let next_cursor = (position >= 1).then_some(Cursor::Log(position));
+    Ok(Page { items, next_cursor })
+}
+
+/// Managers and services read anyone's membership; members only their own.
+/// Cost: 2 round trips.
+pub fn get_member(env: &Env, principal: &Principal, acc: &AccountId, user: &UserId) -> Result<Member> {
+    let access = load_access(env, principal, acc)?;
+    let own = principal.user().is_some_and(|u| u.id == *user);
+    if !own {
+        access.reader(principal)?;
+    } else if access.membership.is_none() {
+        return Err(Error::AccountNotFound);
+    }
+    let m: Option<Member> = store::get_json(env.store, &keys::member(acc, user))?;
+    m.filter(Member::is_active).ok_or(Error::MemberNotFound)
+}
+
+/// Cost: 3 round trips (access, member, tombstone); +2 to remove an owner.
+pub fn remove_member(
+    env: &Env,
+    principal: &Principal,
+    acc: &AccountId,
+    user: &UserId,
+) -> Result<Vec<Event>> {
+    let now = env.clock.now();
+    let access = load_access(env, principal, acc)?;
+    let by = access.manager(principal)?;
+    let key = keys::member(acc, user);
+    let mut member: Member = store::get_json::<Member>(env.store, &key)?
+        .filter(Member::is_active)
+        .ok_or(Error::MemberNotFound)?;
+    if member.role == Role::Owner {
+        if access.role() != Some(Role::Owner) {
+            return Err(Error::Forbidden("only an owner can remove an owner"));
+        }
+        // Owners are counted on the account record, so concurrent removals
+        // are serialized there and the last owner always stays.
+        store::update::<Account, ()>(env.store, env.random, &keys::account(acc), |mut a| {
+            if !a.owners.contains(user) {
+                return Ok(Decision::Keep(()));
+            }
+            if a.owners.len() <= 1 {
+                return Err(Error::LastOwner);
+            }
+            a.owners.retain(|o| o != user);
+            Ok(Decision::Write(a, ()))
+        })?
+        .ok_or(Error::AccountNotFound)?;
+    }
+    member.removed = Some(Removal {
+        removed_at: now,
+        removed_by: by.id.clone(),
+    });
+    env.store.set(&key, &encode(&member))?;
+    Ok(vec![Event {
+        id: EventId::generate(env.random),
+        kind: EventKind::MemberRemoved,
+        at: now,
+        subject: Subject::Member(Box::new(member)),
+    }])
+}

@@ -1,0 +1,125 @@
+//! The operations, one file each: parse what is left to parse, apply the
+//! rules, touch the store as few times as possible.
+
+pub mod accept;
+pub mod accounts;
+pub mod cancel;
+pub mod deliveries;
+pub mod idempotency;
+pub mod invite;
+pub mod list;
+pub mod members;
+pub mod preview;
+pub mod resend;
+pub mod sweep;
+
+use crate::error::{Error, Result};
+use crate::ids::{AccountId, InvitationId};
+use crate::keys;
+use crate::model::{Account, Delivery, Invitation, InvitationView, Member};
+use crate::values::Role;
+use crate::principal::{Principal, User};
+use crate::store::{self, decode};
+use crate::Env;
+
+/// A page of a list, with the cursor of the next page if there is one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<crate::cursor::Cursor>,
+}
+
+/// Reads invitations by id in one round trip (none if `ids` is empty).
+pub(crate) fn load_invitations(env: &Env, ids: &[InvitationId]) -> Result<Vec<Option<Invitation>>> {
+    let keys: Vec<String> = ids.iter().map(keys::invitation).collect();
+    store::get_many_raw(env.store, &keys)?
+        .into_iter()
+        .zip(&keys)
+        .map(|(v, k)| v.map(|b| decode(k, &b)).transpose())
+        .collect()
+}
+
+/// Reads invitations with their deliveries in one round trip.
+pub(crate) fn load_views(env: &Env, ids: &[InvitationId]) -> Result<Vec<Option<InvitationView>>> {
+    let now = env.clock.now();
+    let mut keys = Vec::with_capacity(ids.len() * 2);
+    for id in ids {
+        keys.push(keys::invitation(id));
+        keys.push(keys::delivery(id));
+    }
+    let values = store::get_many_raw(env.store, &keys)?;
+    let mut out = Vec::with_capacity(ids.len());
+    for (pair, key) in values.chunks(2).zip(keys.chunks(2)) {
+        let inv: Option<Invitation> = pair[0].as_deref().map(|b| decode(&key[0], b)).transpose()?;
+        let dlv: Option<Delivery> = pair[1].as_deref().map(|b| decode(&key[1], b)).transpose()?;
+        out.push(inv.map(|i| InvitationView::new(i, dlv.unwrap_or_default(), now)));
+    }
+    Ok(out)
+}
+
+pub(crate) fn load_view(env: &Env, id: &InvitationId) -> Result<Option<InvitationView>> {
+    Ok(load_views(env, std::slice::from_ref(id))?.pop().flatten())
+}
+
+/// The account and the caller's membership in it, read together in one round trip.
+pub(crate) struct Access {
+    pub account: Account,
+    pub membership: Option<Member>,
+}
+
+pub(crate) fn load_access(env: &Env, principal: &Principal, acc: &AccountId) -> Result<Access> {
+    let mut keys = vec![keys::account(acc)];
+    if let Some(user) = principal.user() {
+        keys.push(keys::member(acc, &user.id));
+    }
+    let values = store::get_many_raw(env.store, &keys)?;
+    let account: Account = match values[0].as_deref() {
+        Some(b) => decode(&keys[0], b)?,
+        None => return Err(Error::AccountNotFound),
+    };
+    let membership: Option<Member> = match values.get(1).and_then(|v| v.as_deref()) {
+        Some(b) => Some(decode(&keys[1], b)?).filter(|m: &Member| m.is_active()),
+        None => None,
+    };
+    Ok(Access { account, membership })
+}
+
+impl Access {
+    /// Owners and admins change invitations and members; services never do.
+    pub fn manager<'p>(&self, principal: &'p Principal) -> Result<&'p User> {
+        let user = match principal {
+            Principal::User(u) => u,
+            Principal::Service { .. } => {
+                return Err(Error::Forbidden(
+                    "service principals may read but not invite, cancel, resend or remove",
+                ))
+            }
+        };
+        match &self.membership {
+            None => Err(Error::AccountNotFound),
+            Some(m) if m.role.manages() => Ok(user),
+            Some(_) => Err(Error::Forbidden("only owners and admins can manage invitations and members")),
+        }
+    }
+
+    /// Reading invitations and the member list: managers, and services.
+    pub fn reader(&self, principal: &Principal) -> Result<()> {
+        match (principal, &self.membership) {
+            (Principal::Service { .. }, _) => Ok(()),
+            (Principal::User(_), None) => Err(Error::AccountNotFound),
+            (Principal::User(_), Some(m)) if m.role.manages() => Ok(()),
+            (Principal::User(_), Some(_)) => {
+                Err(Error::Forbidden("members can only read their own membership"))
+            }
+        }
+    }
+
+    pub fn role(&self) -> Option<Role> {
+        self.membership.as_ref().map(|m| m.role)
+    }
+}
+
+/// Clamps a requested page size to 1..=max.
+pub(crate) fn page_size(env: &Env, requested: Option<usize>) -> usize {
+    requested.unwrap_or(20).clamp(1, env.policy.max_page_size)
+}

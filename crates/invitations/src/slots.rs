@@ -1,0 +1,237 @@
+//! The open-invitation index: which invitation holds each address's slot in
+//! an account. It is what makes "one open invitation per (account, email)"
+//! hold under concurrency.
+//!
+//! The index is split into a fixed number of shard records per account, all
+//! written when the account is created, so every later change is a
+//! compare-and-swap on a key that already exists (safe on every Spin
+//! backend). Each slot names the latest invitation for its address and keeps a
+//! short history (for listing by email). The invitation record stays the
+//! truth about its own state; a slot only says who may be open:
+//!
+//! * A claimant may take a slot whose latest invitation is missing, accepted,
+//!   cancelled, superseded, or expired both by its record and by the slot.
+//! * A resend that renews an expired invitation first moves the slot's expiry
+//!   forward, then renews the record. A claimant that sees the slot renewed but
+//!   the record still expired supersedes the record first (a CAS on it), so the
+//!   renewal, racing or crashed, can never make a second open invitation.
+
+use crate::email::Email;
+use crate::error::{Error, Result};
+use crate::ids::{AccountId, InvitationId, Rev};
+use crate::keys;
+use crate::model::{Account, Invitation, State};
+use crate::store::{self, decode, encode, Decision, Versioned, CAS_ATTEMPTS};
+use crate::time::Timestamp;
+use crate::Env;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Invitations remembered per address, newest first, for listing by email.
+pub const HISTORY: usize = 20;
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct SlotShard {
+    pub slots: BTreeMap<Email, Slot>,
+    pub rev: Rev,
+}
+
+impl Versioned for SlotShard {
+    fn rev(&self) -> &Rev {
+        &self.rev
+    }
+    fn set_rev(&mut self, rev: Rev) {
+        self.rev = rev;
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Slot {
+    pub latest: InvitationId,
+    /// The latest invitation's expiry as the slot knows it (moved forward by renewals).
+    pub expires_at: Timestamp,
+    pub history: Vec<InvitationId>,
+}
+
+impl Slot {
+    fn take(&mut self, inv: &InvitationId, expires_at: Timestamp) {
+        self.latest = inv.clone();
+        self.expires_at = expires_at;
+        self.history.retain(|h| h != inv);
+        self.history.insert(0, inv.clone());
+        self.history.truncate(HISTORY);
+    }
+}
+
+/// A wish to make `invitation` the open one for `email`, until `expires_at`.
+#[derive(Clone, Debug)]
+pub(crate) struct Claim {
+    pub email: Email,
+    pub invitation: InvitationId,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ClaimResult {
+    Won,
+    AlreadyInvited,
+}
+
+enum Verdict {
+    Won,
+    AlreadyInvited,
+    /// The slot was renewed but the record was not: supersede it, then look again.
+    Supersede(InvitationId),
+}
+
+fn judge(
+    slot: Option<&Slot>,
+    claim: &Claim,
+    latest: Option<&Invitation>,
+    now: Timestamp,
+) -> Verdict {
+    let Some(slot) = slot else {
+        return Verdict::Won;
+    };
+    if slot.latest == claim.invitation {
+        return Verdict::Won;
+    }
+    let Some(latest) = latest else {
+        return Verdict::Won;
+    };
+    if latest.is_terminal() || matches!(latest.state, State::Expired { superseded: true, .. }) {
+        return Verdict::Won;
+    }
+    if latest.is_open(now) {
+        return Verdict::AlreadyInvited;
+    }
+    if slot.expires_at > now {
+        return Verdict::Supersede(latest.id.clone());
+    }
+    Verdict::Won
+}
+
+pub(crate) fn shard_key(account: &Account, email: &Email) -> String {
+    keys::slot_shard(&account.id, keys::shard_of(email, account.shards))
+}
+
+/// Claims slots in one shard. All claims must map to `key`.
+///
+/// Cost, uncontended: `cas_read` + one `get-many` of the current holders (if
+/// any) + `cas_swap` = 2 or 3 round trips.
+pub(crate) fn claim(env: &Env, key: &str, claims: &[Claim]) -> Result<Vec<ClaimResult>> {
+    let now = env.clock.now();
+    for _ in 0..CAS_ATTEMPTS {
+        let cas = env.store.cas_read(key)?;
+        let Some(bytes) = cas.current.as_deref() else {
+            return Err(Error::StoreUnavailable(format!("slot shard {key} is missing")));
+        };
+        let mut shard: SlotShard = decode(key, bytes)?;
+        let holder_ids: Vec<InvitationId> = claims
+            .iter()
+            .filter_map(|c| {
+                shard
+                    .slots
+                    .get(&c.email)
+                    .filter(|s| s.latest != c.invitation)
+                    .map(|s| s.latest.clone())
+            })
+            .collect();
+        let holders = crate::ops::load_invitations(env, &holder_ids)?;
+        let holder = |id: &InvitationId| holders.iter().flatten().find(|i| &i.id == id);
+
+        let mut results = Vec::with_capacity(claims.len());
+        let mut to_supersede = Vec::new();
+        for c in claims {
+            let slot = shard.slots.get(&c.email);
+            let latest = slot.and_then(|s| holder(&s.latest));
+            match judge(slot, c, latest, now) {
+                Verdict::Won => results.push(ClaimResult::Won),
+                Verdict::AlreadyInvited => results.push(ClaimResult::AlreadyInvited),
+                Verdict::Supersede(id) => to_supersede.push(id),
+            }
+        }
+        if !to_supersede.is_empty() {
+            for id in to_supersede {
+                supersede(env, &id)?;
+            }
+            continue;
+        }
+        if !results.contains(&ClaimResult::Won) {
+            return Ok(results);
+        }
+        for (c, r) in claims.iter().zip(&results) {
+            if *r == ClaimResult::Won {
+                shard
+                    .slots
+                    .entry(c.email.clone())
+                    .or_insert_with(|| Slot {
+                        latest: c.invitation.clone(),
+                        expires_at: c.expires_at,
+                        history: Vec::new(),
+                    })
+                    .take(&c.invitation, c.expires_at);
+            }
+        }
+        let rev = Rev::generate(env.random);
+        shard.set_rev(rev.clone());
+        match env.store.cas_swap(cas, &encode(&shard)) {
+            Ok(()) => return Ok(results),
+            Err(failure) => match store::get_json::<SlotShard>(env.store, key)? {
+                Some(stored) if stored.rev == rev => return Ok(results),
+                _ if failure == store::SwapError::CasFailed => continue,
+                _ => return Err(Error::StoreUnavailable(failure.to_string())),
+            },
+        }
+    }
+    Err(Error::Contended)
+}
+
+/// Marks an expired invitation superseded, unless it was renewed meanwhile.
+fn supersede(env: &Env, id: &InvitationId) -> Result<()> {
+    let now = env.clock.now();
+    store::update::<Invitation, ()>(env.store, env.random, &keys::invitation(id), |mut inv| {
+        if inv.is_open(now) || inv.is_terminal() || !inv.renewable(now) {
+            return Ok(Decision::Keep(()));
+        }
+        inv.supersede(now)?;
+        Ok(Decision::Write(inv, ()))
+    })?;
+    Ok(())
+}
+
+/// Forgets a purged invitation. Cost: 2 round trips.
+pub(crate) fn release(env: &Env, key: &str, email: &Email, id: &InvitationId) -> Result<()> {
+    store::update::<SlotShard, ()>(env.store, env.random, key, |mut shard| {
+        let Some(slot) = shard.slots.get_mut(email) else {
+            return Ok(Decision::Keep(()));
+        };
+        if !slot.history.contains(id) && slot.latest != *id {
+            return Ok(Decision::Keep(()));
+        }
+        slot.history.retain(|h| h != id);
+        if slot.latest == *id {
+            match slot.history.first() {
+                Some(next) => slot.latest = next.clone(),
+                None => {
+                    shard.slots.remove(email);
+                }
+            }
+        }
+        Ok(Decision::Write(shard, ()))
+    })?;
+    Ok(())
+}
+
+/// The slot for an address, read without intent to change it. 1 round trip.
+pub(crate) fn read(env: &Env, account: &Account, email: &Email) -> Result<Option<Slot>> {
+    let shard: Option<SlotShard> = store::get_json(env.store, &shard_key(account, email))?;
+    Ok(shard.and_then(|mut s| s.slots.remove(email)))
+}
+
+/// The empty shards a new account starts with.
+pub(crate) fn initial_shards(account: &AccountId, shards: u16) -> Vec<(String, Vec<u8>)> {
+    (0..shards)
+        .map(|n| (keys::slot_shard(account, n), encode(&SlotShard::default())))
+        .collect()
+}

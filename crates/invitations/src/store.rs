@@ -1,0 +1,171 @@
+//! The key-value store as the domain uses it: exactly the operations Spin
+//! offers (`get`, `set`, `delete`, `get-many`, `set-many`, `delete-many`,
+//! `increment`, compare-and-swap), plus typed helpers that encode the rules of
+//! DESIGN.md section 2:
+//!
+//! * compare-and-swap only on keys that already exist ([`update`] refuses to
+//!   swap an absent key), because Spin's SQLite store upserts an absent key
+//!   unconditionally;
+//! * every value written by CAS carries a fresh [`Rev`], and a reported CAS
+//!   failure (or an error on the swap) is checked by reading the key again,
+//!   because Spin's Redis store writes and then reports `cas-failed`;
+//! * counters are touched by `increment` alone.
+
+use crate::error::{Error, Result};
+use crate::ids::Rev;
+use crate::random::Random;
+use serde::{de::DeserializeOwned, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct StoreError(pub String);
+
+/// A value read for compare-and-swap. `ticket` lets an adapter find the host
+/// resource it opened for this read.
+#[derive(Debug)]
+pub struct Cas {
+    pub key: String,
+    pub current: Option<Vec<u8>>,
+    pub ticket: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SwapError {
+    #[error("the value changed since it was read")]
+    CasFailed,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One call of each method is one store round trip.
+pub trait Store {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError>;
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
+    fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), StoreError>;
+    fn delete(&self, key: &str) -> Result<(), StoreError>;
+    fn delete_many(&self, keys: &[String]) -> Result<(), StoreError>;
+    /// Adds `delta` to the 8-byte little-endian counter at `key` (absent is 0)
+    /// and returns the new value.
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError>;
+    /// Reads `key` for a later [`Store::cas_swap`].
+    fn cas_read(&self, key: &str) -> Result<Cas, StoreError>;
+    /// Writes `value` if the key still holds what `cas` read. Beware: on an
+    /// absent key Spin's SQLite store writes unconditionally.
+    fn cas_swap(&self, cas: Cas, value: &[u8]) -> Result<(), SwapError>;
+}
+
+/// A record written by compare-and-swap.
+pub trait Versioned: Serialize + DeserializeOwned + Clone {
+    fn rev(&self) -> &Rev;
+    fn set_rev(&mut self, rev: Rev);
+}
+
+pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).expect("domain records always serialize")
+}
+
+pub(crate) fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| Error::StoreUnavailable(format!("corrupt value at {key}: {e}")))
+}
+
+pub(crate) fn get_json<T: DeserializeOwned>(store: &dyn Store, key: &str) -> Result<Option<T>> {
+    match store.get(key)? {
+        Some(bytes) => decode(key, &bytes).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Reads many keys in one round trip; an empty list costs nothing.
+pub(crate) fn get_many_raw(
+    store: &dyn Store,
+    keys: &[String],
+) -> Result<Vec<Option<Vec<u8>>>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let values = store.get_many(keys)?;
+    if values.len() != keys.len() {
+        return Err(Error::StoreUnavailable("get-many answered the wrong number of values".into()));
+    }
+    Ok(values)
+}
+
+pub(crate) fn set_many(store: &dyn Store, entries: &[(String, Vec<u8>)]) -> Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    Ok(store.set_many(entries)?)
+}
+
+pub(crate) fn delete_many(store: &dyn Store, keys: &[String]) -> Result<()> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    Ok(store.delete_many(keys)?)
+}
+
+/// Reads a counter written by `increment` without changing it.
+pub(crate) fn decode_counter(bytes: Option<&[u8]>) -> i64 {
+    match bytes {
+        Some(b) if b.len() == 8 => i64::from_le_bytes(b.try_into().expect("8 bytes")),
+        _ => 0,
+    }
+}
+
+/// What an [`update`] closure decided.
+pub(crate) enum Decision<T, R> {
+    /// Write this new value, then return `R`.
+    Write(T, R),
+    /// Leave the record as it is and return `R`.
+    Keep(R),
+}
+
+/// How often a contended compare-and-swap is tried before giving up.
+pub(crate) const CAS_ATTEMPTS: usize = 8;
+
+/// Read-modify-write of an existing record by compare-and-swap, retried on
+/// conflict. Returns `Ok(None)` when the key is absent (it never creates one).
+/// `decide` may run several times; it must not have side effects.
+///
+/// Cost: 2 round trips when uncontended (`cas_read` + `cas_swap`), +1 for
+/// each ambiguous swap that has to be checked, +2 for each conflict retried.
+pub(crate) fn update<T: Versioned, R>(
+    store: &dyn Store,
+    random: &dyn Random,
+    key: &str,
+    mut decide: impl FnMut(T) -> Result<Decision<T, R>>,
+) -> Result<Option<R>> {
+    for _ in 0..CAS_ATTEMPTS {
+        let cas = store.cas_read(key)?;
+        let Some(bytes) = cas.current.as_deref() else {
+            return Ok(None);
+        };
+        let current: T = decode(key, bytes)?;
+        match decide(current)? {
+            Decision::Keep(r) => return Ok(Some(r)),
+            Decision::Write(mut next, r) => {
+                let rev = Rev::generate(random);
+                next.set_rev(rev.clone());
+                match store.cas_swap(cas, &encode(&next)) {
+                    Ok(()) => return Ok(Some(r)),
+                    Err(failure) => {
+                        // Either a real conflict, or a swap that happened but was
+                        // reported as failed (Redis), or a lost reply: the stored
+                        // revision tells which.
+                        match get_json::<T>(store, key) {
+                            Ok(Some(stored)) if *stored.rev() == rev => return Ok(Some(r)),
+                            Ok(_) if failure == SwapError::CasFailed => continue,
+                            Ok(_) => {
+                                return Err(Error::StoreUnavailable(failure.to_string()));
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Err(Error::Contended)
+}

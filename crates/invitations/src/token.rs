@@ -1,0 +1,149 @@
+//! Invitation tokens: the secret in the emailed link.
+//!
+//! 32 random bytes, shown once as unpadded base64url. Only the SHA-256 of a
+//! token is ever stored, and hashes are compared in constant time.
+
+use crate::random::{bytes, hex, Random};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use subtle::ConstantTimeEq;
+
+const TOKEN_BYTES: usize = 32;
+
+/// The secret itself. Never stored, never logged (its `Debug` is redacted).
+#[derive(Clone, PartialEq, Eq)]
+pub struct InvitationToken([u8; TOKEN_BYTES]);
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("is not an invitation token")]
+pub struct TokenError;
+
+impl InvitationToken {
+    pub fn generate(random: &dyn Random) -> Self {
+        InvitationToken(bytes::<TOKEN_BYTES>(random))
+    }
+
+    pub fn parse(input: &str) -> Result<Self, TokenError> {
+        // 32 bytes are exactly 43 base64url characters without padding.
+        if input.len() != 43 {
+            return Err(TokenError);
+        }
+        let raw = URL_SAFE_NO_PAD.decode(input).map_err(|_| TokenError)?;
+        let raw: [u8; TOKEN_BYTES] = raw.try_into().map_err(|_| TokenError)?;
+        Ok(InvitationToken(raw))
+    }
+
+    /// The form that goes into the link.
+    pub fn reveal(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.0)
+    }
+
+    pub fn hash(&self) -> TokenHash {
+        TokenHash(Sha256::digest(self.0).into())
+    }
+}
+
+impl fmt::Debug for InvitationToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("InvitationToken(<redacted>)")
+    }
+}
+
+/// SHA-256 of a token: what the store keeps.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct TokenHash([u8; 32]);
+
+impl TokenHash {
+    pub fn to_hex(&self) -> String {
+        hex(&self.0)
+    }
+
+    /// Constant-time comparison, so response timing says nothing about a guess.
+    pub fn matches(&self, other: &TokenHash) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl PartialEq for TokenHash {
+    fn eq(&self, other: &Self) -> bool {
+        self.matches(other)
+    }
+}
+
+impl Eq for TokenHash {}
+
+impl From<TokenHash> for String {
+    fn from(h: TokenHash) -> String {
+        h.to_hex()
+    }
+}
+
+impl TryFrom<String> for TokenHash {
+    type Error = TokenError;
+    fn try_from(s: String) -> Result<Self, TokenError> {
+        if s.len() != 64 {
+            return Err(TokenError);
+        }
+        let mut out = [0u8; 32];
+        for (i, chunk) in s.as_bytes().chunks(2).enumerate() {
+            let pair = std::str::from_utf8(chunk).map_err(|_| TokenError)?;
+            out[i] = u8::from_str_radix(pair, 16).map_err(|_| TokenError)?;
+        }
+        Ok(TokenHash(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixed(u8);
+    impl Random for Fixed {
+        fn fill(&self, buf: &mut [u8]) {
+            buf.fill(self.0);
+        }
+    }
+
+    #[test]
+    fn round_trips_through_the_link_form() {
+        let t = InvitationToken::generate(&Fixed(7));
+        let shown = t.reveal();
+        assert_eq!(shown.len(), 43);
+        assert_eq!(InvitationToken::parse(&shown).unwrap(), t);
+        assert!(t.hash().matches(&InvitationToken::parse(&shown).unwrap().hash()));
+        assert!(!t.hash().matches(&InvitationToken::generate(&Fixed(8)).hash()));
+    }
+
+    #[test]
+    fn refuses_malformed_tokens() {
+        let shown = InvitationToken::generate(&Fixed(1)).reveal();
+        for bad in [
+            String::new(),
+            shown[..42].to_owned(),
+            format!("{shown}A"),
+            shown.replace(|_| true, "+"),
+            format!("{}=", &shown[..42]),
+        ] {
+            assert!(InvitationToken::parse(&bad).is_err(), "accepted {bad:?}");
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let t = InvitationToken::generate(&Fixed(9));
+        assert!(!format!("{t:?}").contains(&t.reveal()));
+    }
+
+    #[test]
+    fn hash_survives_storage() {
+        let h = InvitationToken::generate(&Fixed(3)).hash();
+        let json = serde_json::to_string(&h).unwrap();
+        let back: TokenHash = serde_json::from_str(&json).unwrap();
+        assert!(back.matches(&h));
+        assert!(serde_json::from_str::<TokenHash>("\"abc\"").is_err());
+    }
+}
