@@ -371,6 +371,31 @@ impl TestHost {
         Ok(local)
     }
 
+    /// The mean cost of what the host does per request before the guest runs: a new
+    /// store and an instance from the pre-instantiated component. For the benchmark.
+    #[doc(hidden)]
+    pub async fn instantiation_cost(
+        &self,
+        component: &str,
+        iterations: u32,
+    ) -> anyhow::Result<std::time::Duration> {
+        let loaded = self
+            .inner
+            .components
+            .get(component)
+            .ok_or_else(|| HostError::UnknownComponent(component.to_string()))?;
+        let start = std::time::Instant::now();
+        for _ in 0..iterations {
+            let mut store = self.inner.new_store(loaded, Arc::default());
+            loaded
+                .pre
+                .instantiate_async(&mut store)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        }
+        Ok(start.elapsed() / iterations.max(1))
+    }
+
     /// Runs a cron component's `handle-cron-event` now, as its schedule would.
     pub async fn invoke_cron(&self, component: &str) -> anyhow::Result<()> {
         self.inner.invoke_cron(component).await
