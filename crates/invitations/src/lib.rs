@@ -31,7 +31,7 @@
 //! | `v1/dlv/{inv}` | [`model::Delivery`] | after each send (set) |
 //! | `v1/tok/{sha256 hex}` | invitation and account id of a token | invite, resend, retry (set) |
 //! | `v1/due/{minute}/n`, `…/{i}` | due queue: counter, and entry i → what to look at | invite, sweep, idempotency (`increment`, set) |
-//! | `v1/sweep` | the sweep's watermark (minute, entry) | sweep (set once, then CAS) |
+//! | `v1/sweep` | the sweep's watermark (minute, entry) | the first account (set), then the sweep (CAS) |
 //! | `v1/idem/{scope}`, `…/claim/{hour}` | an Idempotency-Key's answer, and its claim counter | POSTs with the header |
 //!
 //! Rules the layout keeps (DESIGN.md section 2): compare-and-swap only on keys
@@ -46,7 +46,7 @@
 //!
 //! | operation | round trips |
 //! | --- | --- |
-//! | create account | 1 |
+//! | create account | 2 |
 //! | get account | 1 |
 //! | update settings | 3 |
 //! | invite, one address | 8 (then 2 to record the send) |

@@ -20,8 +20,9 @@ pub struct Created {
     pub owner: Member,
 }
 
-/// Cost: 1 round trip (one `set-many` of the account, its owner, the owner's
-/// log entry and the empty slot shards; nobody else can know the new id yet).
+/// Cost: 2 round trips: one read of the sweep's watermark, and one `set-many`
+/// of the account, its owner, the owner's log entry and the empty slot shards
+/// (nobody else can know the new id yet, so plain writes are safe).
 pub fn create_account(env: &Env, principal: &Principal, name: AccountName) -> Result<Created> {
     let Principal::User(user) = principal else {
         return Err(Error::Forbidden("service principals cannot own accounts"));
@@ -62,6 +63,11 @@ pub fn create_account(env: &Env, principal: &Principal, name: AccountName) -> Re
         writes.push((keys::member_by_email(&id, email), encode(&user.id)));
     }
     writes.extend(slots::initial_shards(&id, account.shards));
+    // Everything the sweep will ever look at belongs to an account, so the
+    // first account tells the sweep where its queue starts.
+    if env.store.get(&keys::sweep_state())?.is_none() {
+        writes.push(crate::ops::sweep::initial_watermark(env));
+    }
     store::set_many(env.store, &writes)?;
     Ok(Created { account, owner })
 }

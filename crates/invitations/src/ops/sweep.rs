@@ -22,8 +22,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Counter reads per `get-many` while stepping over queue minutes.
 const BUCKETS_PER_READ: i64 = 500;
-/// Where a sweep that never ran starts: older entries than this are lost.
-const FIRST_RUN_LOOKBACK_SECS: i64 = 31 * 24 * 60 * 60;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SweepReport {
@@ -87,7 +85,9 @@ pub fn sweep(env: &Env) -> Result<SweepRun> {
     let saved: Option<Watermark> = store::get_json(env.store, &keys::sweep_state())?;
     let (mut bucket, mut next) = match &saved {
         Some(w) => (w.bucket, w.next),
-        None => (bucket_of(now.plus_secs(-FIRST_RUN_LOOKBACK_SECS)), 1),
+        // No account was ever created, so only idempotency answers (which
+        // need no account) can have been queued, within their lifetime.
+        None => (bucket_of(now.plus_secs(-policy.idempotency_ttl_secs - 3600)), 1),
     };
 
     // 1. Which queue entries to handle this run.
@@ -274,6 +274,16 @@ fn retry_mail(
         },
         seen.token_hash,
     )))
+}
+
+/// The watermark the first account writes: the queue starts now.
+pub(crate) fn initial_watermark(env: &Env) -> (String, Vec<u8>) {
+    let w = Watermark {
+        bucket: bucket_of(env.clock.now()),
+        next: 1,
+        rev: Rev::generate(env.random),
+    };
+    (keys::sweep_state(), encode(&w))
 }
 
 fn save_watermark(env: &Env, exists: bool, bucket: i64, next: i64) -> Result<()> {

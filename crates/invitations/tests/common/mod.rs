@@ -1,0 +1,239 @@
+//! Test support: a world with a counting in-memory store, a hand-moved clock,
+//! seeded randomness, and an invariant checker that reads the raw store.
+#![allow(dead_code)]
+
+use invitations::email::Email;
+use invitations::ids::{AccountId, InvitationId, UserId};
+use invitations::memstore::MemStore;
+use invitations::model::{Invitation, Member, Status};
+use invitations::ops::accounts::create_account;
+use invitations::ops::invite::{invite, InviteRequest, Invited};
+use invitations::principal::{Principal, User};
+use invitations::random::Random;
+use invitations::time::{Clock, Timestamp};
+use invitations::token::InvitationToken;
+use invitations::values::{AccessGroups, AccountName, InviteRole, Metadata, PersonName};
+use invitations::{Env, Policy};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    pub fn at(t: Timestamp) -> Self {
+        ManualClock(AtomicI64::new(t.unix_millis()))
+    }
+    pub fn advance_secs(&self, secs: i64) {
+        self.0.fetch_add(secs * 1000, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_unix_millis(self.0.load(Ordering::SeqCst))
+    }
+}
+
+/// splitmix64: deterministic per seed, good enough to make distinct ids.
+pub struct SeededRandom(Mutex<u64>);
+
+impl SeededRandom {
+    pub fn new(seed: u64) -> Self {
+        SeededRandom(Mutex::new(seed ^ 0x9e37_79b9_7f4a_7c15))
+    }
+    pub fn next_u64(&self) -> u64 {
+        let mut s = self.0.lock().unwrap();
+        *s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = *s;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+impl Random for SeededRandom {
+    fn fill(&self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(8) {
+            let v = self.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
+    }
+}
+
+pub const T0: Timestamp = Timestamp::from_unix_secs(1_800_000_000);
+
+pub struct World {
+    pub store: Arc<MemStore>,
+    pub clock: ManualClock,
+    pub random: SeededRandom,
+    pub policy: Policy,
+}
+
+impl World {
+    pub fn new(seed: u64) -> Self {
+        World {
+            store: Arc::new(MemStore::new()),
+            clock: ManualClock::at(T0),
+            random: SeededRandom::new(seed),
+            policy: Policy::default(),
+        }
+    }
+
+    pub fn env(&self) -> Env<'_> {
+        Env {
+            store: &*self.store,
+            clock: &self.clock,
+            random: &self.random,
+            policy: &self.policy,
+        }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    pub fn advance(&self, secs: i64) {
+        self.clock.advance_secs(secs);
+    }
+
+    pub fn create_account(&self, owner: &Principal) -> AccountId {
+        create_account(&self.env(), owner, AccountName::parse("Acme").unwrap())
+            .unwrap()
+            .account
+            .id
+    }
+
+    pub fn invite(&self, by: &Principal, acc: &AccountId, emails: &[&str]) -> invitations::Result<Invited> {
+        invite(&self.env(), by, acc, request(emails))
+    }
+
+    /// Invites one address and returns its invitation id and token.
+    pub fn invite_one(&self, by: &Principal, acc: &AccountId, email: &str) -> (InvitationId, InvitationToken) {
+        let out = self.invite(by, acc, &[email]).unwrap();
+        assert_eq!(out.created(), 1, "{:?}", out.results);
+        let job = out.mails.into_iter().next().unwrap();
+        (job.invitation.id, job.token)
+    }
+}
+
+pub fn request(emails: &[&str]) -> InviteRequest {
+    InviteRequest {
+        emails: emails.iter().map(|s| s.to_string()).collect(),
+        role: InviteRole::Member,
+        access_groups: AccessGroups::parse(&["eng"]).unwrap(),
+        metadata: Metadata::default(),
+        ttl: None,
+        message: None,
+    }
+}
+
+/// A signed-in person with a verified `{name}@example.com`.
+pub fn user(name: &str) -> Principal {
+    user_with(name, &format!("{name}@example.com"), true)
+}
+
+pub fn user_with(id: &str, email: &str, verified: bool) -> Principal {
+    Principal::User(User {
+        id: UserId::parse(id).unwrap(),
+        email: Some(Email::parse(email).unwrap()),
+        email_verified: verified,
+        name: Some(PersonName::parse(id).unwrap()),
+    })
+}
+
+pub fn service() -> Principal {
+    Principal::Service {
+        id: UserId::parse("svc-backend").unwrap(),
+    }
+}
+
+/// Reads every record under a prefix (tests only: the domain never lists keys).
+pub fn records<T: serde::de::DeserializeOwned>(store: &MemStore, prefix: &str) -> Vec<(String, T)> {
+    store
+        .entries_with_prefix(prefix)
+        .into_iter()
+        .filter_map(|(k, v)| serde_json::from_slice(&v).ok().map(|t| (k, t)))
+        .collect()
+}
+
+/// Checks the invariants of the crate docs against the raw store, and returns
+/// the stored state of every invitation (for "terminal stays terminal").
+pub fn check_invariants(store: &MemStore, now: Timestamp) -> BTreeMap<String, Invitation> {
+    let invitations: BTreeMap<String, Invitation> = records::<Invitation>(store, "v1/inv/")
+        .into_iter()
+        .map(|(_, i)| (i.id.to_string(), i))
+        .collect();
+
+    // Invitations reachable through an account's log, a token, or a slot.
+    let mut reachable: HashMap<String, &Invitation> = HashMap::new();
+    for (key, value) in store.entries_with_prefix("v1/acct/") {
+        if key.contains("/ilog/") {
+            let id: String = serde_json::from_slice(&value).unwrap();
+            let inv = invitations.get(&id).unwrap_or_else(|| panic!("{key} names missing {id}"));
+            reachable.insert(id, inv);
+        }
+        if key.contains("/mlog/") {
+            let user: String = serde_json::from_slice(&value).unwrap();
+            let acc = key.split('/').nth(2).unwrap();
+            let mem = format!("v1/acct/{acc}/mem/{user}");
+            assert!(!store.entries_with_prefix(&mem).is_empty(), "{key} names missing member");
+        }
+        if key.contains("/slots/") {
+            let shard: serde_json::Value = serde_json::from_slice(&value).unwrap();
+            for (email, slot) in shard["slots"].as_object().unwrap() {
+                let latest = slot["latest"].as_str().unwrap();
+                assert!(invitations.contains_key(latest), "slot {email} names missing {latest}");
+                for h in slot["history"].as_array().unwrap() {
+                    assert!(invitations.contains_key(h.as_str().unwrap()), "slot history names missing {h}");
+                }
+            }
+        }
+    }
+    for (key, value) in store.entries_with_prefix("v1/tok/") {
+        let r: serde_json::Value = serde_json::from_slice(&value).unwrap();
+        let id = r["invitation_id"].as_str().unwrap().to_owned();
+        let inv = invitations.get(&id).unwrap_or_else(|| panic!("{key} names missing {id}"));
+        reachable.insert(id, inv);
+    }
+
+    // At most one open invitation per (account, address) among reachable ones.
+    let mut open: HashMap<(String, String), Vec<String>> = HashMap::new();
+    for (id, inv) in &reachable {
+        if inv.status(now) == Status::Pending {
+            open.entry((inv.account_id.to_string(), inv.email.to_string()))
+                .or_default()
+                .push(id.clone());
+        }
+    }
+    for ((acc, email), ids) in &open {
+        assert!(ids.len() <= 1, "{acc} has {} open invitations for {email}: {ids:?}", ids.len());
+    }
+
+    // Every member record is keyed by its own account and user.
+    for (key, m) in records::<Member>(store, "v1/acct/") {
+        if key.contains("/mem/") {
+            assert_eq!(key, format!("v1/acct/{}/mem/{}", m.account_id, m.user_id));
+        }
+    }
+    invitations
+}
+
+/// Terminal states never change between two snapshots.
+pub fn check_terminal_stays(before: &BTreeMap<String, Invitation>, after: &BTreeMap<String, Invitation>) {
+    for (id, old) in before {
+        if old.is_terminal() {
+            if let Some(new) = after.get(id) {
+                assert_eq!(old.state, new.state, "terminal invitation {id} changed");
+            }
+        }
+    }
+}
+
+pub fn active_members(store: &MemStore, acc: &AccountId) -> Vec<Member> {
+    records::<Member>(store, &format!("v1/acct/{acc}/mem/"))
+        .into_iter()
+        .map(|(_, m)| m)
+        .filter(|m| m.is_active())
+        .collect()
+}
