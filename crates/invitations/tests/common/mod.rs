@@ -2,6 +2,8 @@
 //! seeded randomness, and an invariant checker that reads the raw store.
 #![allow(dead_code)]
 
+pub mod sched;
+
 use invitations::email::Email;
 use invitations::ids::{AccountId, InvitationId, UserId};
 use invitations::memstore::MemStore;
