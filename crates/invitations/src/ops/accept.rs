@@ -25,7 +25,7 @@ pub struct Accepted {
 }
 
 /// Cost: 7 round trips (token, account + membership, CAS, member log
-/// `increment`, `set-many`, delivery); 5 when the caller already accepted it.
+/// `increment`, `set-many`, delivery); 4 when the caller already accepted it.
 pub fn accept_by_token(env: &Env, principal: &Principal, token: &InvitationToken) -> Result<Accepted> {
     let user = accepting_user(principal)?;
     let hash = token.hash();
