@@ -25,7 +25,9 @@ impl Cursor {
     }
 
     pub fn parse(input: &str) -> Result<Cursor> {
-        let raw = URL_SAFE_NO_PAD.decode(input).map_err(|_| Error::InvalidCursor)?;
+        let raw = URL_SAFE_NO_PAD
+            .decode(input)
+            .map_err(|_| Error::InvalidCursor)?;
         let text = String::from_utf8(raw).map_err(|_| Error::InvalidCursor)?;
         let mut parts = text.splitn(3, ':');
         match (parts.next(), parts.next(), parts.next()) {
@@ -33,9 +35,10 @@ impl Cursor {
                 Ok(seq) if seq >= 0 => Ok(Cursor::Log(seq)),
                 _ => Err(Error::InvalidCursor),
             },
-            (Some(VERSION), Some("hist"), Some(n)) => {
-                n.parse().map(Cursor::History).map_err(|_| Error::InvalidCursor)
-            }
+            (Some(VERSION), Some("hist"), Some(n)) => n
+                .parse()
+                .map(Cursor::History)
+                .map_err(|_| Error::InvalidCursor),
             _ => Err(Error::InvalidCursor),
         }
     }
@@ -50,7 +53,13 @@ mod tests {
         for c in [Cursor::Log(0), Cursor::Log(12345), Cursor::History(7)] {
             assert_eq!(Cursor::parse(&c.encode()).unwrap(), c);
         }
-        for bad in ["", "abc", "!!!", &URL_SAFE_NO_PAD.encode("c2:log:5"), &URL_SAFE_NO_PAD.encode("c1:log:-1")] {
+        for bad in [
+            "",
+            "abc",
+            "!!!",
+            &URL_SAFE_NO_PAD.encode("c2:log:5"),
+            &URL_SAFE_NO_PAD.encode("c1:log:-1"),
+        ] {
             assert_eq!(Cursor::parse(bad), Err(Error::InvalidCursor), "{bad}");
         }
     }

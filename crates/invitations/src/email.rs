@@ -48,7 +48,7 @@ pub struct Domain(String);
 
 impl Email {
     pub fn parse(input: &str) -> Result<Email, EmailError> {
-        let trimmed = input.trim_matches(|c: char| c == ' ' || c == '\t');
+        let trimmed = input.trim_matches(' ');
         if trimmed.is_empty() {
             return Err(EmailError::Empty);
         }
@@ -110,7 +110,9 @@ impl Domain {
             return Err(EmailError::Domain);
         }
         for label in &labels {
-            let ok_chars = label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            let ok_chars = label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
             if label.is_empty()
                 || label.len() > MAX_LABEL
                 || !ok_chars
@@ -183,7 +185,10 @@ mod tests {
         let e = Email::parse("x@Bücher.example").unwrap();
         assert_eq!(e.as_str(), "x@xn--bcher-kva.example");
         assert_eq!(e.domain().as_str(), "xn--bcher-kva.example");
-        assert_eq!(Email::parse("a+tag@sub.example.org").unwrap().as_str(), "a+tag@sub.example.org");
+        assert_eq!(
+            Email::parse("a+tag@sub.example.org").unwrap().as_str(),
+            "a+tag@sub.example.org"
+        );
     }
 
     #[test]

@@ -64,7 +64,9 @@ pub enum Error {
     InvitationCancelled,
     #[error("the invitation has already been accepted")]
     InvitationAlreadyAccepted,
-    #[error("the invitation was sent to a different email address than the one you are signed in with")]
+    #[error(
+        "the invitation was sent to a different email address than the one you are signed in with"
+    )]
     EmailMismatch,
     #[error("your email address must be verified to accept an invitation")]
     EmailNotVerified,

@@ -25,7 +25,9 @@ macro_rules! prefixed_id {
             pub fn parse(input: &str) -> Result<Self, IdError> {
                 let rest = input.strip_prefix($prefix).ok_or(IdError($what))?;
                 let ok = rest.len() == 24
-                    && rest.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+                    && rest
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
                 if ok {
                     Ok($name(input.to_owned()))
                 } else {

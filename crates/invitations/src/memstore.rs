@@ -137,7 +137,9 @@ impl Store for MemStore {
     }
 
     fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
-        self.run(false, |d| Ok(keys.iter().map(|k| d.get(k).cloned()).collect()))
+        self.run(false, |d| {
+            Ok(keys.iter().map(|k| d.get(k).cloned()).collect())
+        })
     }
 
     fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
@@ -298,7 +300,13 @@ mod tests {
         s.set("a", b"1").unwrap();
         s.get("a").unwrap();
         s.get_many(&["a".into(), "b".into()]).unwrap();
-        assert_eq!(s.stats(), Stats { calls: 3, writes: 1 });
+        assert_eq!(
+            s.stats(),
+            Stats {
+                calls: 3,
+                writes: 1
+            }
+        );
         s.fail_call(2, FailMode::Before);
         s.get("a").unwrap();
         assert!(s.set("a", b"2").is_err());

@@ -425,7 +425,10 @@ mod tests {
     fn pending_reads_expired_once_time_is_up() {
         let t0 = Timestamp::from_unix_secs(1_000_000);
         let inv = invitation(t0);
-        assert_eq!(inv.status(t0.plus_secs(Ttl::MAX.secs() - 1)), Status::Pending);
+        assert_eq!(
+            inv.status(t0.plus_secs(Ttl::MAX.secs() - 1)),
+            Status::Pending
+        );
         assert_eq!(inv.status(t0.plus_secs(Ttl::MAX.secs())), Status::Expired);
     }
 
@@ -435,7 +438,10 @@ mod tests {
         let u = UserId::parse("u2").unwrap();
         let mut inv = invitation(t0);
         inv.accept(t0, &u).unwrap();
-        assert_eq!(inv.clone().accept(t0, &u), Err(Error::InvitationAlreadyAccepted));
+        assert_eq!(
+            inv.clone().accept(t0, &u),
+            Err(Error::InvitationAlreadyAccepted)
+        );
         assert_eq!(inv.clone().cancel(t0, &u), Err(Error::InvitationNotPending));
         assert_eq!(
             inv.clone().reissue(t0.plus_secs(999), inv.token_hash, 0),
@@ -453,14 +459,20 @@ mod tests {
         let t0 = Timestamp::from_unix_secs(1_000_000);
         let later = t0.plus_secs(Ttl::MAX.secs() + 10);
         let mut inv = invitation(t0);
-        assert_eq!(inv.clone().accept(later, &UserId::parse("x").unwrap()), Err(Error::InvitationExpired));
+        assert_eq!(
+            inv.clone().accept(later, &UserId::parse("x").unwrap()),
+            Err(Error::InvitationExpired)
+        );
         inv.expire(later).unwrap();
         let mut renewed = inv.clone();
         renewed.reissue(later, inv.token_hash, 60).unwrap();
         assert_eq!(renewed.status(later), Status::Pending);
         assert_eq!(renewed.expires_at, later.plus_secs(Ttl::MAX.secs()));
         inv.supersede(later).unwrap();
-        assert_eq!(inv.reissue(later, inv.token_hash, 60), Err(Error::InvitationNotPending));
+        assert_eq!(
+            inv.reissue(later, inv.token_hash, 60),
+            Err(Error::InvitationNotPending)
+        );
     }
 
     #[test]
@@ -470,7 +482,9 @@ mod tests {
         let h = inv.token_hash;
         assert_eq!(
             inv.reissue(t0.plus_secs(20), h, 60),
-            Err(Error::ResendTooSoon { retry_after_secs: 40 })
+            Err(Error::ResendTooSoon {
+                retry_after_secs: 40
+            })
         );
         inv.reissue(t0.plus_secs(60), h, 60).unwrap();
     }

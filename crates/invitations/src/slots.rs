@@ -99,7 +99,15 @@ fn judge(
     let Some(latest) = latest else {
         return Verdict::Won;
     };
-    if latest.is_terminal() || matches!(latest.state, State::Expired { superseded: true, .. }) {
+    if latest.is_terminal()
+        || matches!(
+            latest.state,
+            State::Expired {
+                superseded: true,
+                ..
+            }
+        )
+    {
         return Verdict::Won;
     }
     if latest.is_open(now) {
@@ -124,7 +132,9 @@ pub(crate) fn claim(env: &Env, key: &str, claims: &[Claim]) -> Result<Vec<ClaimR
     for _ in 0..CAS_ATTEMPTS {
         let cas = env.store.cas_read(key)?;
         let Some(bytes) = cas.current.as_deref() else {
-            return Err(Error::StoreUnavailable(format!("slot shard {key} is missing")));
+            return Err(Error::StoreUnavailable(format!(
+                "slot shard {key} is missing"
+            )));
         };
         let mut shard: SlotShard = decode(key, bytes)?;
         let holder_ids: Vec<InvitationId> = claims

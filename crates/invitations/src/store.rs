@@ -78,16 +78,15 @@ pub(crate) fn get_json<T: DeserializeOwned>(store: &dyn Store, key: &str) -> Res
 }
 
 /// Reads many keys in one round trip; an empty list costs nothing.
-pub(crate) fn get_many_raw(
-    store: &dyn Store,
-    keys: &[String],
-) -> Result<Vec<Option<Vec<u8>>>> {
+pub(crate) fn get_many_raw(store: &dyn Store, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
     let values = store.get_many(keys)?;
     if values.len() != keys.len() {
-        return Err(Error::StoreUnavailable("get-many answered the wrong number of values".into()));
+        return Err(Error::StoreUnavailable(
+            "get-many answered the wrong number of values".into(),
+        ));
     }
     Ok(values)
 }

@@ -114,8 +114,12 @@ mod tests {
         let shown = t.reveal();
         assert_eq!(shown.len(), 43);
         assert_eq!(InvitationToken::parse(&shown).unwrap(), t);
-        assert!(t.hash().matches(&InvitationToken::parse(&shown).unwrap().hash()));
-        assert!(!t.hash().matches(&InvitationToken::generate(&Fixed(8)).hash()));
+        assert!(t
+            .hash()
+            .matches(&InvitationToken::parse(&shown).unwrap().hash()));
+        assert!(!t
+            .hash()
+            .matches(&InvitationToken::generate(&Fixed(8)).hash()));
     }
 
     #[test]

@@ -99,7 +99,8 @@ impl AccessGroups {
             let g = g.as_ref();
             let ok = !g.is_empty()
                 && g.len() <= MAX_ACCESS_GROUP_LEN
-                && g.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.:-".contains(&b));
+                && g.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.:-".contains(&b));
             if !ok {
                 return invalid(format!(
                     "each access group is 1 to {MAX_ACCESS_GROUP_LEN} characters of letters, digits, _ . : -"
@@ -135,9 +136,13 @@ impl Metadata {
         let serde_json::Value::Object(map) = value else {
             return invalid("must be a JSON object");
         };
-        let size = serde_json::to_vec(&map).map(|v| v.len()).unwrap_or(usize::MAX);
+        let size = serde_json::to_vec(&map)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
         if size > MAX_METADATA_BYTES {
-            return invalid(format!("must be at most {MAX_METADATA_BYTES} bytes as JSON"));
+            return invalid(format!(
+                "must be at most {MAX_METADATA_BYTES} bytes as JSON"
+            ));
         }
         Ok(Metadata(map))
     }
@@ -168,7 +173,9 @@ impl Ttl {
         if (1..=MAX_TTL_SECS as i64).contains(&secs) {
             Ok(Ttl(secs as u32))
         } else {
-            invalid(format!("must be between 1 and {MAX_TTL_SECS} seconds (30 days)"))
+            invalid(format!(
+                "must be between 1 and {MAX_TTL_SECS} seconds (30 days)"
+            ))
         }
     }
 
@@ -291,7 +298,10 @@ mod tests {
     fn text_refuses_header_injection() {
         assert!(AccountName::parse("Acme\r\nBcc: x@example.com").is_err());
         assert!(AccountName::parse("   ").is_err());
-        assert_eq!(AccountName::parse("  Acme Inc ").unwrap().as_str(), "Acme Inc");
+        assert_eq!(
+            AccountName::parse("  Acme Inc ").unwrap().as_str(),
+            "Acme Inc"
+        );
         assert!(Note::parse("line one\nline two").is_ok());
         assert!(Note::parse("line one\r\nline two").is_err());
         assert!(PersonName::parse(&"n".repeat(101)).is_err());

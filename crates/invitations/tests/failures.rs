@@ -31,11 +31,21 @@ fn make_member(w: &World, owner: &Principal, acc: &AccountId, name: &str) {
         InviteStatus::Created => out.mails[0].token.clone(),
         InviteStatus::AlreadyMember => return,
         InviteStatus::AlreadyInvited => {
-            let filter = InvitationFilter { status: Some(Status::Pending), email: Some(Email::parse(&email).unwrap()) };
+            let filter = InvitationFilter {
+                status: Some(Status::Pending),
+                email: Some(Email::parse(&email).unwrap()),
+            };
             let page = list_invitations(&w.env(), owner, acc, &filter, None, None).unwrap();
-            assert_eq!(page.items.len(), 1, "the blocking invitation must be visible");
+            assert_eq!(
+                page.items.len(),
+                1,
+                "the blocking invitation must be visible"
+            );
             w.advance(61);
-            resend(&w.env(), owner, acc, &page.items[0].invitation.id).unwrap().mail.token
+            resend(&w.env(), owner, acc, &page.items[0].invitation.id)
+                .unwrap()
+                .mail
+                .token
         }
         other => panic!("{other:?}"),
     };
@@ -43,7 +53,9 @@ fn make_member(w: &World, owner: &Principal, acc: &AccountId, name: &str) {
 }
 
 fn is_member(w: &World, acc: &AccountId, name: &str) -> bool {
-    active_members(&w.store, acc).iter().any(|m| m.user_id == UserId::parse(name).unwrap())
+    active_members(&w.store, acc)
+        .iter()
+        .any(|m| m.user_id == UserId::parse(name).unwrap())
 }
 
 /// Runs `op` once to count its store calls, then once per call with that call broken.
@@ -94,7 +106,8 @@ fn a_broken_invite_never_blocks_an_address() {
 
 fn only_account(w: &World) -> AccountId {
     let accounts = records::<invitations::model::Account>(&w.store, "v1/acct/");
-    let ids: std::collections::BTreeSet<AccountId> = accounts.into_iter().map(|(_, a)| a.id).collect();
+    let ids: std::collections::BTreeSet<AccountId> =
+        accounts.into_iter().map(|(_, a)| a.id).collect();
     assert_eq!(ids.len(), 1);
     ids.into_iter().next().unwrap()
 }
@@ -125,14 +138,18 @@ fn a_broken_accept_completes_with_the_same_link() {
         |w| {
             let (owner, acc) = account(w);
             let (_, token) = w.invite_one(&owner, &acc, "bob@example.com");
-            w.store.set(&"test/token".to_owned(), token.reveal().as_bytes()).unwrap();
+            w.store
+                .set("test/token", token.reveal().as_bytes())
+                .unwrap();
             Box::new(move |w| {
                 let _ = accept_by_token(&w.env(), &user("bob"), &token);
             })
         },
         |w| {
             let raw = w.store.get("test/token").unwrap().unwrap();
-            let token = invitations::token::InvitationToken::parse(std::str::from_utf8(&raw).unwrap()).unwrap();
+            let token =
+                invitations::token::InvitationToken::parse(std::str::from_utf8(&raw).unwrap())
+                    .unwrap();
             let acc = only_account(w);
             accept_by_token(&w.env(), &user("bob"), &token).unwrap();
             assert!(is_member(w, &acc, "bob"));
@@ -153,13 +170,24 @@ fn a_broken_cancel_can_be_retried() {
         |w| {
             let owner = user("owner");
             let acc = only_account(w);
-            let filter = InvitationFilter { status: None, email: Some(Email::parse("bob@example.com").unwrap()) };
-            let id = list_invitations(&w.env(), &owner, &acc, &filter, None, None).unwrap().items[0].invitation.id.clone();
+            let filter = InvitationFilter {
+                status: None,
+                email: Some(Email::parse("bob@example.com").unwrap()),
+            };
+            let id = list_invitations(&w.env(), &owner, &acc, &filter, None, None)
+                .unwrap()
+                .items[0]
+                .invitation
+                .id
+                .clone();
             match cancel(&w.env(), &owner, &acc, &id) {
                 Ok(_) | Err(Error::InvitationNotPending) => {}
                 Err(e) => panic!("{e:?}"),
             }
-            assert_eq!(get_invitation(&w.env(), &owner, &acc, &id).unwrap().status, Status::Cancelled);
+            assert_eq!(
+                get_invitation(&w.env(), &owner, &acc, &id).unwrap().status,
+                Status::Cancelled
+            );
             make_member(w, &owner, &acc, "bob");
         },
     );
@@ -213,7 +241,11 @@ fn a_broken_sweep_is_finished_by_the_next() {
         |w| {
             let (owner, acc) = account(w);
             let out = w.invite(&owner, &acc, &EMAILS).unwrap();
-            let outcomes: Vec<_> = out.mails.iter().map(|m| (m.invitation.clone(), Err("down".to_owned()))).collect();
+            let outcomes: Vec<_> = out
+                .mails
+                .iter()
+                .map(|m| (m.invitation.clone(), Err("down".to_owned())))
+                .collect();
             record_deliveries(&w.env(), &outcomes).unwrap();
             cancel(&w.env(), &owner, &acc, &out.mails[2].invitation.id).unwrap();
             w.advance(3600);
@@ -232,9 +264,20 @@ fn a_broken_sweep_is_finished_by_the_next() {
             assert!(expired <= 2);
             let owner = user("owner");
             let acc = only_account(w);
-            let page = list_invitations(&w.env(), &owner, &acc, &InvitationFilter::default(), None, None).unwrap();
+            let page = list_invitations(
+                &w.env(),
+                &owner,
+                &acc,
+                &InvitationFilter::default(),
+                None,
+                None,
+            )
+            .unwrap();
             let statuses: Vec<Status> = page.items.iter().map(|v| v.status).collect();
-            assert_eq!(statuses.iter().filter(|s| **s == Status::Expired).count(), 2);
+            assert_eq!(
+                statuses.iter().filter(|s| **s == Status::Expired).count(),
+                2
+            );
             make_member(w, &owner, &acc, "bob");
         },
     );

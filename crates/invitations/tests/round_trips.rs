@@ -27,17 +27,36 @@ fn cost<T>(w: &World, f: impl FnOnce() -> T) -> (u64, T) {
 fn round_trips_match_the_documented_table() {
     let w = World::new(11);
     let owner = user("owner");
-    let (n, created) = cost(&w, || create_account(&w.env(), &owner, AccountName::parse("Acme").unwrap()).unwrap());
+    let (n, created) = cost(&w, || {
+        create_account(&w.env(), &owner, AccountName::parse("Acme").unwrap()).unwrap()
+    });
     assert_eq!(n, 2, "create account");
     let acc = created.account.id;
-    assert_eq!(cost(&w, || get_account(&w.env(), &owner, &acc).unwrap()).0, 1, "get account");
-    let patch = AccountPatch { default_ttl: Some(Ttl::MAX), ..Default::default() };
-    assert_eq!(cost(&w, || update_account(&w.env(), &owner, &acc, patch).unwrap()).0, 3, "update settings");
+    assert_eq!(
+        cost(&w, || get_account(&w.env(), &owner, &acc).unwrap()).0,
+        1,
+        "get account"
+    );
+    let patch = AccountPatch {
+        default_ttl: Some(Ttl::MAX),
+        ..Default::default()
+    };
+    assert_eq!(
+        cost(&w, || update_account(&w.env(), &owner, &acc, patch)
+            .unwrap())
+        .0,
+        3,
+        "update settings"
+    );
 
     let (n, one) = cost(&w, || w.invite(&owner, &acc, &["bob@example.com"]).unwrap());
     assert_eq!(n, 8, "invite one");
     let outcomes = vec![(one.mails[0].invitation.clone(), Ok(()))];
-    assert_eq!(cost(&w, || record_deliveries(&w.env(), &outcomes).unwrap()).0, 2, "record sends");
+    assert_eq!(
+        cost(&w, || record_deliveries(&w.env(), &outcomes).unwrap()).0,
+        2,
+        "record sends"
+    );
 
     // 100 fresh addresses spread over all 16 shards: 6 + 2·16.
     let emails: Vec<String> = (0..100).map(|i| format!("bulk{i}@example.com")).collect();
@@ -45,43 +64,120 @@ fn round_trips_match_the_documented_table() {
     let (n, bulk) = cost(&w, || w.invite(&owner, &acc, &refs).unwrap());
     assert_eq!(bulk.created(), 100);
     assert_eq!(n, 6 + 2 * 16, "invite 100");
-    let outcomes: Vec<_> = bulk.mails.iter().map(|m| (m.invitation.clone(), Ok(()))).collect();
-    assert_eq!(cost(&w, || record_deliveries(&w.env(), &outcomes).unwrap()).0, 2, "record 100 sends");
+    let outcomes: Vec<_> = bulk
+        .mails
+        .iter()
+        .map(|m| (m.invitation.clone(), Ok(())))
+        .collect();
+    assert_eq!(
+        cost(&w, || record_deliveries(&w.env(), &outcomes).unwrap()).0,
+        2,
+        "record 100 sends"
+    );
 
-    let page = |f: InvitationFilter| list_invitations(&w.env(), &owner, &acc, &f, Some(50), None).unwrap();
+    let page =
+        |f: InvitationFilter| list_invitations(&w.env(), &owner, &acc, &f, Some(50), None).unwrap();
     let (n, p) = cost(&w, || page(InvitationFilter::default()));
-    assert_eq!((n, p.items.len()), (4, 50), "list page, unfiltered: access, head, one batch");
-    let by_email = InvitationFilter { email: Some(Email::parse("bob@example.com").unwrap()), status: None };
+    assert_eq!(
+        (n, p.items.len()),
+        (4, 50),
+        "list page, unfiltered: access, head, one batch"
+    );
+    let by_email = InvitationFilter {
+        email: Some(Email::parse("bob@example.com").unwrap()),
+        status: None,
+    };
     assert_eq!(cost(&w, || page(by_email)).0, 3, "list by email");
-    let rare = InvitationFilter { status: Some(invitations::model::Status::Cancelled), email: None };
-    assert_eq!(cost(&w, || page(rare)).0, 8, "list page, filter matching nothing: bounded");
+    let rare = InvitationFilter {
+        status: Some(invitations::model::Status::Cancelled),
+        email: None,
+    };
+    assert_eq!(
+        cost(&w, || page(rare)).0,
+        8,
+        "list page, filter matching nothing: bounded"
+    );
 
     let id = one.mails[0].invitation.id.clone();
-    assert_eq!(cost(&w, || get_invitation(&w.env(), &owner, &acc, &id).unwrap()).0, 2, "get invitation");
-    assert_eq!(cost(&w, || preview(&w.env(), &one.mails[0].token).unwrap()).0, 2, "preview");
+    assert_eq!(
+        cost(&w, || get_invitation(&w.env(), &owner, &acc, &id).unwrap()).0,
+        2,
+        "get invitation"
+    );
+    assert_eq!(
+        cost(&w, || preview(&w.env(), &one.mails[0].token).unwrap()).0,
+        2,
+        "preview"
+    );
     let bob = user("bob");
-    assert_eq!(cost(&w, || accept_by_token(&w.env(), &bob, &one.mails[0].token).unwrap()).0, 7, "accept by token");
-    assert_eq!(cost(&w, || accept_by_token(&w.env(), &bob, &one.mails[0].token).unwrap()).0, 4, "accept again");
+    assert_eq!(
+        cost(&w, || accept_by_token(&w.env(), &bob, &one.mails[0].token)
+            .unwrap())
+        .0,
+        7,
+        "accept by token"
+    );
+    assert_eq!(
+        cost(&w, || accept_by_token(&w.env(), &bob, &one.mails[0].token)
+            .unwrap())
+        .0,
+        4,
+        "accept again"
+    );
     let carol = user("bulk1");
-    assert_eq!(cost(&w, || accept_for_account(&w.env(), &carol, &acc).unwrap()).0, 7, "accept by account");
+    assert_eq!(
+        cost(&w, || accept_for_account(&w.env(), &carol, &acc).unwrap()).0,
+        7,
+        "accept by account"
+    );
 
     let cancel_id = bulk.mails[5].invitation.id.clone();
-    assert_eq!(cost(&w, || cancel(&w.env(), &owner, &acc, &cancel_id).unwrap()).0, 4, "cancel");
+    assert_eq!(
+        cost(&w, || cancel(&w.env(), &owner, &acc, &cancel_id).unwrap()).0,
+        4,
+        "cancel"
+    );
     w.advance(120);
     let resend_id = bulk.mails[6].invitation.id.clone();
-    assert_eq!(cost(&w, || resend(&w.env(), &owner, &acc, &resend_id).unwrap()).0, 7, "resend pending");
+    assert_eq!(
+        cost(&w, || resend(&w.env(), &owner, &acc, &resend_id).unwrap()).0,
+        7,
+        "resend pending"
+    );
     w.advance(Ttl::MAX.secs());
-    assert_eq!(cost(&w, || resend(&w.env(), &owner, &acc, &resend_id).unwrap()).0, 9, "resend expired");
+    assert_eq!(
+        cost(&w, || resend(&w.env(), &owner, &acc, &resend_id).unwrap()).0,
+        9,
+        "resend expired"
+    );
 
-    let (n, members) = cost(&w, || list_members(&w.env(), &owner, &acc, Some(50), None).unwrap());
+    let (n, members) = cost(&w, || {
+        list_members(&w.env(), &owner, &acc, Some(50), None).unwrap()
+    });
     assert_eq!((n, members.items.len()), (4, 3), "list members");
     let bob_id = UserId::parse("bob").unwrap();
-    assert_eq!(cost(&w, || get_member(&w.env(), &owner, &acc, &bob_id).unwrap()).0, 2, "get member");
-    assert_eq!(cost(&w, || remove_member(&w.env(), &owner, &acc, &bob_id).unwrap()).0, 3, "remove member");
+    assert_eq!(
+        cost(&w, || get_member(&w.env(), &owner, &acc, &bob_id).unwrap()).0,
+        2,
+        "get member"
+    );
+    assert_eq!(
+        cost(&w, || remove_member(&w.env(), &owner, &acc, &bob_id)
+            .unwrap())
+        .0,
+        3,
+        "remove member"
+    );
 
     let key = IdempotencyKey::parse("k").unwrap();
-    let (n, b) = cost(&w, || begin(&w.env(), "owner", "POST /x", &key, b"{}").unwrap());
+    let (n, b) = cost(&w, || {
+        begin(&w.env(), "owner", "POST /x", &key, b"{}").unwrap()
+    });
     assert_eq!(n, 2, "idempotency begin");
     let Begin::Proceed(claim) = b else { panic!() };
-    assert_eq!(cost(&w, || complete(&w.env(), claim, b"ok").unwrap()).0, 2, "idempotency complete");
+    assert_eq!(
+        cost(&w, || complete(&w.env(), claim, b"ok").unwrap()).0,
+        2,
+        "idempotency complete"
+    );
 }

@@ -37,14 +37,27 @@ fn sweep_all(w: &World) -> (SweepReport, u64) {
 }
 
 /// Invites `n` addresses in requests of 100 and records their mail as sent.
-fn invite_sent(w: &World, owner: &Principal, acc: &AccountId, prefix: &str, n: usize, ttl: Option<Ttl>) {
+fn invite_sent(
+    w: &World,
+    owner: &Principal,
+    acc: &AccountId,
+    prefix: &str,
+    n: usize,
+    ttl: Option<Ttl>,
+) {
     for chunk in 0..n.div_ceil(100) {
-        let emails: Vec<String> = (chunk * 100..((chunk + 1) * 100).min(n)).map(|i| format!("{prefix}{i}@example.com")).collect();
+        let emails: Vec<String> = (chunk * 100..((chunk + 1) * 100).min(n))
+            .map(|i| format!("{prefix}{i}@example.com"))
+            .collect();
         let refs: Vec<&str> = emails.iter().map(|s| s.as_str()).collect();
         let mut req = request(&refs);
         req.ttl = ttl;
         let out = invite(&w.env(), owner, acc, req).unwrap();
-        let sent: Vec<_> = out.mails.iter().map(|m| (m.invitation.clone(), Ok(()))).collect();
+        let sent: Vec<_> = out
+            .mails
+            .iter()
+            .map(|m| (m.invitation.clone(), Ok(())))
+            .collect();
         record_deliveries(&w.env(), &sent).unwrap();
     }
 }
@@ -59,7 +72,10 @@ fn expiry_is_written_once_with_one_event() {
     assert_eq!(sweep_all(&w).0.expired, 0);
     w.advance(120);
     // Reads expired at once, before any sweep.
-    assert_eq!(get_invitation(&w.env(), &owner, &acc, &id).unwrap().status, Status::Expired);
+    assert_eq!(
+        get_invitation(&w.env(), &owner, &acc, &id).unwrap().status,
+        Status::Expired
+    );
     w.advance(60);
     let run = sweep(&w.env()).unwrap();
     assert_eq!(run.report.expired, 1);
@@ -75,7 +91,14 @@ fn due_sweep_cost(not_due: usize) -> (SweepReport, u64) {
     invite_sent(&w, &owner, &acc, "later", not_due, None);
     w.advance(180);
     sweep_all(&w); // the first mail checks: all went out, so each waits for its expiry now
-    invite_sent(&w, &owner, &acc, "soon", 100, Some(Ttl::from_secs(60).unwrap()));
+    invite_sent(
+        &w,
+        &owner,
+        &acc,
+        "soon",
+        100,
+        Some(Ttl::from_secs(60).unwrap()),
+    );
     w.advance(180);
     sweep_all(&w)
 }
@@ -86,17 +109,32 @@ fn sweep_cost_follows_due_items_not_store_size() {
     let (large, large_cost) = due_sweep_cost(10_000);
     assert_eq!(small.expired, 100);
     assert_eq!(large.expired, 100);
-    eprintln!("sweep round trips with 100 due: {small_cost} (100 not due), {large_cost} (10,000 not due)");
-    assert!(large_cost.abs_diff(small_cost) <= 2, "{small_cost} vs {large_cost}");
+    eprintln!(
+        "sweep round trips with 100 due: {small_cost} (100 not due), {large_cost} (10,000 not due)"
+    );
+    assert!(
+        large_cost.abs_diff(small_cost) <= 2,
+        "{small_cost} vs {large_cost}"
+    );
 }
 
 #[test]
 fn bounded_runs_resume_where_they_stopped() {
     let mut w = World::new(3);
-    w.policy = Policy { sweep_max_items: 30, ..Policy::default() };
+    w.policy = Policy {
+        sweep_max_items: 30,
+        ..Policy::default()
+    };
     let owner = user("owner");
     let acc = w.create_account(&owner);
-    invite_sent(&w, &owner, &acc, "x", 100, Some(Ttl::from_secs(60).unwrap()));
+    invite_sent(
+        &w,
+        &owner,
+        &acc,
+        "x",
+        100,
+        Some(Ttl::from_secs(60).unwrap()),
+    );
     w.advance(180);
     let first = sweep(&w.env()).unwrap();
     assert!(first.report.more);
@@ -120,11 +158,18 @@ fn failed_mail_is_retried_with_backoff_and_a_fresh_link() {
         if let Some(next) = run.mails.into_iter().next() {
             assert_eq!(run.report.mailed, 1);
             // The old link is dead; only the new one works.
-            assert_eq!(preview(&w.env(), &job.token).unwrap_err(), Error::InvalidCursor.clone_not_found());
+            assert_eq!(
+                preview(&w.env(), &job.token).unwrap_err(),
+                Error::InvalidCursor.clone_not_found()
+            );
             assert!(preview(&w.env(), &next.token).is_ok());
             retried_at.push(minute);
             job = next;
-            record_deliveries(&w.env(), &[(job.invitation.clone(), Err("still down".into()))]).unwrap();
+            record_deliveries(
+                &w.env(),
+                &[(job.invitation.clone(), Err("still down".into()))],
+            )
+            .unwrap();
         }
     }
     // 5 attempts in all: the first, then 4 retries 1, 2, 4 and 8 minutes after each failure (±1 minute of queue granularity).
@@ -134,7 +179,10 @@ fn failed_mail_is_retried_with_backoff_and_a_fresh_link() {
         assert!((*gap - want).abs() <= 1, "{retried_at:?}");
     }
     let v = get_invitation(&w.env(), &owner, &acc, &job.invitation.id).unwrap();
-    assert_eq!((v.delivery.status, v.delivery.attempts), (DeliveryStatus::Failed, 5));
+    assert_eq!(
+        (v.delivery.status, v.delivery.attempts),
+        (DeliveryStatus::Failed, 5)
+    );
     assert_eq!(v.delivery.last_error.as_deref(), Some("still down"));
 }
 
@@ -165,12 +213,24 @@ fn closed_invitations_are_purged_after_retention() {
     assert!(get_invitation(&w.env(), &owner, &acc, &old).is_ok());
     w.advance(30 * DAY); // day 121: carol's, expired on day 30, goes too
     assert_eq!(sweep_all(&w).0.purged, 1);
-    assert_eq!(get_invitation(&w.env(), &owner, &acc, &id).unwrap_err(), Error::InvitationNotFound);
-    assert_eq!(get_invitation(&w.env(), &owner, &acc, &old).unwrap_err(), Error::InvitationNotFound);
-    assert_eq!(preview(&w.env(), &token).unwrap_err(), Error::InvitationNotFound);
+    assert_eq!(
+        get_invitation(&w.env(), &owner, &acc, &id).unwrap_err(),
+        Error::InvitationNotFound
+    );
+    assert_eq!(
+        get_invitation(&w.env(), &owner, &acc, &old).unwrap_err(),
+        Error::InvitationNotFound
+    );
+    assert_eq!(
+        preview(&w.env(), &token).unwrap_err(),
+        Error::InvitationNotFound
+    );
     assert!(w.store.entries_with_prefix("v1/inv/").is_empty());
     assert!(w.store.entries_with_prefix("v1/tok/").is_empty());
-    assert!(w.store.entries_with_prefix("v1/due/").is_empty(), "handled queue entries are deleted");
+    assert!(
+        w.store.entries_with_prefix("v1/due/").is_empty(),
+        "handled queue entries are deleted"
+    );
     check_invariants(&w.store, w.now());
     w.invite_one(&owner, &acc, "carol@example.com");
 }
@@ -182,8 +242,18 @@ fn two_sweeps_at_once_do_nothing_twice() {
             let w = World::new(seed);
             let owner = user("owner");
             let acc = w.create_account(&owner);
-            let out = w.invite(&owner, &acc, &["a@example.com", "b@example.com", "c@example.com"]).unwrap();
-            record_deliveries(&w.env(), &[(out.mails[0].invitation.clone(), Err("down".into()))]).unwrap();
+            let out = w
+                .invite(
+                    &owner,
+                    &acc,
+                    &["a@example.com", "b@example.com", "c@example.com"],
+                )
+                .unwrap();
+            record_deliveries(
+                &w.env(),
+                &[(out.mails[0].invitation.clone(), Err("down".into()))],
+            )
+            .unwrap();
             let mut req = request(&["d@example.com", "e@example.com"]);
             req.ttl = Some(Ttl::from_secs(60).unwrap());
             invite(&w.env(), &owner, &acc, req).unwrap();
@@ -191,7 +261,12 @@ fn two_sweeps_at_once_do_nothing_twice() {
             w.store.set_redis_swap_fault(redis);
             let (r1, r2) = (SeededRandom::new(seed + 10), SeededRandom::new(seed + 20));
             let policy = Policy::default();
-            let env = |r| Env { store: &*w.store, clock: &w.clock, random: r, policy: &policy };
+            let env = |r| Env {
+                store: &*w.store,
+                clock: &w.clock,
+                random: r,
+                policy: &policy,
+            };
             let tasks: Vec<Box<dyn FnOnce() -> SweepReport + Send>> = vec![
                 Box::new(|| sweep(&env(&r1)).unwrap().report),
                 Box::new(|| sweep(&env(&r2)).unwrap().report),

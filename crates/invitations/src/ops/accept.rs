@@ -26,7 +26,11 @@ pub struct Accepted {
 
 /// Cost: 7 round trips (token, account + membership, CAS, member log
 /// `increment`, `set-many`, delivery); 4 when the caller already accepted it.
-pub fn accept_by_token(env: &Env, principal: &Principal, token: &InvitationToken) -> Result<Accepted> {
+pub fn accept_by_token(
+    env: &Env,
+    principal: &Principal,
+    token: &InvitationToken,
+) -> Result<Accepted> {
     let user = accepting_user(principal)?;
     let hash = token.hash();
     let tok_key = keys::token(&hash);
@@ -35,7 +39,14 @@ pub fn accept_by_token(env: &Env, principal: &Principal, token: &InvitationToken
     };
     let r: TokenRef = decode(&tok_key, &bytes)?;
     let (account, membership) = account_and_membership(env, &r.account_id, user)?;
-    accept(env, user, &account, membership, &r.invitation_id, Some(hash))
+    accept(
+        env,
+        user,
+        &account,
+        membership,
+        &r.invitation_id,
+        Some(hash),
+    )
 }
 
 /// For a signed-in user with a pending invitation to `acc` for their verified
@@ -55,18 +66,25 @@ pub fn accept_for_account(env: &Env, principal: &Principal, acc: &AccountId) -> 
 }
 
 fn accepting_user(principal: &Principal) -> Result<&User> {
-    principal
-        .user()
-        .ok_or(Error::Forbidden("service principals cannot accept invitations"))
+    principal.user().ok_or(Error::Forbidden(
+        "service principals cannot accept invitations",
+    ))
 }
 
-fn account_and_membership(env: &Env, acc: &AccountId, user: &User) -> Result<(Account, Option<Member>)> {
+fn account_and_membership(
+    env: &Env,
+    acc: &AccountId,
+    user: &User,
+) -> Result<(Account, Option<Member>)> {
     let keys = [keys::account(acc), keys::member(acc, &user.id)];
     let values = store::get_many_raw(env.store, &keys)?;
     let Some(a) = &values[0] else {
         return Err(Error::InvitationNotFound);
     };
-    let membership = values[1].as_deref().map(|b| decode(&keys[1], b)).transpose()?;
+    let membership = values[1]
+        .as_deref()
+        .map(|b| decode(&keys[1], b))
+        .transpose()?;
     Ok((decode(&keys[0], a)?, membership))
 }
 
@@ -84,32 +102,37 @@ fn accept(
     token: Option<TokenHash>,
 ) -> Result<Accepted> {
     let now = env.clock.now();
-    let outcome = store::update::<Invitation, Outcome>(env.store, env.random, &keys::invitation(id), |mut inv| {
-        if inv.account_id != account.id || token.is_some_and(|t| !inv.token_hash.matches(&t)) {
-            return Err(Error::InvitationNotFound);
-        }
-        if let State::Accepted { accepted_by, .. } = &inv.state {
-            if *accepted_by == user.id {
-                return Ok(Decision::Keep(Outcome::AlreadyMine(inv)));
+    let outcome = store::update::<Invitation, Outcome>(
+        env.store,
+        env.random,
+        &keys::invitation(id),
+        |mut inv| {
+            if inv.account_id != account.id || token.is_some_and(|t| !inv.token_hash.matches(&t)) {
+                return Err(Error::InvitationNotFound);
             }
-        }
-        if !inv.is_open(now) {
+            if let State::Accepted { accepted_by, .. } = &inv.state {
+                if *accepted_by == user.id {
+                    return Ok(Decision::Keep(Outcome::AlreadyMine(inv)));
+                }
+            }
+            if !inv.is_open(now) {
+                inv.accept(now, &user.id)?;
+            }
+            // The signed-in user must own the invited address. A mismatch leaves
+            // the invitation as it is, for its rightful owner.
+            if user.email.as_ref() != Some(&inv.email) {
+                return Err(Error::EmailMismatch);
+            }
+            if !user.email_verified {
+                return Err(Error::EmailNotVerified);
+            }
+            if !account.allows(&inv.email) {
+                return Err(Error::DomainNotAllowed);
+            }
             inv.accept(now, &user.id)?;
-        }
-        // The signed-in user must own the invited address. A mismatch leaves
-        // the invitation as it is, for its rightful owner.
-        if user.email.as_ref() != Some(&inv.email) {
-            return Err(Error::EmailMismatch);
-        }
-        if !user.email_verified {
-            return Err(Error::EmailNotVerified);
-        }
-        if !account.allows(&inv.email) {
-            return Err(Error::DomainNotAllowed);
-        }
-        inv.accept(now, &user.id)?;
-        Ok(Decision::Write(inv.clone(), Outcome::Accepted(inv)))
-    })?
+            Ok(Decision::Write(inv.clone(), Outcome::Accepted(inv)))
+        },
+    )?
     .ok_or(Error::InvitationNotFound)?;
 
     let (invitation, newly) = match outcome {
@@ -129,7 +152,12 @@ fn accept(
     let delivery: Option<Delivery> = store::get_json(env.store, &keys::delivery(&invitation.id))?;
     let view = InvitationView::new(invitation, delivery.unwrap_or_default(), now);
     if newly {
-        events.push(Event::invitation(env.random, EventKind::InvitationAccepted, now, view.clone()));
+        events.push(Event::invitation(
+            env.random,
+            EventKind::InvitationAccepted,
+            now,
+            view.clone(),
+        ));
     }
     Ok(Accepted {
         member,

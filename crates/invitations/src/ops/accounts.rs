@@ -5,10 +5,10 @@ use crate::error::{Error, Result};
 use crate::ids::{AccountId, Rev};
 use crate::keys;
 use crate::model::{Account, Member};
-use crate::values::Role;
 use crate::ops::load_access;
 use crate::principal::Principal;
 use crate::store::{self, encode, Decision};
+use crate::values::Role;
 use crate::values::{AccessGroups, AccountName, Ttl};
 use crate::{slots, Env};
 
@@ -105,23 +105,24 @@ pub fn update_account(
             ));
         }
     }
-    let updated = store::update::<Account, Account>(env.store, env.random, &keys::account(acc), |mut a| {
-        if let Some(name) = &patch.name {
-            a.name = name.clone();
-        }
-        if let Some(domains) = &patch.allowed_domains {
-            let mut unique: Vec<Domain> = Vec::new();
-            for d in domains {
-                if !unique.contains(d) {
-                    unique.push(d.clone());
-                }
+    let updated =
+        store::update::<Account, Account>(env.store, env.random, &keys::account(acc), |mut a| {
+            if let Some(name) = &patch.name {
+                a.name = name.clone();
             }
-            a.allowed_domains = unique;
-        }
-        if let Some(ttl) = patch.default_ttl {
-            a.default_ttl = ttl;
-        }
-        Ok(Decision::Write(a.clone(), a))
-    })?;
+            if let Some(domains) = &patch.allowed_domains {
+                let mut unique: Vec<Domain> = Vec::new();
+                for d in domains {
+                    if !unique.contains(d) {
+                        unique.push(d.clone());
+                    }
+                }
+                a.allowed_domains = unique;
+            }
+            if let Some(ttl) = patch.default_ttl {
+                a.default_ttl = ttl;
+            }
+            Ok(Decision::Write(a.clone(), a))
+        })?;
     updated.ok_or(Error::AccountNotFound)
 }

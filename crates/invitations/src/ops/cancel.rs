@@ -20,16 +20,26 @@ pub fn cancel(
     let now = env.clock.now();
     let access = load_access(env, principal, acc)?;
     let by = access.manager(principal)?;
-    let inv = store::update::<Invitation, Invitation>(env.store, env.random, &keys::invitation(id), |mut inv| {
-        if inv.account_id != *acc {
-            return Err(Error::InvitationNotFound);
-        }
-        inv.cancel(now, &by.id)?;
-        Ok(Decision::Write(inv.clone(), inv))
-    })?
+    let inv = store::update::<Invitation, Invitation>(
+        env.store,
+        env.random,
+        &keys::invitation(id),
+        |mut inv| {
+            if inv.account_id != *acc {
+                return Err(Error::InvitationNotFound);
+            }
+            inv.cancel(now, &by.id)?;
+            Ok(Decision::Write(inv.clone(), inv))
+        },
+    )?
     .ok_or(Error::InvitationNotFound)?;
     let delivery: Option<Delivery> = store::get_json(env.store, &keys::delivery(id))?;
     let view = InvitationView::new(inv, delivery.unwrap_or_default(), now);
-    let event = Event::invitation(env.random, EventKind::InvitationCancelled, now, view.clone());
+    let event = Event::invitation(
+        env.random,
+        EventKind::InvitationCancelled,
+        now,
+        view.clone(),
+    );
     Ok((view, vec![event]))
 }

@@ -21,12 +21,18 @@ pub fn record_deliveries(env: &Env, outcomes: &[(Invitation, SendOutcome)]) -> R
         return Ok(Vec::new());
     }
     let now = env.clock.now();
-    let keys: Vec<String> = outcomes.iter().map(|(inv, _)| keys::delivery(&inv.id)).collect();
+    let keys: Vec<String> = outcomes
+        .iter()
+        .map(|(inv, _)| keys::delivery(&inv.id))
+        .collect();
     let current = store::get_many_raw(env.store, &keys)?;
     let mut writes = Vec::with_capacity(outcomes.len());
     let mut events = Vec::with_capacity(outcomes.len());
     for (((inv, outcome), key), value) in outcomes.iter().zip(&keys).zip(current) {
-        let mut delivery: Delivery = value.map(|b| decode(key, &b)).transpose()?.unwrap_or_default();
+        let mut delivery: Delivery = value
+            .map(|b| decode(key, &b))
+            .transpose()?
+            .unwrap_or_default();
         delivery.record(now, outcome);
         writes.push((key.clone(), encode(&delivery)));
         let kind = match outcome {

@@ -25,11 +25,15 @@ pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
     pub fn parse(input: &str) -> Result<Self> {
-        let ok = !input.is_empty() && input.len() <= 255 && input.bytes().all(|b| b.is_ascii_graphic());
+        let ok =
+            !input.is_empty() && input.len() <= 255 && input.bytes().all(|b| b.is_ascii_graphic());
         if ok {
             Ok(IdempotencyKey(input.to_owned()))
         } else {
-            Err(Error::field("Idempotency-Key", "must be 1 to 255 visible ASCII characters"))
+            Err(Error::field(
+                "Idempotency-Key",
+                "must be 1 to 255 visible ASCII characters",
+            ))
         }
     }
 }
@@ -68,7 +72,13 @@ fn sha256_hex(parts: &[&[u8]]) -> String {
 /// `caller` and `route` scope the key (one caller's key never meets
 /// another's); `request` is what must match on replay (method, path, body).
 /// Cost: 2 round trips.
-pub fn begin(env: &Env, caller: &str, route: &str, key: &IdempotencyKey, request: &[u8]) -> Result<Begin> {
+pub fn begin(
+    env: &Env,
+    caller: &str,
+    route: &str,
+    key: &IdempotencyKey,
+    request: &[u8],
+) -> Result<Begin> {
     let now = env.clock.now();
     let scope = sha256_hex(&[caller.as_bytes(), route.as_bytes(), key.0.as_bytes()]);
     let fingerprint = sha256_hex(&[request]);
@@ -85,10 +95,18 @@ pub fn begin(env: &Env, caller: &str, route: &str, key: &IdempotencyKey, request
         }
     }
     let hour = now.unix_millis().div_euclid(3_600_000);
-    if env.store.increment(&keys::idempotency_claim(&scope, hour), 1)? != 1 {
+    if env
+        .store
+        .increment(&keys::idempotency_claim(&scope, hour), 1)?
+        != 1
+    {
         return Err(Error::IdempotencyInProgress);
     }
-    Ok(Begin::Proceed(Claim { scope, fingerprint, hour }))
+    Ok(Begin::Proceed(Claim {
+        scope,
+        fingerprint,
+        hour,
+    }))
 }
 
 /// Stores the answer for replay. Cost: 2 round trips.
@@ -97,7 +115,13 @@ pub fn complete(env: &Env, claim: Claim, response: &[u8]) -> Result<()> {
     let answer_key = keys::idempotency(&claim.scope);
     let claim_key = keys::idempotency_claim(&claim.scope, claim.hour);
     let forget_at = now.plus_secs(env.policy.idempotency_ttl_secs);
-    let mut writes = queue::entries(env, &[(forget_at, DueItem::Forget(vec![answer_key.clone(), claim_key]))])?;
+    let mut writes = queue::entries(
+        env,
+        &[(
+            forget_at,
+            DueItem::Forget(vec![answer_key.clone(), claim_key]),
+        )],
+    )?;
     let answer = Answer {
         fingerprint: claim.fingerprint,
         created_at: now,
@@ -110,5 +134,7 @@ pub fn complete(env: &Env, claim: Claim, response: &[u8]) -> Result<()> {
 /// Gives the key up without an answer (the request failed in a way worth
 /// retrying), so a retry may act. Cost: 1 round trip.
 pub fn release(env: &Env, claim: Claim) -> Result<()> {
-    Ok(env.store.delete(&keys::idempotency_claim(&claim.scope, claim.hour))?)
+    Ok(env
+        .store
+        .delete(&keys::idempotency_claim(&claim.scope, claim.hour))?)
 }

@@ -77,7 +77,10 @@ pub struct Invited {
 
 impl Invited {
     pub fn created(&self) -> usize {
-        self.results.iter().filter(|r| r.status == InviteStatus::Created).count()
+        self.results
+            .iter()
+            .filter(|r| r.status == InviteStatus::Created)
+            .count()
     }
 }
 
@@ -105,7 +108,10 @@ pub fn invite(
         if ttl > account.default_ttl {
             return Err(Error::field(
                 "ttl_seconds",
-                format!("this account allows at most {} seconds", account.default_ttl.secs()),
+                format!(
+                    "this account allows at most {} seconds",
+                    account.default_ttl.secs()
+                ),
             ));
         }
     }
@@ -136,16 +142,26 @@ pub fn invite(
     }
 
     // Addresses that already belong to active members.
-    let open: Vec<usize> = (0..statuses.len()).filter(|&i| statuses[i].is_none()).collect();
+    let open: Vec<usize> = (0..statuses.len())
+        .filter(|&i| statuses[i].is_none())
+        .collect();
     let members = existing_members(env, acc, open.iter().map(|&i| parsed[i].as_ref().unwrap()))?;
     for &i in &open {
         if members.contains(parsed[i].as_ref().unwrap()) {
             statuses[i] = Some(InviteStatus::AlreadyMember);
         }
     }
-    let candidates: Vec<usize> = (0..statuses.len()).filter(|&i| statuses[i].is_none()).collect();
+    let candidates: Vec<usize> = (0..statuses.len())
+        .filter(|&i| statuses[i].is_none())
+        .collect();
     if candidates.is_empty() {
-        return Ok(finish(request.emails, statuses, BTreeMap::new(), Vec::new(), Vec::new()));
+        return Ok(finish(
+            request.emails,
+            statuses,
+            BTreeMap::new(),
+            Vec::new(),
+            Vec::new(),
+        ));
     }
 
     // 1. The records, unreachable until claimed.
@@ -212,7 +228,11 @@ pub fn invite(
         let results = match slots::claim(env, key, &claims) {
             Ok(r) => r,
             Err(e) => {
-                abandon(env, &by.user_id, winners.iter().map(|i: &usize| &drafts[i].0));
+                abandon(
+                    env,
+                    &by.user_id,
+                    winners.iter().map(|i: &usize| &drafts[i].0),
+                );
                 return Err(e);
             }
         };
@@ -233,7 +253,10 @@ pub fn invite(
         abandon(env, &by.user_id, winners.iter().map(|i| &drafts[i].0));
         return Err(e);
     }
-    let lost: Vec<String> = losers.iter().map(|i| keys::invitation(&drafts[i].0.id)).collect();
+    let lost: Vec<String> = losers
+        .iter()
+        .map(|i| keys::invitation(&drafts[i].0.id))
+        .collect();
     // Best effort: a leftover loser record is unreachable and harmless.
     let _ = store::delete_many(env.store, &lost);
 
@@ -244,7 +267,12 @@ pub fn invite(
         let (inv, token) = drafts.remove(&i).unwrap();
         statuses[i] = Some(InviteStatus::Created);
         let view = InvitationView::new(inv.clone(), Delivery::default(), now);
-        events.push(Event::invitation(env.random, EventKind::InvitationCreated, now, view.clone()));
+        events.push(Event::invitation(
+            env.random,
+            EventKind::InvitationCreated,
+            now,
+            view.clone(),
+        ));
         mails.push(MailJob {
             kind: MailKind::Invitation,
             invitation: inv,
@@ -273,7 +301,11 @@ fn finish(
             invitation: created.remove(&i),
         })
         .collect();
-    Invited { results, mails, events }
+    Invited {
+        results,
+        mails,
+        events,
+    }
 }
 
 /// Which of these addresses belong to active members. 1 round trip, +1 if any
@@ -284,7 +316,10 @@ pub(crate) fn existing_members<'a>(
     emails: impl Iterator<Item = &'a Email>,
 ) -> Result<HashSet<Email>> {
     let emails: Vec<&Email> = emails.collect();
-    let keys: Vec<String> = emails.iter().map(|e| keys::member_by_email(acc, e)).collect();
+    let keys: Vec<String> = emails
+        .iter()
+        .map(|e| keys::member_by_email(acc, e))
+        .collect();
     let users = store::get_many_raw(env.store, &keys)?;
     let mut member_keys = Vec::new();
     let mut member_emails = Vec::new();
@@ -338,12 +373,17 @@ fn make_reachable(
 fn abandon<'a>(env: &Env, by: &UserId, invitations: impl Iterator<Item = &'a Invitation>) {
     let now = env.clock.now();
     for inv in invitations {
-        let _ = store::update::<Invitation, ()>(env.store, env.random, &keys::invitation(&inv.id), |mut i| {
-            if i.cancel(now, by).is_err() {
-                return Ok(Decision::Keep(()));
-            }
-            Ok(Decision::Write(i, ()))
-        });
+        let _ = store::update::<Invitation, ()>(
+            env.store,
+            env.random,
+            &keys::invitation(&inv.id),
+            |mut i| {
+                if i.cancel(now, by).is_err() {
+                    return Ok(Decision::Keep(()));
+                }
+                Ok(Decision::Write(i, ()))
+            },
+        );
     }
 }
 

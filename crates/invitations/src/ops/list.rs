@@ -69,7 +69,10 @@ pub fn list_invitations(
         }
         let want = (limit - items.len()) as i64;
         let low = (position - want + 1).max(1);
-        let log_keys: Vec<String> = (low..=position).rev().map(|s| keys::invitation_log(acc, s)).collect();
+        let log_keys: Vec<String> = (low..=position)
+            .rev()
+            .map(|s| keys::invitation_log(acc, s))
+            .collect();
         let entries = store::get_many_raw(env.store, &log_keys)?;
         let mut ids = Vec::new();
         for (value, key) in entries.iter().zip(&log_keys) {
@@ -77,7 +80,12 @@ pub fn list_invitations(
                 ids.push(decode::<InvitationId>(key, bytes)?);
             }
         }
-        items.extend(load_views(env, &ids)?.into_iter().flatten().filter(|v| keep(v)));
+        items.extend(
+            load_views(env, &ids)?
+                .into_iter()
+                .flatten()
+                .filter(|v| keep(v)),
+        );
         position = low - 1;
     }
     let next_cursor = (position >= 1).then_some(Cursor::Log(position));

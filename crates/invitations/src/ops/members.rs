@@ -6,11 +6,11 @@ use crate::error::{Error, Result};
 use crate::ids::{AccountId, EventId, UserId};
 use crate::keys;
 use crate::model::{Account, Member, Removal};
-use crate::values::Role;
 use crate::ops::list::MAX_BATCHES_PER_PAGE;
 use crate::ops::{load_access, page_size, Page};
 use crate::principal::Principal;
 use crate::store::{self, decode, decode_counter, encode, Decision};
+use crate::values::Role;
 use crate::Env;
 
 /// Newest first; managers and services. Cost: at most 2 + 2·3 = 8 round trips.
@@ -64,7 +64,12 @@ pub fn list_members(
 
 /// Managers and services read anyone's membership; members only their own.
 /// Cost: 2 round trips.
-pub fn get_member(env: &Env, principal: &Principal, acc: &AccountId, user: &UserId) -> Result<Member> {
+pub fn get_member(
+    env: &Env,
+    principal: &Principal,
+    acc: &AccountId,
+    user: &UserId,
+) -> Result<Member> {
     let access = load_access(env, principal, acc)?;
     let own = principal.user().is_some_and(|u| u.id == *user);
     if !own {

@@ -17,9 +17,9 @@ use crate::error::{Error, Result};
 use crate::ids::{AccountId, InvitationId};
 use crate::keys;
 use crate::model::{Account, Delivery, Invitation, InvitationView, Member};
-use crate::values::Role;
 use crate::principal::{Principal, User};
 use crate::store::{self, decode};
+use crate::values::Role;
 use crate::Env;
 
 /// A page of a list, with the cursor of the next page if there is one.
@@ -81,7 +81,10 @@ pub(crate) fn load_access(env: &Env, principal: &Principal, acc: &AccountId) -> 
         Some(b) => Some(decode(&keys[1], b)?).filter(|m: &Member| m.is_active()),
         None => None,
     };
-    Ok(Access { account, membership })
+    Ok(Access {
+        account,
+        membership,
+    })
 }
 
 impl Access {
@@ -98,7 +101,9 @@ impl Access {
         match &self.membership {
             None => Err(Error::AccountNotFound),
             Some(m) if m.role.manages() => Ok(user),
-            Some(_) => Err(Error::Forbidden("only owners and admins can manage invitations and members")),
+            Some(_) => Err(Error::Forbidden(
+                "only owners and admins can manage invitations and members",
+            )),
         }
     }
 
@@ -108,9 +113,9 @@ impl Access {
             (Principal::Service { .. }, _) => Ok(()),
             (Principal::User(_), None) => Err(Error::AccountNotFound),
             (Principal::User(_), Some(m)) if m.role.manages() => Ok(()),
-            (Principal::User(_), Some(_)) => {
-                Err(Error::Forbidden("members can only read their own membership"))
-            }
+            (Principal::User(_), Some(_)) => Err(Error::Forbidden(
+                "members can only read their own membership",
+            )),
         }
     }
 

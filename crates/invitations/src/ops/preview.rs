@@ -1,5 +1,6 @@
 //! What an invitee sees before signing in: who invites them, to what, until when.
 
+use crate::email::Email;
 use crate::error::{Error, Result};
 use crate::ids::AccountId;
 use crate::keys;
@@ -9,7 +10,6 @@ use crate::store::{self, decode};
 use crate::time::Timestamp;
 use crate::token::InvitationToken;
 use crate::values::{AccessGroups, AccountName, InviteRole};
-use crate::email::Email;
 use crate::Env;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -48,7 +48,10 @@ pub(crate) fn find_by_token(env: &Env, token: &InvitationToken) -> Result<(Invit
         return Err(Error::InvitationNotFound);
     };
     let r: TokenRef = decode(&tok_key, &bytes)?;
-    let keys = [keys::invitation(&r.invitation_id), keys::account(&r.account_id)];
+    let keys = [
+        keys::invitation(&r.invitation_id),
+        keys::account(&r.account_id),
+    ];
     let values = store::get_many_raw(env.store, &keys)?;
     let (Some(inv), Some(acct)) = (&values[0], &values[1]) else {
         return Err(Error::InvitationNotFound);

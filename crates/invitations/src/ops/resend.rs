@@ -23,7 +23,12 @@ pub struct Resent {
 
 /// Cost: 7 round trips (access, read, CAS, new token key, old token key,
 /// delivery); +2 or 3 to renew an expired invitation (its address's slot).
-pub fn resend(env: &Env, principal: &Principal, acc: &AccountId, id: &InvitationId) -> Result<Resent> {
+pub fn resend(
+    env: &Env,
+    principal: &Principal,
+    acc: &AccountId,
+    id: &InvitationId,
+) -> Result<Resent> {
     let now = env.clock.now();
     let access = load_access(env, principal, acc)?;
     access.manager(principal)?;
@@ -49,13 +54,21 @@ pub fn resend(env: &Env, principal: &Principal, acc: &AccountId, id: &Invitation
         }
     }
     let cooldown = env.policy.resend_cooldown_secs;
-    let (before, after) = store::update::<Invitation, (Invitation, Invitation)>(env.store, env.random, &key, |inv| {
-        let mut next = inv.clone();
-        next.reissue(now, token.hash(), cooldown)?;
-        Ok(Decision::Write(next.clone(), (inv, next)))
-    })?
+    let (before, after) = store::update::<Invitation, (Invitation, Invitation)>(
+        env.store,
+        env.random,
+        &key,
+        |inv| {
+            let mut next = inv.clone();
+            next.reissue(now, token.hash(), cooldown)?;
+            Ok(Decision::Write(next.clone(), (inv, next)))
+        },
+    )?
     .ok_or(Error::InvitationNotFound)?;
-    env.store.set(&keys::token(&after.token_hash), &encode(&TokenRef::of(&after)))?;
+    env.store.set(
+        &keys::token(&after.token_hash),
+        &encode(&TokenRef::of(&after)),
+    )?;
     // The old link already fails (its hash no longer matches); this only tidies up.
     let _ = env.store.delete(&keys::token(&before.token_hash));
     let delivery: Option<Delivery> = store::get_json(env.store, &keys::delivery(id))?;

@@ -87,7 +87,10 @@ pub fn sweep(env: &Env) -> Result<SweepRun> {
         Some(w) => (w.bucket, w.next),
         // No account was ever created, so only idempotency answers (which
         // need no account) can have been queued, within their lifetime.
-        None => (bucket_of(now.plus_secs(-policy.idempotency_ttl_secs - 3600)), 1),
+        None => (
+            bucket_of(now.plus_secs(-policy.idempotency_ttl_secs - 3600)),
+            1,
+        ),
     };
 
     // 1. Which queue entries to handle this run.
@@ -133,7 +136,11 @@ pub fn sweep(env: &Env) -> Result<SweepRun> {
     let mut invitation_ids = BTreeSet::new();
     let mut forget: Vec<String> = Vec::new();
     for (value, key) in entries.iter().zip(&entry_keys) {
-        match value.as_deref().map(|b| decode::<DueItem>(key, b)).transpose()? {
+        match value
+            .as_deref()
+            .map(|b| decode::<DueItem>(key, b))
+            .transpose()?
+        {
             Some(DueItem::Invitation(id)) => {
                 invitation_ids.insert(id);
             }
@@ -163,20 +170,29 @@ pub fn sweep(env: &Env) -> Result<SweepRun> {
         let item = DueItem::Invitation(inv.id.clone());
         match view.status {
             Status::Pending => match mail_due_at(inv, &view.delivery, policy) {
-                Some(at) if at <= now => {
-                    match retry_mail(env, inv, &mut account_names)? {
-                        Some((job, old_hash)) => {
-                            writes.push((keys::token(&job.invitation.token_hash), encode(&TokenRef::of(&job.invitation))));
-                            deletes.push(keys::token(&old_hash));
-                            let attempts = view.delivery.attempts + 1;
-                            let backoff = policy.mail_retry_base_secs.saturating_mul(1 << attempts.saturating_sub(1).min(20));
-                            requeue.push((later(now.plus_secs(backoff.max(policy.mail_check_delay_secs)).min(inv.expires_at)), item));
-                            run.report.mailed += 1;
-                            run.mails.push(job);
-                        }
-                        None => requeue.push((later(now), item)),
+                Some(at) if at <= now => match retry_mail(env, inv, &mut account_names)? {
+                    Some((job, old_hash)) => {
+                        writes.push((
+                            keys::token(&job.invitation.token_hash),
+                            encode(&TokenRef::of(&job.invitation)),
+                        ));
+                        deletes.push(keys::token(&old_hash));
+                        let attempts = view.delivery.attempts + 1;
+                        let backoff = policy
+                            .mail_retry_base_secs
+                            .saturating_mul(1 << attempts.saturating_sub(1).min(20));
+                        requeue.push((
+                            later(
+                                now.plus_secs(backoff.max(policy.mail_check_delay_secs))
+                                    .min(inv.expires_at),
+                            ),
+                            item,
+                        ));
+                        run.report.mailed += 1;
+                        run.mails.push(job);
                     }
-                }
+                    None => requeue.push((later(now), item)),
+                },
                 Some(at) => requeue.push((later(at.min(inv.expires_at)), item)),
                 None => requeue.push((later(inv.expires_at), item)),
             },
@@ -184,7 +200,12 @@ pub fn sweep(env: &Env) -> Result<SweepRun> {
                 if let Some(expired) = expire(env, &inv.id)? {
                     run.report.expired += 1;
                     let view = InvitationView::new(expired, view.delivery.clone(), now);
-                    run.events.push(Event::invitation(env.random, EventKind::InvitationExpired, now, view));
+                    run.events.push(Event::invitation(
+                        env.random,
+                        EventKind::InvitationExpired,
+                        now,
+                        view,
+                    ));
                 }
                 requeue.push((later(inv.expires_at.plus_secs(retention)), item));
             }
@@ -195,7 +216,10 @@ pub fn sweep(env: &Env) -> Result<SweepRun> {
                     requeue.push((later(purge_at), item));
                     continue;
                 }
-                let shard = keys::slot_shard(&inv.account_id, keys::shard_of(&inv.email, shard_count(env, inv)?));
+                let shard = keys::slot_shard(
+                    &inv.account_id,
+                    keys::shard_of(&inv.email, shard_count(env, inv)?),
+                );
                 slots::release(env, &shard, &inv.email, &inv.id)?;
                 deletes.extend([
                     keys::invitation(&inv.id),
@@ -221,19 +245,25 @@ pub fn sweep(env: &Env) -> Result<SweepRun> {
 
 /// Slot shards per account are fixed at creation; read the account's number.
 fn shard_count(env: &Env, inv: &Invitation) -> Result<u16> {
-    let account: Option<crate::model::Account> = store::get_json(env.store, &keys::account(&inv.account_id))?;
+    let account: Option<crate::model::Account> =
+        store::get_json(env.store, &keys::account(&inv.account_id))?;
     Ok(account.map(|a| a.shards).unwrap_or(env.policy.shards))
 }
 
 /// Writes the expiry down. `None` if someone else did, or it changed meanwhile.
 fn expire(env: &Env, id: &InvitationId) -> Result<Option<Invitation>> {
     let now = env.clock.now();
-    Ok(store::update::<Invitation, Option<Invitation>>(env.store, env.random, &keys::invitation(id), |mut inv| {
-        if inv.expire(now).is_err() {
-            return Ok(Decision::Keep(None));
-        }
-        Ok(Decision::Write(inv.clone(), Some(inv)))
-    })?
+    Ok(store::update::<Invitation, Option<Invitation>>(
+        env.store,
+        env.random,
+        &keys::invitation(id),
+        |mut inv| {
+            if inv.expire(now).is_err() {
+                return Ok(Decision::Keep(None));
+            }
+            Ok(Decision::Write(inv.clone(), Some(inv)))
+        },
+    )?
     .flatten())
 }
 
@@ -247,19 +277,25 @@ fn retry_mail(
 ) -> Result<Option<(MailJob, crate::token::TokenHash)>> {
     let now = env.clock.now();
     let token = InvitationToken::generate(env.random);
-    let rotated = store::update::<Invitation, Option<Invitation>>(env.store, env.random, &keys::invitation(&seen.id), |mut inv| {
-        if inv.issued_at != seen.issued_at || inv.rotate_token(now, token.hash()).is_err() {
-            return Ok(Decision::Keep(None));
-        }
-        Ok(Decision::Write(inv.clone(), Some(inv)))
-    })?
+    let rotated = store::update::<Invitation, Option<Invitation>>(
+        env.store,
+        env.random,
+        &keys::invitation(&seen.id),
+        |mut inv| {
+            if inv.issued_at != seen.issued_at || inv.rotate_token(now, token.hash()).is_err() {
+                return Ok(Decision::Keep(None));
+            }
+            Ok(Decision::Write(inv.clone(), Some(inv)))
+        },
+    )?
     .flatten();
     let Some(invitation) = rotated else {
         return Ok(None);
     };
     let acc = invitation.account_id.to_string();
     if !names.contains_key(&acc) {
-        let account: Option<crate::model::Account> = store::get_json(env.store, &keys::account(&invitation.account_id))?;
+        let account: Option<crate::model::Account> =
+            store::get_json(env.store, &keys::account(&invitation.account_id))?;
         names.insert(acc.clone(), account.map(|a| a.name));
     }
     let Some(account_name) = names[&acc].clone() else {
@@ -303,7 +339,14 @@ fn save_watermark(env: &Env, exists: bool, bucket: i64, next: i64) -> Result<()>
         if (w.bucket, w.next) >= (bucket, next) {
             return Ok(Decision::Keep(()));
         }
-        Ok(Decision::Write(Watermark { bucket, next, rev: w.rev }, ()))
+        Ok(Decision::Write(
+            Watermark {
+                bucket,
+                next,
+                rev: w.rev,
+            },
+            (),
+        ))
     })?;
     Ok(())
 }

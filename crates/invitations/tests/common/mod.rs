@@ -106,12 +106,22 @@ impl World {
             .id
     }
 
-    pub fn invite(&self, by: &Principal, acc: &AccountId, emails: &[&str]) -> invitations::Result<Invited> {
+    pub fn invite(
+        &self,
+        by: &Principal,
+        acc: &AccountId,
+        emails: &[&str],
+    ) -> invitations::Result<Invited> {
         invite(&self.env(), by, acc, request(emails))
     }
 
     /// Invites one address and returns its invitation id and token.
-    pub fn invite_one(&self, by: &Principal, acc: &AccountId, email: &str) -> (InvitationId, InvitationToken) {
+    pub fn invite_one(
+        &self,
+        by: &Principal,
+        acc: &AccountId,
+        email: &str,
+    ) -> (InvitationId, InvitationToken) {
         let out = self.invite(by, acc, &[email]).unwrap();
         assert_eq!(out.created(), 1, "{:?}", out.results);
         let job = out.mails.into_iter().next().unwrap();
@@ -172,22 +182,33 @@ pub fn check_invariants(store: &MemStore, now: Timestamp) -> BTreeMap<String, In
     for (key, value) in store.entries_with_prefix("v1/acct/") {
         if key.contains("/ilog/") {
             let id: String = serde_json::from_slice(&value).unwrap();
-            let inv = invitations.get(&id).unwrap_or_else(|| panic!("{key} names missing {id}"));
+            let inv = invitations
+                .get(&id)
+                .unwrap_or_else(|| panic!("{key} names missing {id}"));
             reachable.insert(id, inv);
         }
         if key.contains("/mlog/") {
             let user: String = serde_json::from_slice(&value).unwrap();
             let acc = key.split('/').nth(2).unwrap();
             let mem = format!("v1/acct/{acc}/mem/{user}");
-            assert!(!store.entries_with_prefix(&mem).is_empty(), "{key} names missing member");
+            assert!(
+                !store.entries_with_prefix(&mem).is_empty(),
+                "{key} names missing member"
+            );
         }
         if key.contains("/slots/") {
             let shard: serde_json::Value = serde_json::from_slice(&value).unwrap();
             for (email, slot) in shard["slots"].as_object().unwrap() {
                 let latest = slot["latest"].as_str().unwrap();
-                assert!(invitations.contains_key(latest), "slot {email} names missing {latest}");
+                assert!(
+                    invitations.contains_key(latest),
+                    "slot {email} names missing {latest}"
+                );
                 for h in slot["history"].as_array().unwrap() {
-                    assert!(invitations.contains_key(h.as_str().unwrap()), "slot history names missing {h}");
+                    assert!(
+                        invitations.contains_key(h.as_str().unwrap()),
+                        "slot history names missing {h}"
+                    );
                 }
             }
         }
@@ -195,7 +216,9 @@ pub fn check_invariants(store: &MemStore, now: Timestamp) -> BTreeMap<String, In
     for (key, value) in store.entries_with_prefix("v1/tok/") {
         let r: serde_json::Value = serde_json::from_slice(&value).unwrap();
         let id = r["invitation_id"].as_str().unwrap().to_owned();
-        let inv = invitations.get(&id).unwrap_or_else(|| panic!("{key} names missing {id}"));
+        let inv = invitations
+            .get(&id)
+            .unwrap_or_else(|| panic!("{key} names missing {id}"));
         reachable.insert(id, inv);
     }
 
@@ -209,7 +232,11 @@ pub fn check_invariants(store: &MemStore, now: Timestamp) -> BTreeMap<String, In
         }
     }
     for ((acc, email), ids) in &open {
-        assert!(ids.len() <= 1, "{acc} has {} open invitations for {email}: {ids:?}", ids.len());
+        assert!(
+            ids.len() <= 1,
+            "{acc} has {} open invitations for {email}: {ids:?}",
+            ids.len()
+        );
     }
 
     // Every member record is keyed by its own account and user.
@@ -222,7 +249,10 @@ pub fn check_invariants(store: &MemStore, now: Timestamp) -> BTreeMap<String, In
 }
 
 /// Terminal states never change between two snapshots.
-pub fn check_terminal_stays(before: &BTreeMap<String, Invitation>, after: &BTreeMap<String, Invitation>) {
+pub fn check_terminal_stays(
+    before: &BTreeMap<String, Invitation>,
+    after: &BTreeMap<String, Invitation>,
+) {
     for (id, old) in before {
         if old.is_terminal() {
             if let Some(new) = after.get(id) {

@@ -37,7 +37,9 @@ impl Scheduler {
     }
 
     fn at_store_call(&self) {
-        let Some(me) = ME.with(|m| m.get()) else { return };
+        let Some(me) = ME.with(|m| m.get()) else {
+            return;
+        };
         let mut s = self.state.lock().unwrap();
         if s.running == Some(me) {
             s.running = None;
