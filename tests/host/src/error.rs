@@ -20,6 +20,8 @@ pub enum HostError {
     UnsupportedImport { component: String, message: String },
     #[error("unknown component `{0}`")]
     UnknownComponent(String),
+    #[error("cannot set up the linker: {0}")]
+    Linker(String),
     #[error("key-value store: {0}")]
     Store(String),
 }

@@ -76,7 +76,7 @@ pub fn check_component_imports(wasm: &Path) -> Result<(), HostError> {
         component: wasm.display().to_string(),
         message,
     })?;
-    let linker = linker().map_err(HostError::Store)?;
+    let linker = linker().map_err(HostError::Linker)?;
     pre_instantiate(&linker, &component, &wasm.display().to_string()).map(drop)
 }
 
@@ -171,16 +171,19 @@ impl TestHostBuilder {
     pub fn build(self) -> Result<TestHost, HostError> {
         let manifest_path = self.manifest.unwrap_or_else(|| PathBuf::from("spin.toml"));
         let manifest = Manifest::from_file(&manifest_path)?;
-        let environment = self
-            .environment
-            .unwrap_or_else(|| std::env::vars().collect());
+        let environment = self.environment.unwrap_or_else(|| {
+            // Non-Unicode variables cannot be SPIN_VARIABLE_ values anyway.
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect()
+        });
         let app_variables = crate::variables::resolve_application_variables(
             &manifest,
             &self.variables,
             &environment,
         )?;
 
-        let linker = linker().map_err(HostError::Store)?;
+        let linker = linker().map_err(HostError::Linker)?;
         let mut components = HashMap::new();
         for (name, decl) in &manifest.components {
             let component_error = |message: String| HostError::Component {

@@ -52,6 +52,7 @@ fn parse_options(args: &[String]) -> anyhow::Result<Options> {
                 options.variables.insert(name.to_string(), val.to_string());
             }
             "--no-build" => options.build = false,
+            "--" => {}
             "--requests" => options.requests = value("--requests")?.parse()?,
             "--concurrency" => options.concurrency = value("--concurrency")?.parse()?,
             "-h" | "--help" => {

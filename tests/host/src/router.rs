@@ -185,4 +185,15 @@ mod tests {
         );
         assert_eq!(component(&r, "/v2"), None);
     }
+
+    #[test]
+    fn root_routes() {
+        let r = router(&[("/", "root"), ("/static/...", "files")]);
+        assert_eq!(component(&r, "/").as_deref(), Some("root"));
+        assert_eq!(component(&r, "/static/a.css").as_deref(), Some("files"));
+        assert_eq!(component(&r, "/other"), None);
+        let r = router(&[("/...", "all")]);
+        assert_eq!(component(&r, "/").as_deref(), Some("all"));
+        assert_eq!(component(&r, "/a/b").as_deref(), Some("all"));
+    }
 }
