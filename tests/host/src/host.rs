@@ -453,6 +453,8 @@ impl HostInner {
             .path_and_query()
             .map(|p| p.as_str().to_string())
             .unwrap_or_else(|| "/".into());
+        // Spin strips the hop-by-hop `Connection` header before routing.
+        req.headers_mut().remove(http::header::CONNECTION);
         if !req.headers().contains_key(http::header::HOST) {
             req.headers_mut().insert(
                 http::header::HOST,

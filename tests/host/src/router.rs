@@ -117,8 +117,12 @@ impl Router {
             ("spin-client-addr".to_string(), client_addr.to_string()),
         ];
         for (name, value) in captures.iter() {
+            // Spin builds SPIN_PATH_MATCH_<NAME> and then turns `_` into `-`.
             headers.push((
-                format!("spin-path-match-{}", name.to_ascii_lowercase()),
+                format!(
+                    "spin-path-match-{}",
+                    name.to_ascii_lowercase().replace('_', "-")
+                ),
                 value.to_string(),
             ));
         }
@@ -184,6 +188,23 @@ mod tests {
             Some("wild")
         );
         assert_eq!(component(&r, "/v2"), None);
+    }
+
+    #[test]
+    fn path_match_headers_use_hyphens_like_spin() {
+        let r = router(&[("/a/:account_id/...", "c")]);
+        let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let found = r.route("/a/42/rest", "http", "h", addr).unwrap();
+        let header = |name: &str| {
+            found
+                .headers()
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(header("spin-path-match-account-id"), Some("42"));
+        assert_eq!(header("spin-path-info"), Some("/rest"));
+        assert_eq!(header("spin-component-route"), Some("/a/:account_id"));
     }
 
     #[test]
