@@ -1,0 +1,716 @@
+//! Invitation mail: what it says ([`render`]) and how a provider is asked to
+//! send it ([`provider_request`]), DESIGN.md section 7. No IO here: the
+//! component sends the [`OutgoingRequest`].
+//!
+//! Everything a person typed (account name, inviter's name, note) is escaped in
+//! HTML, and stripped of control characters wherever it reaches a header or
+//! the subject.
+
+use invitations::effects::{MailJob, MailKind};
+use invitations::model::Inviter;
+use invitations::time::Timestamp;
+use serde_json::json;
+use std::fmt;
+
+/// Longest subject we send, in characters; mail clients cut around here anyway.
+pub const MAX_SUBJECT_CHARS: usize = 150;
+
+/// One rendered mail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    pub to: invitations::email::Email,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Renders the invitation mail for `job`; the link goes to `{public_base_url}/join?token=…`.
+pub fn render(job: &MailJob, public_base_url: &str) -> Message {
+    let invitation = &job.invitation;
+    let account = job.account_name.as_str();
+    let inviter = inviter_label(&invitation.invited_by);
+    let inviter_full = inviter_with_address(&invitation.invited_by);
+    let role = invitation.role.as_str();
+    let groups = invitation.access_groups.as_slice();
+    let note = invitation
+        .message
+        .as_ref()
+        .map(|n| normalize_newlines(n.as_str()));
+    let link = join_link(public_base_url, &job.token.reveal());
+    let expires = human_utc(invitation.expires_at);
+    let reminder = job.kind == MailKind::Resend;
+
+    let subject = header_safe_bounded(
+        &format!(
+            "{}{inviter} invited you to {account}",
+            if reminder { "Reminder: " } else { "" }
+        ),
+        MAX_SUBJECT_CHARS,
+    );
+
+    let mut text = String::new();
+    if reminder {
+        text.push_str("This is a reminder of your invitation.\n\n");
+    }
+    text.push_str(&format!(
+        "{inviter_full} invited you to join {account} as {role}.\n"
+    ));
+    if !groups.is_empty() {
+        text.push_str(&format!("Access groups: {}\n", groups.join(", ")));
+    }
+    if let Some(note) = &note {
+        text.push_str(&format!("\n{inviter} wrote:\n"));
+        for line in note.lines() {
+            text.push_str(&format!("> {line}\n"));
+        }
+    }
+    text.push_str(&format!(
+        "\nAccept the invitation:\n{link}\n\n\
+         This invitation expires on {expires}. \
+         If you did not expect it, you can ignore this email.\n"
+    ));
+
+    let e = escape_html;
+    let mut html = String::new();
+    html.push_str(&format!(
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{}</title>\n</head>\n\
+         <body style=\"font-family: -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif; \
+         line-height: 1.5; color: #1a1a1a; max-width: 36em; margin: 0 auto; padding: 1em;\">\n",
+        e(&subject)
+    ));
+    html.push_str(&format!(
+        "<h1 style=\"font-size: 1.4em;\">{}You are invited to {}</h1>\n",
+        if reminder { "Reminder: " } else { "" },
+        e(account)
+    ));
+    html.push_str(&format!(
+        "<p>{} invited you to join <strong>{}</strong> as <strong>{}</strong>.</p>\n",
+        e(&inviter_full),
+        e(account),
+        e(role)
+    ));
+    if !groups.is_empty() {
+        html.push_str(&format!(
+            "<p>Access groups: {}</p>\n",
+            e(&groups.join(", "))
+        ));
+    }
+    if let Some(note) = &note {
+        let lines: Vec<String> = note.lines().map(escape_html).collect();
+        html.push_str(&format!(
+            "<p>{} wrote:</p>\n<blockquote style=\"margin: 0 0 1em; padding-left: 1em; \
+             border-left: 3px solid #ccc;\">{}</blockquote>\n",
+            e(&inviter),
+            lines.join("<br>\n")
+        ));
+    }
+    html.push_str(&format!(
+        "<p><a href=\"{0}\" style=\"display: inline-block; padding: 0.6em 1.2em; \
+         background: #1a56db; color: #ffffff; text-decoration: none; border-radius: 4px;\">\
+         Accept the invitation</a></p>\n\
+         <p>Or open this link: <a href=\"{0}\">{0}</a></p>\n\
+         <p>This invitation expires on {1}. If you did not expect it, you can ignore this email.</p>\n\
+         </body>\n</html>\n",
+        e(&link),
+        e(&expires)
+    ));
+
+    Message {
+        to: invitation.email.clone(),
+        subject,
+        text,
+        html,
+    }
+}
+
+/// The name people know the inviter by: their name, else their address.
+fn inviter_label(by: &Inviter) -> String {
+    match (&by.name, &by.email) {
+        (Some(name), _) => name.as_str().to_owned(),
+        (None, Some(email)) => email.as_str().to_owned(),
+        (None, None) => "Someone".to_owned(),
+    }
+}
+
+/// "Alice (alice@example.com)", so the invitee can tell who really sent it.
+fn inviter_with_address(by: &Inviter) -> String {
+    match (&by.name, &by.email) {
+        (Some(name), Some(email)) => format!("{} ({})", name.as_str(), email.as_str()),
+        _ => inviter_label(by),
+    }
+}
+
+fn join_link(public_base_url: &str, token: &str) -> String {
+    format!(
+        "{}/join?token={token}",
+        public_base_url.trim().trim_end_matches('/')
+    )
+}
+
+fn normalize_newlines(text: &str) -> String {
+    text.replace("\r\n", "\n").replace('\r', "\n")
+}
+
+/// Escapes the five characters that matter in HTML text and attribute values.
+pub fn escape_html(input: &str) -> String {
+    let mut out = String::with_capacity(input.len());
+    for c in input.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// One line fit for a mail header: control characters (CR and LF among them)
+/// become spaces, runs of whitespace collapse, ends are trimmed.
+pub fn header_safe(input: &str) -> String {
+    input
+        .split(|c: char| c.is_control() || c.is_whitespace())
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// [`header_safe`], cut to `max_chars` with an ellipsis.
+fn header_safe_bounded(input: &str, max_chars: usize) -> String {
+    let line = header_safe(input);
+    if line.chars().count() <= max_chars {
+        return line;
+    }
+    let mut cut: String = line.chars().take(max_chars.saturating_sub(1)).collect();
+    cut.truncate(cut.trim_end().len());
+    cut.push('…');
+    cut
+}
+
+/// `2026-12-22 14:03 UTC`.
+pub fn human_utc(at: Timestamp) -> String {
+    let secs = at.unix_millis().div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let of_day = secs.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        of_day / 3600,
+        of_day % 3600 / 60
+    )
+}
+
+/// Proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`), so no date crate is needed.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// The mail providers we can talk to, chosen by `mail_provider`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Provider {
+    Resend,
+    Postmark,
+}
+
+impl Provider {
+    pub fn parse(name: &str) -> Option<Provider> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "resend" => Some(Provider::Resend),
+            "postmark" => Some(Provider::Postmark),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Resend => "resend",
+            Provider::Postmark => "postmark",
+        }
+    }
+}
+
+/// An HTTP request for the component to send.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OutgoingRequest {
+    pub method: &'static str,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl fmt::Debug for OutgoingRequest {
+    // Header values carry the provider's API token: names only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("OutgoingRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &names)
+            .field("body_bytes", &self.body.len())
+            .finish()
+    }
+}
+
+/// The provider's "send one email" request for `message`.
+pub fn provider_request(
+    provider: Provider,
+    api_url: &str,
+    api_token: &str,
+    from: &str,
+    message: &Message,
+) -> OutgoingRequest {
+    let base = api_url.trim().trim_end_matches('/');
+    let token = header_safe(api_token);
+    let from = header_safe(from);
+    let subject = header_safe(&message.subject);
+    let json = ("Content-Type".to_owned(), "application/json".to_owned());
+    match provider {
+        Provider::Resend => OutgoingRequest {
+            method: "POST",
+            url: format!("{base}/emails"),
+            headers: vec![
+                ("Authorization".to_owned(), format!("Bearer {token}")),
+                json,
+            ],
+            body: json!({
+                "from": from,
+                "to": [message.to.as_str()],
+                "subject": subject,
+                "html": message.html,
+                "text": message.text,
+            })
+            .to_string()
+            .into_bytes(),
+        },
+        Provider::Postmark => OutgoingRequest {
+            method: "POST",
+            url: format!("{base}/email"),
+            headers: vec![
+                ("X-Postmark-Server-Token".to_owned(), token),
+                ("Accept".to_owned(), "application/json".to_owned()),
+                json,
+            ],
+            body: json!({
+                "From": from,
+                "To": message.to.as_str(),
+                "Subject": subject,
+                "HtmlBody": message.html,
+                "TextBody": message.text,
+                "MessageStream": "outbound",
+            })
+            .to_string()
+            .into_bytes(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use invitations::ids::UserId;
+    use invitations::memstore::MemStore;
+    use invitations::ops::accounts::create_account;
+    use invitations::ops::invite::{invite, InviteRequest};
+    use invitations::principal::{Principal, User};
+    use invitations::random::Random;
+    use invitations::time::Clock;
+    use invitations::values::{
+        AccessGroups, AccountName, InviteRole, Metadata, Note, PersonName, Ttl,
+    };
+    use invitations::{Env, Policy};
+    use serde_json::Value;
+    use std::sync::atomic::{AtomicU8, Ordering};
+
+    /// 2026-12-22 14:03:27 UTC, the expiry of every test invitation.
+    const EXPIRES_UNIX: i64 = 1_797_948_207;
+    const TTL_SECS: i64 = 3600;
+    const BASE: &str = "https://invite.example.com/";
+
+    struct FixedClock;
+    impl Clock for FixedClock {
+        fn now(&self) -> Timestamp {
+            Timestamp::from_unix_secs(EXPIRES_UNIX - TTL_SECS)
+        }
+    }
+
+    struct CountingRandom(AtomicU8);
+    impl Random for CountingRandom {
+        fn fill(&self, buf: &mut [u8]) {
+            for b in buf {
+                *b = self.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    struct Invite<'a> {
+        account: &'a str,
+        inviter_name: Option<&'a str>,
+        inviter_email: Option<&'a str>,
+        note: Option<&'a str>,
+        groups: &'a [&'a str],
+    }
+
+    impl Default for Invite<'_> {
+        fn default() -> Self {
+            Invite {
+                account: "Acme",
+                inviter_name: Some("Alice Example"),
+                inviter_email: Some("alice@example.com"),
+                note: None,
+                groups: &[],
+            }
+        }
+    }
+
+    /// A mail job as the domain hands it back, made by the real operations.
+    fn job(spec: Invite) -> MailJob {
+        let store = MemStore::new();
+        let random = CountingRandom(AtomicU8::new(1));
+        let policy = Policy::default();
+        let env = Env {
+            store: &store,
+            clock: &FixedClock,
+            random: &random,
+            policy: &policy,
+        };
+        let alice = Principal::User(User {
+            id: UserId::parse("user_alice").unwrap(),
+            email: spec
+                .inviter_email
+                .map(|e| invitations::email::Email::parse(e).unwrap()),
+            email_verified: true,
+            name: spec.inviter_name.map(|n| PersonName::parse(n).unwrap()),
+        });
+        let created = create_account(&env, &alice, AccountName::parse(spec.account).unwrap())
+            .expect("account");
+        let invited = invite(
+            &env,
+            &alice,
+            &created.account.id,
+            InviteRequest {
+                emails: vec!["Bob@Example.com".into()],
+                role: InviteRole::Admin,
+                access_groups: AccessGroups::parse(spec.groups).unwrap(),
+                metadata: Metadata::default(),
+                ttl: Some(Ttl::from_secs(TTL_SECS).unwrap()),
+                message: spec.note.map(|n| Note::parse(n).unwrap()),
+            },
+        )
+        .expect("invite");
+        invited.mails.into_iter().next().expect("one mail")
+    }
+
+    fn body_json(request: &OutgoingRequest) -> Value {
+        serde_json::from_slice(&request.body).expect("JSON body")
+    }
+
+    #[test]
+    fn renders_link_subject_and_details() {
+        let job = job(Invite {
+            groups: &["eng", "ops:read"],
+            ..Invite::default()
+        });
+        let token = job.token.reveal();
+        let message = render(&job, BASE);
+        let link = format!("https://invite.example.com/join?token={token}");
+
+        assert_eq!(message.to.as_str(), "bob@example.com");
+        assert_eq!(message.subject, "Alice Example invited you to Acme");
+        for body in [&message.text, &message.html] {
+            assert!(body.contains(&link), "link missing in {body}");
+            assert!(body.contains("Alice Example (alice@example.com)"));
+            assert!(body.contains("Acme"));
+            assert!(body.contains("admin"));
+            assert!(body.contains("eng, ops:read"));
+            assert!(body.contains("2026-12-22 14:03 UTC"));
+        }
+        assert!(message.html.contains(&format!("<a href=\"{link}\">")));
+        assert!(message
+            .html
+            .starts_with("<!doctype html>\n<html lang=\"en\">"));
+        assert!(message.html.contains("<h1"));
+        assert!(!message.text.contains('<'), "the text body is plain");
+        // A base URL without the trailing slash gives the same link.
+        assert!(render(&job, "https://invite.example.com")
+            .text
+            .contains(&link));
+    }
+
+    #[test]
+    fn subject_falls_back_to_the_inviter_address_then_to_someone() {
+        let by_address = job(Invite {
+            inviter_name: None,
+            ..Invite::default()
+        });
+        assert_eq!(
+            render(&by_address, BASE).subject,
+            "alice@example.com invited you to Acme"
+        );
+        let anonymous = job(Invite {
+            inviter_name: None,
+            inviter_email: None,
+            ..Invite::default()
+        });
+        assert_eq!(
+            render(&anonymous, BASE).subject,
+            "Someone invited you to Acme"
+        );
+    }
+
+    #[test]
+    fn resend_is_a_reminder_and_retry_is_not() {
+        let mut job = job(Invite::default());
+        job.kind = MailKind::Resend;
+        let message = render(&job, BASE);
+        assert_eq!(
+            message.subject,
+            "Reminder: Alice Example invited you to Acme"
+        );
+        assert!(message.html.contains("Reminder: You are invited to Acme"));
+        assert!(message.text.starts_with("This is a reminder"));
+        job.kind = MailKind::Retry;
+        assert_eq!(
+            render(&job, BASE).subject,
+            "Alice Example invited you to Acme"
+        );
+        job.kind = MailKind::Invitation;
+        assert!(!render(&job, BASE).text.contains("reminder"));
+    }
+
+    #[test]
+    fn user_text_is_escaped_in_html() {
+        let job = job(Invite {
+            account: "<script>alert(1)</script> & \"Sons\" 'Ltd'",
+            inviter_name: Some("Eve <eve@evil.example>"),
+            note: Some("Hi <b>Bob</b> & co,\n\"quoted\" 'single'\n<script>x()</script>"),
+            ..Invite::default()
+        });
+        let message = render(&job, "https://x.example/a\"b<c>&'");
+        let html = &message.html;
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(!html.contains("<b>"));
+        assert!(!html.contains("Eve <eve"));
+        assert!(html.contains(
+            "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;Sons&quot; &#39;Ltd&#39;"
+        ));
+        assert!(html.contains(
+            "Hi &lt;b&gt;Bob&lt;/b&gt; &amp; co,<br>\n&quot;quoted&quot; &#39;single&#39;<br>\n&lt;script&gt;x()&lt;/script&gt;"
+        ));
+        assert!(html.contains("Eve &lt;eve@evil.example&gt;"));
+        // The link, in the href too.
+        let escaped_link = format!(
+            "https://x.example/a&quot;b&lt;c&gt;&amp;&#39;/join?token={}",
+            job.token.reveal()
+        );
+        assert!(
+            html.contains(&format!("<a href=\"{escaped_link}\"")),
+            "{html}"
+        );
+        // The plain text alternative keeps the note as written.
+        assert!(message
+            .text
+            .contains("> Hi <b>Bob</b> & co,\n> \"quoted\" 'single'\n"));
+        // The subject is plain text too: it is escaped only inside <title>.
+        assert!(message.subject.contains("<script>"));
+        assert!(html.contains(&format!("<title>{}</title>", escape_html(&message.subject))));
+    }
+
+    #[test]
+    fn subject_is_one_bounded_line() {
+        let long_name = "N".repeat(100);
+        let job = job(Invite {
+            account: &long_name,
+            inviter_name: Some(&"I".repeat(100)),
+            note: Some("line one\nBcc: victim@example.com\nline three"),
+            ..Invite::default()
+        });
+        let message = render(&job, BASE);
+        assert_eq!(message.subject.chars().count(), MAX_SUBJECT_CHARS);
+        assert!(message.subject.ends_with('…'));
+        assert!(!message.subject.contains(|c: char| c.is_control()));
+        assert!(!message.subject.contains("Bcc"));
+    }
+
+    #[test]
+    fn header_safe_strips_control_characters() {
+        assert_eq!(
+            header_safe("Acme\r\nBcc: victim@example.com"),
+            "Acme Bcc: victim@example.com"
+        );
+        assert_eq!(header_safe("  a\tb\u{0}c\u{7f}d\u{85}e\n"), "a b c d e");
+        assert_eq!(header_safe("\r\n"), "");
+        assert_eq!(header_safe_bounded("abcdef", 4), "abc…");
+        assert_eq!(header_safe_bounded("ab   cd", 4), "ab…");
+        assert_eq!(header_safe_bounded("ab\ncd", 5), "ab cd");
+    }
+
+    #[test]
+    fn escape_html_covers_the_five_characters() {
+        assert_eq!(
+            escape_html(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+        assert_eq!(escape_html("plain ünïcode"), "plain ünïcode");
+    }
+
+    #[test]
+    fn human_dates_are_civil_utc() {
+        let at = |secs: i64| human_utc(Timestamp::from_unix_millis(secs * 1000 + 999));
+        assert_eq!(at(0), "1970-01-01 00:00 UTC");
+        assert_eq!(at(EXPIRES_UNIX), "2026-12-22 14:03 UTC");
+        assert_eq!(at(951_782_400), "2000-02-29 00:00 UTC");
+        assert_eq!(at(4_107_542_399), "2100-02-28 23:59 UTC");
+        assert_eq!(at(4_107_542_400), "2100-03-01 00:00 UTC");
+        assert_eq!(at(-1), "1969-12-31 23:59 UTC");
+        // The far ends of the range render instead of overflowing.
+        assert!(human_utc(Timestamp::from_unix_millis(i64::MAX)).ends_with(" UTC"));
+        assert!(human_utc(Timestamp::from_unix_millis(i64::MIN)).ends_with(" UTC"));
+    }
+
+    #[test]
+    fn provider_names() {
+        assert_eq!(Provider::parse("resend"), Some(Provider::Resend));
+        assert_eq!(Provider::parse(" Postmark "), Some(Provider::Postmark));
+        assert_eq!(Provider::parse("sendgrid"), None);
+        assert_eq!(Provider::parse(""), None);
+        for p in [Provider::Resend, Provider::Postmark] {
+            assert_eq!(Provider::parse(p.as_str()), Some(p));
+        }
+    }
+
+    fn sample_message() -> Message {
+        Message {
+            to: invitations::email::Email::parse("bob@example.com").unwrap(),
+            subject: "Alice invited you to Acme".into(),
+            text: "text body".into(),
+            html: "<p>html body</p>".into(),
+        }
+    }
+
+    #[test]
+    fn resend_request_shape() {
+        let request = provider_request(
+            Provider::Resend,
+            "https://api.resend.com/",
+            "re_123",
+            "Acme <invites@acme.example>",
+            &sample_message(),
+        );
+        assert_eq!(request.method, "POST");
+        assert_eq!(request.url, "https://api.resend.com/emails");
+        assert_eq!(
+            request.headers,
+            [
+                ("Authorization".to_owned(), "Bearer re_123".to_owned()),
+                ("Content-Type".to_owned(), "application/json".to_owned()),
+            ]
+        );
+        assert_eq!(
+            body_json(&request),
+            json!({
+                "from": "Acme <invites@acme.example>",
+                "to": ["bob@example.com"],
+                "subject": "Alice invited you to Acme",
+                "html": "<p>html body</p>",
+                "text": "text body",
+            })
+        );
+        assert!(!format!("{request:?}").contains("re_123"));
+    }
+
+    #[test]
+    fn postmark_request_shape() {
+        let request = provider_request(
+            Provider::Postmark,
+            "https://api.postmarkapp.com",
+            "pm-token",
+            "invites@acme.example",
+            &sample_message(),
+        );
+        assert_eq!(request.method, "POST");
+        assert_eq!(request.url, "https://api.postmarkapp.com/email");
+        assert_eq!(
+            request.headers,
+            [
+                ("X-Postmark-Server-Token".to_owned(), "pm-token".to_owned()),
+                ("Accept".to_owned(), "application/json".to_owned()),
+                ("Content-Type".to_owned(), "application/json".to_owned()),
+            ]
+        );
+        assert_eq!(
+            body_json(&request),
+            json!({
+                "From": "invites@acme.example",
+                "To": "bob@example.com",
+                "Subject": "Alice invited you to Acme",
+                "HtmlBody": "<p>html body</p>",
+                "TextBody": "text body",
+                "MessageStream": "outbound",
+            })
+        );
+    }
+
+    #[test]
+    fn requests_carry_no_line_breaks_into_headers_or_subject() {
+        let mut message = sample_message();
+        message.subject = "Hi\r\nBcc: victim@example.com".into();
+        for provider in [Provider::Resend, Provider::Postmark] {
+            let request = provider_request(
+                provider,
+                "https://mail.example/",
+                "tok\r\nX-Evil: 1",
+                "Acme <a@acme.example>\r\nBcc: victim@example.com",
+                &message,
+            );
+            for (name, value) in &request.headers {
+                assert!(!value.contains(['\r', '\n']), "{name}: {value:?}");
+            }
+            let body = body_json(&request);
+            let (from, subject) = match provider {
+                Provider::Resend => (&body["from"], &body["subject"]),
+                Provider::Postmark => (&body["From"], &body["Subject"]),
+            };
+            assert_eq!(from, "Acme <a@acme.example> Bcc: victim@example.com");
+            assert_eq!(subject, "Hi Bcc: victim@example.com");
+        }
+    }
+
+    #[test]
+    fn rendered_mail_goes_out_through_both_providers() {
+        let job = job(Invite::default());
+        let message = render(&job, BASE);
+        let resend = body_json(&provider_request(
+            Provider::Resend,
+            "http://127.0.0.1:8025",
+            "t",
+            "a@b.example",
+            &message,
+        ));
+        assert_eq!(resend["html"], message.html.as_str());
+        assert_eq!(resend["text"], message.text.as_str());
+        assert_eq!(resend["to"], json!(["bob@example.com"]));
+        let postmark = body_json(&provider_request(
+            Provider::Postmark,
+            "http://127.0.0.1:8025",
+            "t",
+            "a@b.example",
+            &message,
+        ));
+        assert_eq!(postmark["Subject"], message.subject.as_str());
+        assert_eq!(postmark["TextBody"], message.text.as_str());
+    }
+}
