@@ -40,7 +40,7 @@ impl Default for Policy {
             mail_check_delay_secs: 120,
             retention_days: 90,
             sweep_max_items: 200,
-            sweep_max_buckets: 5000,
+            sweep_max_buckets: 50_000,
             max_invites_per_request: 100,
             idempotency_ttl_secs: 24 * 60 * 60,
             shards: 16,

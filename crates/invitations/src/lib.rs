@@ -49,18 +49,18 @@
 //! | create account | 2 |
 //! | get account | 1 |
 //! | update settings | 3 |
-//! | invite, one address | 8 (then 2 to record the send) |
+//! | invite, one address | 8 (then 2 to record the send); +2 when an expired invitation for the address is superseded |
 //! | invite, n addresses in s shards | 6 + 2·s, +1 if any member matched, +1 per shard with prior holders, +1 if any claim lost (then 2 to record all sends) |
 //! | list invitations (page) | at most 8 (2 + 2 per log batch, at most 3 batches); by email 3 |
 //! | get invitation | 2 |
 //! | preview | 2 |
-//! | accept by token / by account | 7 |
+//! | accept by token / by account | 7 (5 when the caller already accepted) |
 //! | cancel | 4 |
-//! | resend pending / expired | 7 / 9 or 10 |
+//! | resend pending / expired | 8 / 9 |
 //! | list members (page) | at most 8 |
 //! | get member | 2 |
 //! | remove member / owner | 3 / 5 |
-//! | sweep run | 4 + per due item ≤ 2, + re-queue `increment`s per distinct minute |
+//! | sweep run | 5 + per due item: 2 to expire, 2 to retry mail, 4 to purge (+1 per distinct account); + one `increment` per distinct minute re-queued |
 //! | idempotency begin / complete | 2 / 2 |
 //!
 //! # Invariants
@@ -70,6 +70,8 @@
 //! * One membership per (account, user): it is keyed by both.
 //! * Accepted and cancelled invitations never change again.
 //! * A pending invitation past its expiry reads `expired`, swept or not.
+//! * An expired invitation gives up its address only by being superseded (a
+//!   CAS on it), so a resend renewing it and an invite replacing it cannot both win.
 //! * No index entry leads a reader astray: readers verify what an entry names
 //!   (log entries whose record is gone are skipped, slots are checked against
 //!   the invitation, queue entries against what is really due).

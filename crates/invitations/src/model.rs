@@ -60,6 +60,10 @@ pub enum State {
     Accepted {
         accepted_at: Timestamp,
         accepted_by: UserId,
+        /// The membership's place in the member log, reserved before the
+        /// accept, so whoever writes the membership writes the same record.
+        #[serde(default)]
+        member_seq: i64,
     },
     Cancelled {
         cancelled_at: Timestamp,
@@ -117,7 +121,14 @@ pub struct Invitation {
     pub expires_at: Timestamp,
     /// When the current token was made (creation, resend or mail retry).
     pub issued_at: Timestamp,
+    /// When a person last sent it (creation or resend): mail retries count
+    /// their attempts from here.
+    pub reissued_at: Timestamp,
     pub token_hash: TokenHash,
+    /// The token before a mail retry made a new one. It stays valid: the
+    /// retried mail may have gone out after all. A resend clears it.
+    #[serde(default)]
+    pub previous_token_hash: Option<TokenHash>,
     #[serde(flatten)]
     pub state: State,
     /// Position in the account's invitation log.
@@ -167,6 +178,12 @@ impl Invitation {
         self.status(now) == Status::Pending
     }
 
+    /// Whether a token opens this invitation (constant-time comparisons).
+    pub fn token_matches(&self, hash: &TokenHash) -> bool {
+        let previous = self.previous_token_hash.is_some_and(|p| p.matches(hash));
+        self.token_hash.matches(hash) | previous
+    }
+
     /// Accepted and cancelled invitations never change again.
     pub fn is_terminal(&self) -> bool {
         matches!(self.state, State::Accepted { .. } | State::Cancelled { .. })
@@ -192,13 +209,21 @@ impl Invitation {
         }
     }
 
-    pub fn accept(&mut self, now: Timestamp, by: &UserId) -> Result<()> {
-        if !self.is_open(now) {
-            return Err(self.gone(now));
+    /// Checks that it can still be accepted.
+    pub fn acceptable(&self, now: Timestamp) -> Result<()> {
+        if self.is_open(now) {
+            Ok(())
+        } else {
+            Err(self.gone(now))
         }
+    }
+
+    pub fn accept(&mut self, now: Timestamp, by: &UserId, member_seq: i64) -> Result<()> {
+        self.acceptable(now)?;
         self.state = State::Accepted {
             accepted_at: now,
             accepted_by: by.clone(),
+            member_seq,
         };
         Ok(())
     }
@@ -242,7 +267,15 @@ impl Invitation {
 
     /// Resend: a pending or (renewable) expired invitation gets a new token and
     /// a fresh expiry clock, unless a token was issued within `cooldown_secs`.
-    pub fn reissue(&mut self, now: Timestamp, token: TokenHash, cooldown_secs: i64) -> Result<()> {
+    /// Every older link stops working. The clock runs for the invitation's TTL,
+    /// or the account's current maximum if that is now shorter.
+    pub fn reissue(
+        &mut self,
+        now: Timestamp,
+        token: TokenHash,
+        cooldown_secs: i64,
+        max_ttl: Ttl,
+    ) -> Result<()> {
         if !self.renewable(now) {
             return Err(Error::InvitationNotPending);
         }
@@ -253,7 +286,10 @@ impl Invitation {
             });
         }
         self.token_hash = token;
+        self.previous_token_hash = None;
         self.issued_at = now;
+        self.reissued_at = now;
+        self.ttl = self.ttl.min(max_ttl);
         self.expires_at = now.plus_secs(self.ttl.secs());
         self.state = State::Pending;
         Ok(())
@@ -265,6 +301,7 @@ impl Invitation {
         if !self.is_open(now) {
             return Err(Error::InvitationNotPending);
         }
+        self.previous_token_hash = Some(self.token_hash);
         self.token_hash = token;
         self.issued_at = now;
         Ok(())
@@ -290,11 +327,16 @@ impl DeliveryStatus {
 }
 
 /// How the invitation's mail fared. Kept under its own key so that a bulk
-/// invite records all its sends in one write.
+/// invite records all its sends in one write. `attempts` counts attempts
+/// since a person last sent the invitation (the sweep's retries included);
+/// `sent_count` counts every mail that went out.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delivery {
     pub status: DeliveryStatus,
     pub attempts: u32,
+    /// When the token of the last recorded attempt was made.
+    #[serde(default)]
+    pub token_issued_at: Option<Timestamp>,
     pub last_attempt_at: Option<Timestamp>,
     pub last_error: Option<String>,
     pub sent_count: u32,
@@ -306,6 +348,7 @@ impl Default for Delivery {
         Delivery {
             status: DeliveryStatus::Queued,
             attempts: 0,
+            token_issued_at: None,
             last_attempt_at: None,
             last_error: None,
             sent_count: 0,
@@ -315,8 +358,23 @@ impl Default for Delivery {
 }
 
 impl Delivery {
-    /// Records one send attempt.
-    pub fn record(&mut self, now: Timestamp, outcome: &std::result::Result<(), String>) {
+    /// Records one send attempt for `inv`'s current token. An outcome for an
+    /// older token than the last one recorded is stale: it is ignored (returns
+    /// false), so a late failure cannot hide a newer success.
+    pub fn record(
+        &mut self,
+        now: Timestamp,
+        inv: &Invitation,
+        outcome: &std::result::Result<(), String>,
+    ) -> bool {
+        if self
+            .token_issued_at
+            .is_some_and(|known| known > inv.issued_at)
+        {
+            return false;
+        }
+        self.attempts = self.attempts_since(inv.reissued_at);
+        self.token_issued_at = Some(inv.issued_at);
         self.attempts += 1;
         self.last_attempt_at = Some(now);
         match outcome {
@@ -330,6 +388,15 @@ impl Delivery {
                 self.status = DeliveryStatus::Failed;
                 self.last_error = Some(e.chars().take(500).collect());
             }
+        }
+        true
+    }
+
+    /// Attempts recorded since a person last sent the invitation.
+    pub fn attempts_since(&self, reissued_at: Timestamp) -> u32 {
+        match self.token_issued_at {
+            Some(t) if t >= reissued_at => self.attempts,
+            _ => 0,
         }
     }
 }
@@ -414,7 +481,9 @@ mod tests {
             ttl: Ttl::MAX,
             expires_at: now.plus_secs(Ttl::MAX.secs()),
             issued_at: now,
+            reissued_at: now,
             token_hash: InvitationToken::generate(&Zero).hash(),
+            previous_token_hash: None,
             state: State::Pending,
             seq: 1,
             rev: Rev::default(),
@@ -437,21 +506,25 @@ mod tests {
         let t0 = Timestamp::from_unix_secs(1_000_000);
         let u = UserId::parse("u2").unwrap();
         let mut inv = invitation(t0);
-        inv.accept(t0, &u).unwrap();
+        inv.accept(t0, &u, 1).unwrap();
         assert_eq!(
-            inv.clone().accept(t0, &u),
+            inv.clone().accept(t0, &u, 2),
             Err(Error::InvitationAlreadyAccepted)
         );
         assert_eq!(inv.clone().cancel(t0, &u), Err(Error::InvitationNotPending));
         assert_eq!(
-            inv.clone().reissue(t0.plus_secs(999), inv.token_hash, 0),
+            inv.clone()
+                .reissue(t0.plus_secs(999), inv.token_hash, 0, Ttl::MAX),
             Err(Error::InvitationNotPending)
         );
         assert!(inv.clone().expire(t0.plus_secs(Ttl::MAX.secs())).is_err());
 
         let mut inv = invitation(t0);
         inv.cancel(t0, &u).unwrap();
-        assert_eq!(inv.clone().accept(t0, &u), Err(Error::InvitationCancelled));
+        assert_eq!(
+            inv.clone().accept(t0, &u, 2),
+            Err(Error::InvitationCancelled)
+        );
     }
 
     #[test]
@@ -460,17 +533,19 @@ mod tests {
         let later = t0.plus_secs(Ttl::MAX.secs() + 10);
         let mut inv = invitation(t0);
         assert_eq!(
-            inv.clone().accept(later, &UserId::parse("x").unwrap()),
+            inv.clone().accept(later, &UserId::parse("x").unwrap(), 2),
             Err(Error::InvitationExpired)
         );
         inv.expire(later).unwrap();
         let mut renewed = inv.clone();
-        renewed.reissue(later, inv.token_hash, 60).unwrap();
+        renewed
+            .reissue(later, inv.token_hash, 60, Ttl::MAX)
+            .unwrap();
         assert_eq!(renewed.status(later), Status::Pending);
         assert_eq!(renewed.expires_at, later.plus_secs(Ttl::MAX.secs()));
         inv.supersede(later).unwrap();
         assert_eq!(
-            inv.reissue(later, inv.token_hash, 60),
+            inv.reissue(later, inv.token_hash, 60, Ttl::MAX),
             Err(Error::InvitationNotPending)
         );
     }
@@ -481,11 +556,17 @@ mod tests {
         let mut inv = invitation(t0);
         let h = inv.token_hash;
         assert_eq!(
-            inv.reissue(t0.plus_secs(20), h, 60),
+            inv.reissue(t0.plus_secs(20), h, 60, Ttl::MAX),
             Err(Error::ResendTooSoon {
                 retry_after_secs: 40
             })
         );
-        inv.reissue(t0.plus_secs(60), h, 60).unwrap();
+        inv.reissue(t0.plus_secs(60), h, 60, Ttl::from_secs(3600).unwrap())
+            .unwrap();
+        assert_eq!(
+            inv.expires_at,
+            t0.plus_secs(60 + 3600),
+            "clamped to the account's maximum"
+        );
     }
 }

@@ -29,16 +29,24 @@ pub(crate) fn bucket_of(t: Timestamp) -> i64 {
 pub(crate) enum DueItem {
     /// Look at this invitation: expire it, retry its mail, or purge it.
     Invitation(InvitationId),
-    /// Delete these keys (an Idempotency-Key's answer and claim, once stale).
-    Forget(Vec<String>),
+    /// Forget an Idempotency-Key's answer (if still the stale one) and its claim counter.
+    Idempotency { scope: String, hour: i64 },
 }
+
+/// Entries go at least this far ahead, so that none lands in a minute a sweep
+/// (on a host whose clock runs a little ahead) has already passed.
+pub(crate) const MIN_LEAD_MS: i64 = 2 * BUCKET_MS;
 
 /// Reserves queue positions for `items` and returns the entries to write.
 /// Cost: one `increment` per distinct minute among the due times.
 pub(crate) fn entries(env: &Env, items: &[(Timestamp, DueItem)]) -> Result<Vec<(String, Vec<u8>)>> {
+    let earliest = env.clock.now().plus_millis(MIN_LEAD_MS);
     let mut by_bucket: BTreeMap<i64, Vec<&DueItem>> = BTreeMap::new();
     for (at, item) in items {
-        by_bucket.entry(bucket_of(*at)).or_default().push(item);
+        by_bucket
+            .entry(bucket_of((*at).max(earliest)))
+            .or_default()
+            .push(item);
     }
     let mut out = Vec::with_capacity(items.len());
     for (bucket, items) in by_bucket {

@@ -10,11 +10,12 @@
 //! truth about its own state; a slot only says who may be open:
 //!
 //! * A claimant may take a slot whose latest invitation is missing, accepted,
-//!   cancelled, superseded, or expired both by its record and by the slot.
-//! * A resend that renews an expired invitation first moves the slot's expiry
-//!   forward, then renews the record. A claimant that sees the slot renewed but
-//!   the record still expired supersedes the record first (a CAS on it), so the
-//!   renewal, racing or crashed, can never make a second open invitation.
+//!   cancelled or superseded.
+//! * An expired invitation can still be renewed by a resend, so before taking
+//!   its slot the claimant supersedes it (a CAS on the invitation itself). The
+//!   renewal's CAS and the supersede meet on the same record: exactly one wins,
+//!   whatever the clocks of the two callers say. A resend therefore never
+//!   needs the slot: it only renews its own record, and fails if superseded.
 
 use crate::email::Email;
 use crate::error::{Error, Result};
@@ -48,27 +49,23 @@ impl Versioned for SlotShard {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Slot {
     pub latest: InvitationId,
-    /// The latest invitation's expiry as the slot knows it (moved forward by renewals).
-    pub expires_at: Timestamp,
     pub history: Vec<InvitationId>,
 }
 
 impl Slot {
-    fn take(&mut self, inv: &InvitationId, expires_at: Timestamp) {
+    fn take(&mut self, inv: &InvitationId) {
         self.latest = inv.clone();
-        self.expires_at = expires_at;
         self.history.retain(|h| h != inv);
         self.history.insert(0, inv.clone());
         self.history.truncate(HISTORY);
     }
 }
 
-/// A wish to make `invitation` the open one for `email`, until `expires_at`.
+/// A wish to make `invitation` the open one for `email`.
 #[derive(Clone, Debug)]
 pub(crate) struct Claim {
     pub email: Email,
     pub invitation: InvitationId,
-    pub expires_at: Timestamp,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,7 +77,7 @@ pub(crate) enum ClaimResult {
 enum Verdict {
     Won,
     AlreadyInvited,
-    /// The slot was renewed but the record was not: supersede it, then look again.
+    /// The holder expired but could still be renewed: supersede it, then look again.
     Supersede(InvitationId),
 }
 
@@ -113,10 +110,7 @@ fn judge(
     if latest.is_open(now) {
         return Verdict::AlreadyInvited;
     }
-    if slot.expires_at > now {
-        return Verdict::Supersede(latest.id.clone());
-    }
-    Verdict::Won
+    Verdict::Supersede(latest.id.clone())
 }
 
 pub(crate) fn shard_key(account: &Account, email: &Email) -> String {
@@ -126,7 +120,8 @@ pub(crate) fn shard_key(account: &Account, email: &Email) -> String {
 /// Claims slots in one shard. All claims must map to `key`.
 ///
 /// Cost, uncontended: `cas_read` + one `get-many` of the current holders (if
-/// any) + `cas_swap` = 2 or 3 round trips.
+/// any) + `cas_swap` = 2 or 3 round trips; +2 per expired holder superseded,
+/// +3 for the second look after that.
 pub(crate) fn claim(env: &Env, key: &str, claims: &[Claim]) -> Result<Vec<ClaimResult>> {
     let now = env.clock.now();
     for _ in 0..CAS_ATTEMPTS {
@@ -177,10 +172,9 @@ pub(crate) fn claim(env: &Env, key: &str, claims: &[Claim]) -> Result<Vec<ClaimR
                     .entry(c.email.clone())
                     .or_insert_with(|| Slot {
                         latest: c.invitation.clone(),
-                        expires_at: c.expires_at,
                         history: Vec::new(),
                     })
-                    .take(&c.invitation, c.expires_at);
+                    .take(&c.invitation);
             }
         }
         let rev = Rev::generate(env.random);

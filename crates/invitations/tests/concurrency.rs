@@ -214,3 +214,104 @@ fn invite_racing_renewal_of_an_expired_invitation_leaves_one_open() {
         }
     }
 }
+
+#[test]
+fn resend_racing_expiry_and_a_new_invite_leaves_one_open() {
+    // The resend reads the invitation while it is still open; the clock then
+    // passes its expiry and an invite for the same address runs.
+    for redis in modes() {
+        for seed in 0..SEEDS {
+            let w = World::new(seed);
+            let owner = user("owner");
+            let acc = w.create_account(&owner);
+            let mut req = request(&["bob@example.com"]);
+            req.ttl = Some(invitations::values::Ttl::from_secs(120).unwrap());
+            let out = invitations::ops::invite::invite(&w.env(), &owner, &acc, req).unwrap();
+            let id = out.mails[0].invitation.id.clone();
+            w.advance(119);
+            w.store.set_redis_swap_fault(redis);
+            let (r1, r2) = (SeededRandom::new(seed + 1), SeededRandom::new(seed + 2));
+            let policy = Policy::default();
+            let tasks: Vec<Box<dyn FnOnce() -> bool + Send>> = vec![
+                Box::new(|| {
+                    invitations::ops::resend::resend(&env_for(&w, &r1, &policy), &owner, &acc, &id)
+                        .is_ok()
+                }),
+                Box::new(|| {
+                    use invitations::store::Store;
+                    let _ = w.store.get("ordering point");
+                    w.advance(2);
+                    invitations::ops::invite::invite(
+                        &env_for(&w, &r2, &policy),
+                        &owner,
+                        &acc,
+                        request(&["bob@example.com"]),
+                    )
+                    .unwrap()
+                    .created()
+                        == 1
+                }),
+            ];
+            let outs = race(&w.store, seed, tasks);
+            assert_eq!(
+                outs.iter().filter(|x| **x).count(),
+                1,
+                "seed {seed} redis {redis}: {outs:?}"
+            );
+            check_invariants(&w.store, w.now());
+        }
+    }
+}
+
+#[test]
+fn purge_racing_a_renewal_never_deletes_a_renewed_invitation() {
+    for redis in modes() {
+        for seed in 0..SEEDS {
+            let w = World::new(seed);
+            let owner = user("owner");
+            let acc = w.create_account(&owner);
+            let (id, _) = w.invite_one(&owner, &acc, "bob@example.com");
+            // Expired, and past retention: the sweep will purge it.
+            w.advance(invitations::values::Ttl::MAX.secs() + 91 * 86_400);
+            let mut expired = 0;
+            loop {
+                let run = invitations::ops::sweep::sweep(&w.env()).unwrap();
+                expired += run.report.expired;
+                if !run.report.more {
+                    break;
+                }
+            }
+            assert_eq!(expired, 1);
+            w.advance(180);
+            w.store.set_redis_swap_fault(redis);
+            let (r1, r2) = (SeededRandom::new(seed + 1), SeededRandom::new(seed + 2));
+            let policy = Policy::default();
+            let purged = std::sync::atomic::AtomicUsize::new(0);
+            let tasks: Vec<Box<dyn FnOnce() -> bool + Send>> = vec![
+                Box::new(|| {
+                    invitations::ops::resend::resend(&env_for(&w, &r1, &policy), &owner, &acc, &id)
+                        .is_ok()
+                }),
+                Box::new(|| {
+                    let run = invitations::ops::sweep::sweep(&env_for(&w, &r2, &policy)).unwrap();
+                    purged.fetch_add(run.report.purged, std::sync::atomic::Ordering::SeqCst);
+                    false
+                }),
+            ];
+            let renewed = race(&w.store, seed, tasks)[0];
+            assert!(
+                renewed || purged.load(std::sync::atomic::Ordering::SeqCst) == 1,
+                "seed {seed}: neither happened"
+            );
+            w.store.set_redis_swap_fault(false);
+            for _ in 0..3 {
+                invitations::ops::sweep::sweep(&w.env()).unwrap();
+            }
+            let found = get_invitation(&w.env(), &owner, &acc, &id);
+            if renewed {
+                assert_eq!(found.unwrap().status, Status::Pending, "seed {seed}");
+            }
+            check_invariants(&w.store, w.now());
+        }
+    }
+}

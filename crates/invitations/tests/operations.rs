@@ -506,7 +506,7 @@ fn reinvite_after_cancel_and_after_expiry() {
     w.advance(60);
     assert_eq!(
         resend(&w.env(), &owner, &acc, &second).unwrap_err(),
-        Error::AlreadyInvited
+        Error::InvitationNotPending
     );
     assert!(accept_by_token(&w.env(), &user("bob"), &token).is_ok());
     check_invariants(&w.store, w.now());

@@ -121,7 +121,7 @@ fn round_trips_match_the_documented_table() {
         cost(&w, || accept_by_token(&w.env(), &bob, &one.mails[0].token)
             .unwrap())
         .0,
-        4,
+        5,
         "accept again"
     );
     let carol = user("bulk1");
@@ -141,7 +141,7 @@ fn round_trips_match_the_documented_table() {
     let resend_id = bulk.mails[6].invitation.id.clone();
     assert_eq!(
         cost(&w, || resend(&w.env(), &owner, &acc, &resend_id).unwrap()).0,
-        7,
+        8,
         "resend pending"
     );
     w.advance(Ttl::MAX.secs());

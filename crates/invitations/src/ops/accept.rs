@@ -16,6 +16,7 @@ use crate::principal::{Principal, User};
 use crate::store::{self, decode, encode, Decision};
 use crate::token::{InvitationToken, TokenHash};
 use crate::{slots, Env};
+use std::cell::Cell;
 
 #[derive(Clone, Debug)]
 pub struct Accepted {
@@ -24,8 +25,8 @@ pub struct Accepted {
     pub events: Vec<Event>,
 }
 
-/// Cost: 7 round trips (token, account + membership, CAS, member log
-/// `increment`, `set-many`, delivery); 4 when the caller already accepted it.
+/// Cost: 7 round trips (token, account + membership, member log `increment`,
+/// CAS, `set-many`, delivery); 5 when the caller already accepted it.
 pub fn accept_by_token(
     env: &Env,
     principal: &Principal,
@@ -102,12 +103,17 @@ fn accept(
     token: Option<TokenHash>,
 ) -> Result<Accepted> {
     let now = env.clock.now();
+    // The member log position is reserved once, on the first try that would
+    // write, and recorded in the invitation: every later writer of this
+    // membership writes the very same record. (A lost race leaves a gap in
+    // the log, which listing skips.)
+    let reserved: Cell<Option<i64>> = Cell::new(None);
     let outcome = store::update::<Invitation, Outcome>(
         env.store,
         env.random,
         &keys::invitation(id),
         |mut inv| {
-            if inv.account_id != account.id || token.is_some_and(|t| !inv.token_hash.matches(&t)) {
+            if inv.account_id != account.id || token.is_some_and(|t| !inv.token_matches(&t)) {
                 return Err(Error::InvitationNotFound);
             }
             if let State::Accepted { accepted_by, .. } = &inv.state {
@@ -115,9 +121,7 @@ fn accept(
                     return Ok(Decision::Keep(Outcome::AlreadyMine(inv)));
                 }
             }
-            if !inv.is_open(now) {
-                inv.accept(now, &user.id)?;
-            }
+            inv.acceptable(now)?;
             // The signed-in user must own the invited address. A mismatch leaves
             // the invitation as it is, for its rightful owner.
             if user.email.as_ref() != Some(&inv.email) {
@@ -129,7 +133,15 @@ fn accept(
             if !account.allows(&inv.email) {
                 return Err(Error::DomainNotAllowed);
             }
-            inv.accept(now, &user.id)?;
+            let seq = match reserved.get() {
+                Some(seq) => seq,
+                None => {
+                    let seq = env.store.increment(&keys::member_seq(&account.id), 1)?;
+                    reserved.set(Some(seq));
+                    seq
+                }
+            };
+            inv.accept(now, &user.id, seq)?;
             Ok(Decision::Write(inv.clone(), Outcome::Accepted(inv)))
         },
     )?
@@ -139,17 +151,29 @@ fn accept(
         Outcome::Accepted(inv) => (inv, true),
         Outcome::AlreadyMine(inv) => (inv, false),
     };
+    // Accepted before: look at the membership as it is now, not as it was
+    // before the CAS (a concurrent first accept may have written it, or an
+    // admin removed it since).
+    let membership = if newly {
+        membership
+    } else {
+        store::get_json::<Member>(env.store, &keys::member(&account.id, &user.id))?
+    };
     let member = match (membership, newly) {
         // Already a member (the owner, or through another invitation): keep
         // the access they have rather than change it behind an admin's back.
         (Some(m), _) if m.is_active() => m,
         // Removed since accepting: an old link cannot undo that.
         (Some(_), false) => return Err(Error::InvitationAlreadyAccepted),
-        // Newly accepted, or accepted before but the membership write failed.
+        // Newly accepted, or accepted before but not yet (or never) written:
+        // the same record whoever writes it.
         _ => write_membership(env, user, &invitation)?,
     };
     let mut events = Vec::new();
-    let delivery: Option<Delivery> = store::get_json(env.store, &keys::delivery(&invitation.id))?;
+    // The change is made: a failed read below must not lose its event.
+    let delivery: Option<Delivery> = store::get_json(env.store, &keys::delivery(&invitation.id))
+        .ok()
+        .flatten();
     let view = InvitationView::new(invitation, delivery.unwrap_or_default(), now);
     if newly {
         events.push(Event::invitation(
@@ -166,17 +190,28 @@ fn accept(
     })
 }
 
-/// Cost: 2 round trips (`increment` of the member log, `set-many`).
+/// Cost: 1 round trip (`set-many`). Writes the membership an accepted
+/// invitation describes; writing it twice writes the same thing.
 fn write_membership(env: &Env, user: &User, inv: &Invitation) -> Result<Member> {
     let acc = &inv.account_id;
-    let seq = env.store.increment(&keys::member_seq(acc), 1)?;
+    let (joined_at, seq) = match &inv.state {
+        State::Accepted {
+            accepted_at,
+            member_seq,
+            ..
+        } if *member_seq > 0 => (*accepted_at, *member_seq),
+        _ => (
+            env.clock.now(),
+            env.store.increment(&keys::member_seq(acc), 1)?,
+        ),
+    };
     let member = Member {
         account_id: acc.clone(),
         user_id: user.id.clone(),
         email: Some(inv.email.clone()),
         role: inv.role.role(),
         access_groups: inv.access_groups.clone(),
-        joined_at: env.clock.now(),
+        joined_at,
         invitation_id: Some(inv.id.clone()),
         invited_by: Some(inv.invited_by.clone()),
         seq,

@@ -33,7 +33,10 @@ pub fn cancel(
         },
     )?
     .ok_or(Error::InvitationNotFound)?;
-    let delivery: Option<Delivery> = store::get_json(env.store, &keys::delivery(id))?;
+    // The change is made: a failed read below must not lose its event.
+    let delivery: Option<Delivery> = store::get_json(env.store, &keys::delivery(id))
+        .ok()
+        .flatten();
     let view = InvitationView::new(inv, delivery.unwrap_or_default(), now);
     let event = Event::invitation(
         env.random,

@@ -13,9 +13,10 @@ pub type SendOutcome = std::result::Result<(), String>;
 /// Records send outcomes and returns `invitation.sent` / `.delivery_failed` events.
 /// Cost: 2 round trips for any number of invitations (`get-many`, `set-many`).
 ///
-/// Delivery records are written without compare-and-swap: at most one sender
-/// works on an invitation at a time (senders claim the attempt by changing
-/// the invitation's token first), so the last writer is the right one.
+/// Delivery records are written without compare-and-swap: senders claim an
+/// attempt by changing the invitation's token first, and an outcome for an
+/// older token than the one recorded is dropped, so a late answer about an
+/// old link cannot hide the newest one.
 pub fn record_deliveries(env: &Env, outcomes: &[(Invitation, SendOutcome)]) -> Result<Vec<Event>> {
     if outcomes.is_empty() {
         return Ok(Vec::new());
@@ -33,7 +34,9 @@ pub fn record_deliveries(env: &Env, outcomes: &[(Invitation, SendOutcome)]) -> R
             .map(|b| decode(key, &b))
             .transpose()?
             .unwrap_or_default();
-        delivery.record(now, outcome);
+        if !delivery.record(now, inv, outcome) {
+            continue;
+        }
         writes.push((key.clone(), encode(&delivery)));
         let kind = match outcome {
             Ok(()) => EventKind::InvitationSent,

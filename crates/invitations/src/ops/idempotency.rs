@@ -3,9 +3,10 @@
 //! The first request with a key claims it with an `increment` (atomic on every
 //! backend, so exactly one claimant sees 1), acts, then stores its answer.
 //! A retry finds the answer and replays it; a retry while the first is still
-//! running is told so (409). The claim counter is per hour, so a request that
-//! died between claiming and answering blocks its key for at most the rest of
-//! that hour. Answers are kept `idempotency_ttl_secs`, then the sweep forgets them.
+//! running is told so (409). The claim counter is per hour, and a claim in
+//! the previous hour still counts, so a request that died between claiming
+//! and answering blocks its key for at most two hours. Answers are kept
+//! `idempotency_ttl_secs`, then the sweep forgets them.
 
 use crate::error::{Error, Result};
 use crate::keys;
@@ -54,9 +55,9 @@ pub struct Claim {
 }
 
 #[derive(Serialize, Deserialize)]
-struct Answer {
+pub(crate) struct Answer {
     fingerprint: String,
-    created_at: Timestamp,
+    pub created_at: Timestamp,
     response: String,
 }
 
@@ -82,7 +83,18 @@ pub fn begin(
     let now = env.clock.now();
     let scope = sha256_hex(&[caller.as_bytes(), route.as_bytes(), key.0.as_bytes()]);
     let fingerprint = sha256_hex(&[request]);
-    let answer: Option<Answer> = store::get_json(env.store, &keys::idempotency(&scope))?;
+    let hour = now.unix_millis().div_euclid(3_600_000);
+    let looked = store::get_many_raw(
+        env.store,
+        &[
+            keys::idempotency(&scope),
+            keys::idempotency_claim(&scope, hour - 1),
+        ],
+    )?;
+    let answer: Option<Answer> = looked[0]
+        .as_deref()
+        .map(|b| store::decode(&keys::idempotency(&scope), b))
+        .transpose()?;
     if let Some(a) = answer {
         if now < a.created_at.plus_secs(env.policy.idempotency_ttl_secs) {
             if a.fingerprint != fingerprint {
@@ -113,15 +125,12 @@ pub fn begin(
 pub fn complete(env: &Env, claim: Claim, response: &[u8]) -> Result<()> {
     let now = env.clock.now();
     let answer_key = keys::idempotency(&claim.scope);
-    let claim_key = keys::idempotency_claim(&claim.scope, claim.hour);
     let forget_at = now.plus_secs(env.policy.idempotency_ttl_secs);
-    let mut writes = queue::entries(
-        env,
-        &[(
-            forget_at,
-            DueItem::Forget(vec![answer_key.clone(), claim_key]),
-        )],
-    )?;
+    let item = DueItem::Idempotency {
+        scope: claim.scope.clone(),
+        hour: claim.hour,
+    };
+    let mut writes = queue::entries(env, &[(forget_at, item)])?;
     let answer = Answer {
         fingerprint: claim.fingerprint,
         created_at: now,

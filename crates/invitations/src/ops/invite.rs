@@ -190,7 +190,9 @@ pub fn invite(
             ttl,
             expires_at: now.plus_secs(ttl.secs()),
             issued_at: now,
+            reissued_at: now,
             token_hash: token.hash(),
+            previous_token_hash: None,
             state: State::Pending,
             seq: first_seq + n as i64,
             rev: Rev::generate(env.random),
@@ -221,7 +223,6 @@ pub fn invite(
                 Claim {
                     email: inv.email.clone(),
                     invitation: inv.id.clone(),
-                    expires_at: inv.expires_at,
                 }
             })
             .collect();

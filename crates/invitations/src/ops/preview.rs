@@ -57,7 +57,7 @@ pub(crate) fn find_by_token(env: &Env, token: &InvitationToken) -> Result<(Invit
         return Err(Error::InvitationNotFound);
     };
     let invitation: Invitation = decode(&keys[0], inv)?;
-    if !invitation.token_hash.matches(&hash) {
+    if !invitation.token_matches(&hash) {
         return Err(Error::InvitationNotFound);
     }
     Ok((invitation, decode(&keys[1], acct)?))

@@ -1,15 +1,19 @@
 //! Resend: mail a fresh link for a pending invitation, or renew an expired one.
-//! The old link stops working and the expiry clock starts again.
+//! Every older link stops working and the expiry clock starts again.
+//!
+//! A renewal needs no slot claim: an invite that takes the address's slot
+//! supersedes the expired invitation first (see `slots`), and that CAS and
+//! this one meet on the same record, so only one of them can win.
 
 use crate::effects::{Event, EventKind, MailJob, MailKind};
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, InvitationId};
 use crate::keys;
 use crate::model::{Delivery, Invitation, InvitationView};
-use crate::ops::invite::TokenRef;
+use crate::ops::invite::{existing_members, TokenRef};
 use crate::ops::load_access;
 use crate::principal::Principal;
-use crate::slots::{self, Claim, ClaimResult};
+use crate::queue::{self, DueItem};
 use crate::store::{self, encode, Decision};
 use crate::token::InvitationToken;
 use crate::Env;
@@ -21,8 +25,9 @@ pub struct Resent {
     pub events: Vec<Event>,
 }
 
-/// Cost: 7 round trips (access, read, CAS, new token key, old token key,
-/// delivery); +2 or 3 to renew an expired invitation (its address's slot).
+/// Cost: 8 round trips (access, read, CAS, due-minute `increment`, `set-many`
+/// of the new token and due entry, `delete-many` of old tokens, delivery);
+/// +1 to renew an expired invitation (is the address a member now?).
 pub fn resend(
     env: &Env,
     principal: &Principal,
@@ -40,38 +45,45 @@ pub fn resend(
     if !current.renewable(now) {
         return Err(Error::InvitationNotPending);
     }
-    let token = InvitationToken::generate(env.random);
-    if !current.is_open(now) {
-        // Renewal reopens the address's slot: it must win it like an invite would.
-        let claim = Claim {
-            email: current.email.clone(),
-            invitation: current.id.clone(),
-            expires_at: now.plus_secs(current.ttl.secs()),
-        };
-        let shard = slots::shard_key(&access.account, &current.email);
-        if slots::claim(env, &shard, &[claim])? == [ClaimResult::AlreadyInvited] {
-            return Err(Error::AlreadyInvited);
-        }
+    if !current.is_open(now)
+        && !existing_members(env, acc, std::iter::once(&current.email))?.is_empty()
+    {
+        return Err(Error::AlreadyMember);
     }
+    let token = InvitationToken::generate(env.random);
     let cooldown = env.policy.resend_cooldown_secs;
+    let max_ttl = access.account.default_ttl;
     let (before, after) = store::update::<Invitation, (Invitation, Invitation)>(
         env.store,
         env.random,
         &key,
         |inv| {
             let mut next = inv.clone();
-            next.reissue(now, token.hash(), cooldown)?;
+            next.reissue(now, token.hash(), cooldown, max_ttl)?;
             Ok(Decision::Write(next.clone(), (inv, next)))
         },
     )?
     .ok_or(Error::InvitationNotFound)?;
-    env.store.set(
-        &keys::token(&after.token_hash),
-        &encode(&TokenRef::of(&after)),
-    )?;
-    // The old link already fails (its hash no longer matches); this only tidies up.
-    let _ = env.store.delete(&keys::token(&before.token_hash));
-    let delivery: Option<Delivery> = store::get_json(env.store, &keys::delivery(id))?;
+
+    // The new link, and a look from the sweep in case this mail does not go out.
+    let check_at = now.plus_secs(env.policy.mail_check_delay_secs);
+    let mut writes = queue::entries(env, &[(check_at, DueItem::Invitation(after.id.clone()))])?;
+    writes.push((
+        keys::token(&after.token_hash),
+        encode(&TokenRef::of(&after)),
+    ));
+    store::set_many(env.store, &writes)?;
+    // Old links already fail (their hashes no longer match); this only tidies up.
+    let old: Vec<String> = std::iter::once(before.token_hash)
+        .chain(before.previous_token_hash)
+        .map(|h| keys::token(&h))
+        .collect();
+    let _ = store::delete_many(env.store, &old);
+
+    // The change is made: a failed read below must not lose its event.
+    let delivery: Option<Delivery> = store::get_json(env.store, &keys::delivery(id))
+        .ok()
+        .flatten();
     let view = InvitationView::new(after.clone(), delivery.unwrap_or_default(), now);
     let event = Event::invitation(env.random, EventKind::InvitationResent, now, view.clone());
     Ok(Resent {

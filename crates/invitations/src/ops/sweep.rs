@@ -8,9 +8,10 @@ use crate::effects::{Event, EventKind, MailJob, MailKind};
 use crate::error::Result;
 use crate::ids::{InvitationId, Rev};
 use crate::keys;
+use crate::model::Account;
 use crate::model::{Delivery, DeliveryStatus, Invitation, InvitationView, State, Status};
+use crate::ops::idempotency;
 use crate::ops::invite::TokenRef;
-use crate::ops::load_views;
 use crate::queue::{self, bucket_of, DueItem};
 use crate::store::{self, decode, decode_counter, encode, Decision, Versioned};
 use crate::time::Timestamp;
@@ -28,6 +29,8 @@ pub struct SweepReport {
     pub expired: usize,
     pub mailed: usize,
     pub purged: usize,
+    /// Items whose handling failed; they are looked at again next run.
+    pub failed: usize,
     /// More due work was left for the next run.
     pub more: bool,
 }
@@ -57,27 +60,33 @@ impl Versioned for Watermark {
 }
 
 /// When the mail for the invitation's current token should be tried (again),
-/// or `None` if it went out or the attempts are used up.
+/// or `None` if it went out or the attempts since a person last sent it are
+/// used up (the admin can still resend).
 pub(crate) fn mail_due_at(inv: &Invitation, dlv: &Delivery, policy: &Policy) -> Option<Timestamp> {
-    let delivered = dlv.status == DeliveryStatus::Sent && dlv.last_sent_at >= Some(inv.issued_at);
-    if delivered || dlv.attempts >= policy.mail_max_attempts {
+    let current = dlv.token_issued_at == Some(inv.issued_at);
+    let attempts = dlv.attempts_since(inv.reissued_at);
+    if (current && dlv.status == DeliveryStatus::Sent) || attempts >= policy.mail_max_attempts {
         return None;
     }
     match dlv.last_attempt_at {
         // The current token's last attempt failed: back off exponentially.
-        Some(at) if at >= inv.issued_at => {
-            let exp = dlv.attempts.saturating_sub(1).min(20);
+        Some(at) if current => {
+            let exp = attempts.saturating_sub(1).min(20);
             Some(at.plus_secs(policy.mail_retry_base_secs.saturating_mul(1 << exp)))
         }
-        // No attempt finished since the token was made: in flight, or lost.
+        // No outcome for the current token yet: in flight, or lost.
         _ => Some(inv.issued_at.plus_secs(policy.mail_check_delay_secs)),
     }
 }
 
 /// Cost: 1 (watermark) + 1 per 500 queue minutes stepped over + 2 (entries,
-/// records) + per due item: 2 to expire, 2 to retry mail, 2 to purge; then one
-/// `increment` per distinct minute re-queued, 1 `set-many`, 1 `delete-many`
-/// and 1 or 2 for the watermark.
+/// records) + per due item: 2 to expire, 2 to retry mail, 4 to purge (+1 per
+/// distinct account met); then one `increment` per distinct minute re-queued,
+/// 1 `set-many`, 1 `delete-many` and 1 or 2 for the watermark.
+///
+/// An item whose handling fails is counted in `failed` and looked at again in
+/// a minute; it never stops the run. Events and mail of what was done are
+/// always handed back, even when the closing writes fail.
 pub fn sweep(env: &Env) -> Result<SweepRun> {
     let now = env.clock.now();
     let policy = env.policy;
@@ -131,123 +140,253 @@ pub fn sweep(env: &Env) -> Result<SweepRun> {
         }
     }
 
-    // 2. What the entries name.
-    let entries = store::get_many_raw(env.store, &entry_keys)?;
-    let mut invitation_ids = BTreeSet::new();
-    let mut forget: Vec<String> = Vec::new();
-    for (value, key) in entries.iter().zip(&entry_keys) {
-        match value
-            .as_deref()
-            .map(|b| decode::<DueItem>(key, b))
-            .transpose()?
-        {
-            Some(DueItem::Invitation(id)) => {
-                invitation_ids.insert(id);
-            }
-            Some(DueItem::Forget(keys)) => forget.extend(keys),
-            None => {}
-        }
-    }
-    let ids: Vec<InvitationId> = invitation_ids.into_iter().collect();
-    let views = load_views(env, &ids)?;
-
-    // 3. Act on each.
     let mut run = SweepRun {
         report: SweepReport::default(),
         mails: Vec::new(),
         events: Vec::new(),
     };
-    let mut requeue: Vec<(Timestamp, DueItem)> = Vec::new();
-    let mut writes: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut deletes: Vec<String> = forget;
-    let mut account_names: BTreeMap<String, Option<AccountName>> = BTreeMap::new();
-    let earliest = now.plus_millis(queue::BUCKET_MS);
-    let later = |t: Timestamp| t.max(earliest);
-    let retention = policy.retention_days * 24 * 60 * 60;
 
-    for view in views.into_iter().flatten() {
-        let inv = &view.invitation;
-        let item = DueItem::Invitation(inv.id.clone());
-        match view.status {
-            Status::Pending => match mail_due_at(inv, &view.delivery, policy) {
-                Some(at) if at <= now => match retry_mail(env, inv, &mut account_names)? {
-                    Some((job, old_hash)) => {
-                        writes.push((
-                            keys::token(&job.invitation.token_hash),
-                            encode(&TokenRef::of(&job.invitation)),
-                        ));
-                        deletes.push(keys::token(&old_hash));
-                        let attempts = view.delivery.attempts + 1;
-                        let backoff = policy
-                            .mail_retry_base_secs
-                            .saturating_mul(1 << attempts.saturating_sub(1).min(20));
-                        requeue.push((
-                            later(
-                                now.plus_secs(backoff.max(policy.mail_check_delay_secs))
-                                    .min(inv.expires_at),
-                            ),
-                            item,
-                        ));
-                        run.report.mailed += 1;
-                        run.mails.push(job);
-                    }
-                    None => requeue.push((later(now), item)),
-                },
-                Some(at) => requeue.push((later(at.min(inv.expires_at)), item)),
-                None => requeue.push((later(inv.expires_at), item)),
-            },
-            Status::Expired if matches!(inv.state, State::Pending) => {
-                if let Some(expired) = expire(env, &inv.id)? {
-                    run.report.expired += 1;
-                    let view = InvitationView::new(expired, view.delivery.clone(), now);
-                    run.events.push(Event::invitation(
-                        env.random,
-                        EventKind::InvitationExpired,
-                        now,
-                        view,
-                    ));
-                }
-                requeue.push((later(inv.expires_at.plus_secs(retention)), item));
+    // 2. What the entries name. An entry or record that cannot be read is
+    // counted and dropped: it must not stop the sweep for everyone else.
+    let entries = store::get_many_raw(env.store, &entry_keys)?;
+    let mut invitation_ids = BTreeSet::new();
+    let mut idempotency: Vec<(String, i64)> = Vec::new();
+    for (value, key) in entries.iter().zip(&entry_keys) {
+        match value.as_deref().map(|b| decode::<DueItem>(key, b)) {
+            Some(Ok(DueItem::Invitation(id))) => {
+                invitation_ids.insert(id);
             }
-            _ => {
-                let closed = inv.closed_at(now).unwrap_or(now);
-                let purge_at = closed.plus_secs(retention);
-                if purge_at > now {
-                    requeue.push((later(purge_at), item));
-                    continue;
-                }
-                let shard = keys::slot_shard(
-                    &inv.account_id,
-                    keys::shard_of(&inv.email, shard_count(env, inv)?),
-                );
-                slots::release(env, &shard, &inv.email, &inv.id)?;
-                deletes.extend([
-                    keys::invitation(&inv.id),
-                    keys::delivery(&inv.id),
-                    keys::token(&inv.token_hash),
-                    keys::invitation_log(&inv.account_id, inv.seq),
-                ]);
-                run.report.purged += 1;
-            }
+            Some(Ok(DueItem::Idempotency { scope, hour })) => idempotency.push((scope, hour)),
+            Some(Err(_)) => run.report.failed += 1,
+            None => {}
         }
     }
+    let ids: Vec<InvitationId> = invitation_ids.into_iter().collect();
+    let views = load_views_tolerant(env, &ids, &mut run.report)?;
 
-    // 4. Write what comes next, then drop what was handled, then move on.
-    writes.extend(queue::entries(env, &requeue)?);
-    store::set_many(env.store, &writes)?;
-    deletes.extend(entry_keys);
-    deletes.extend(finished_buckets);
-    store::delete_many(env.store, &deletes)?;
-    save_watermark(env, saved.is_some(), bucket, next)?;
+    // 3. Act on each.
+    let mut work = Work::default();
+    let mut accounts = Accounts::default();
+    for view in views {
+        let id = view.invitation.id.clone();
+        if handle(env, view, &mut accounts, &mut work, &mut run).is_err() {
+            run.report.failed += 1;
+            work.requeue.push((now, DueItem::Invitation(id)));
+        }
+    }
+    if forget_idempotency(env, &idempotency, &mut work).is_err() {
+        run.report.failed += idempotency.len();
+    }
+
+    // 4. Write what comes next, then drop what was handled, then move on. If
+    // this fails, the entries stay and the next run handles them again.
+    let closing = (|| -> Result<()> {
+        work.writes.extend(queue::entries(env, &work.requeue)?);
+        store::set_many(env.store, &work.writes)?;
+        work.deletes.extend(entry_keys);
+        work.deletes.extend(finished_buckets);
+        store::delete_many(env.store, &work.deletes)?;
+        save_watermark(env, saved.is_some(), bucket, next)
+    })();
+    if closing.is_err() {
+        run.report.failed += 1;
+        more = true;
+    }
     run.report.more = more;
     Ok(run)
 }
 
-/// Slot shards per account are fixed at creation; read the account's number.
-fn shard_count(env: &Env, inv: &Invitation) -> Result<u16> {
-    let account: Option<crate::model::Account> =
-        store::get_json(env.store, &keys::account(&inv.account_id))?;
-    Ok(account.map(|a| a.shards).unwrap_or(env.policy.shards))
+/// Writes collected over a run, done together at its end.
+#[derive(Default)]
+struct Work {
+    requeue: Vec<(Timestamp, DueItem)>,
+    writes: Vec<(String, Vec<u8>)>,
+    deletes: Vec<String>,
+}
+
+/// Accounts met during a run, read once each.
+#[derive(Default)]
+struct Accounts(BTreeMap<String, Option<Account>>);
+
+impl Accounts {
+    fn get(&mut self, env: &Env, id: &crate::ids::AccountId) -> Result<Option<&Account>> {
+        if !self.0.contains_key(id.as_str()) {
+            let account: Option<Account> = store::get_json(env.store, &keys::account(id))?;
+            self.0.insert(id.to_string(), account);
+        }
+        Ok(self.0[id.as_str()].as_ref())
+    }
+}
+
+fn load_views_tolerant(
+    env: &Env,
+    ids: &[InvitationId],
+    report: &mut SweepReport,
+) -> Result<Vec<InvitationView>> {
+    let now = env.clock.now();
+    let mut keys = Vec::with_capacity(ids.len() * 2);
+    for id in ids {
+        keys.push(keys::invitation(id));
+        keys.push(keys::delivery(id));
+    }
+    let values = store::get_many_raw(env.store, &keys)?;
+    let mut out = Vec::new();
+    for (pair, key) in values.chunks(2).zip(keys.chunks(2)) {
+        let Some(inv) = pair[0].as_deref() else {
+            continue;
+        };
+        let inv: Invitation = match decode(&key[0], inv) {
+            Ok(i) => i,
+            Err(_) => {
+                report.failed += 1;
+                continue;
+            }
+        };
+        let dlv: Delivery = pair[1]
+            .as_deref()
+            .and_then(|b| decode(&key[1], b).ok())
+            .unwrap_or_default();
+        out.push(InvitationView::new(inv, dlv, now));
+    }
+    Ok(out)
+}
+
+/// Decides and does what is due for one invitation.
+fn handle(
+    env: &Env,
+    view: InvitationView,
+    accounts: &mut Accounts,
+    work: &mut Work,
+    run: &mut SweepRun,
+) -> Result<()> {
+    let now = env.clock.now();
+    let policy = env.policy;
+    let inv = &view.invitation;
+    let item = DueItem::Invitation(inv.id.clone());
+    let retention = policy.retention_days * 24 * 60 * 60;
+    match view.status {
+        Status::Pending => match mail_due_at(inv, &view.delivery, policy) {
+            Some(at) if at <= now => {
+                let Some(name) = accounts.get(env, &inv.account_id)?.map(|a| a.name.clone()) else {
+                    return Ok(());
+                };
+                if let Some(job) = retry_mail(env, inv, name)? {
+                    work.writes.push((
+                        keys::token(&job.invitation.token_hash),
+                        encode(&TokenRef::of(&job.invitation)),
+                    ));
+                    // The link before last stops working; the last one stays valid.
+                    if let Some(old) = inv.previous_token_hash {
+                        work.deletes.push(keys::token(&old));
+                    }
+                    let attempts = view.delivery.attempts_since(inv.reissued_at);
+                    let backoff = policy
+                        .mail_retry_base_secs
+                        .saturating_mul(1 << attempts.min(20));
+                    let check = now.plus_secs(backoff.max(policy.mail_check_delay_secs));
+                    work.requeue.push((check.min(inv.expires_at), item));
+                    run.report.mailed += 1;
+                    run.mails.push(job);
+                } else {
+                    work.requeue.push((now, item));
+                }
+            }
+            Some(at) => work.requeue.push((at.min(inv.expires_at), item)),
+            None => work.requeue.push((inv.expires_at, item)),
+        },
+        Status::Expired if matches!(inv.state, State::Pending) => {
+            if let Some(expired) = expire(env, &inv.id)? {
+                run.report.expired += 1;
+                let view = InvitationView::new(expired, view.delivery.clone(), now);
+                run.events.push(Event::invitation(
+                    env.random,
+                    EventKind::InvitationExpired,
+                    now,
+                    view,
+                ));
+            }
+            work.requeue
+                .push((inv.expires_at.plus_secs(retention), item));
+        }
+        _ => {
+            let closed = inv.closed_at(now).unwrap_or(now);
+            let purge_at = closed.plus_secs(retention);
+            if purge_at > now {
+                work.requeue.push((purge_at, item));
+                return Ok(());
+            }
+            // Seal it first, so a resend racing this purge cannot renew a
+            // record that is about to be deleted.
+            if inv.renewable(now) && !seal(env, &inv.id)? {
+                work.requeue.push((now, item));
+                return Ok(());
+            }
+            let shards = accounts
+                .get(env, &inv.account_id)?
+                .map(|a| a.shards)
+                .unwrap_or(policy.shards);
+            let shard = keys::slot_shard(&inv.account_id, keys::shard_of(&inv.email, shards));
+            slots::release(env, &shard, &inv.email, &inv.id)?;
+            work.deletes.extend([
+                keys::invitation(&inv.id),
+                keys::delivery(&inv.id),
+                keys::token(&inv.token_hash),
+                keys::invitation_log(&inv.account_id, inv.seq),
+            ]);
+            if let Some(old) = inv.previous_token_hash {
+                work.deletes.push(keys::token(&old));
+            }
+            run.report.purged += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Forgets idempotency answers past their lifetime (not newer ones that reused the key).
+fn forget_idempotency(env: &Env, items: &[(String, i64)], work: &mut Work) -> Result<()> {
+    let now = env.clock.now();
+    let answer_keys: Vec<String> = items
+        .iter()
+        .map(|(scope, _)| keys::idempotency(scope))
+        .collect();
+    let answers = store::get_many_raw(env.store, &answer_keys)?;
+    for ((scope, hour), (answer, key)) in items.iter().zip(answers.into_iter().zip(answer_keys)) {
+        work.deletes.push(keys::idempotency_claim(scope, *hour));
+        let stale = match answer
+            .as_deref()
+            .map(|b| decode::<idempotency::Answer>(&key, b))
+        {
+            Some(Ok(a)) => a.created_at.plus_secs(env.policy.idempotency_ttl_secs) <= now,
+            Some(Err(_)) => true,
+            None => false,
+        };
+        if stale {
+            work.deletes.push(key);
+        }
+    }
+    Ok(())
+}
+
+/// Marks an expired invitation superseded before purging it. False if it was
+/// renewed meanwhile.
+fn seal(env: &Env, id: &InvitationId) -> Result<bool> {
+    let now = env.clock.now();
+    Ok(store::update::<Invitation, bool>(
+        env.store,
+        env.random,
+        &keys::invitation(id),
+        |mut inv| {
+            if inv.is_open(now) {
+                return Ok(Decision::Keep(false));
+            }
+            if !inv.renewable(now) {
+                return Ok(Decision::Keep(true));
+            }
+            inv.supersede(now)?;
+            Ok(Decision::Write(inv, true))
+        },
+    )?
+    .unwrap_or(false))
 }
 
 /// Writes the expiry down. `None` if someone else did, or it changed meanwhile.
@@ -267,14 +406,10 @@ fn expire(env: &Env, id: &InvitationId) -> Result<Option<Invitation>> {
     .flatten())
 }
 
-/// Claims a mail retry by giving the invitation a new token (only the hash of
-/// the old one was kept, so it cannot be mailed again). A concurrent sweep
-/// that read the same state loses the compare-and-swap and sends nothing.
-fn retry_mail(
-    env: &Env,
-    seen: &Invitation,
-    names: &mut BTreeMap<String, Option<AccountName>>,
-) -> Result<Option<(MailJob, crate::token::TokenHash)>> {
+/// Claims a mail retry by giving the invitation a new token (only hashes are
+/// kept, so a link cannot be mailed twice). A concurrent sweep that read the
+/// same state loses the compare-and-swap and sends nothing.
+fn retry_mail(env: &Env, seen: &Invitation, account_name: AccountName) -> Result<Option<MailJob>> {
     let now = env.clock.now();
     let token = InvitationToken::generate(env.random);
     let rotated = store::update::<Invitation, Option<Invitation>>(
@@ -289,27 +424,12 @@ fn retry_mail(
         },
     )?
     .flatten();
-    let Some(invitation) = rotated else {
-        return Ok(None);
-    };
-    let acc = invitation.account_id.to_string();
-    if !names.contains_key(&acc) {
-        let account: Option<crate::model::Account> =
-            store::get_json(env.store, &keys::account(&invitation.account_id))?;
-        names.insert(acc.clone(), account.map(|a| a.name));
-    }
-    let Some(account_name) = names[&acc].clone() else {
-        return Ok(None);
-    };
-    Ok(Some((
-        MailJob {
-            kind: MailKind::Retry,
-            invitation,
-            account_name,
-            token,
-        },
-        seen.token_hash,
-    )))
+    Ok(rotated.map(|invitation| MailJob {
+        kind: MailKind::Retry,
+        invitation,
+        account_name,
+        token,
+    }))
 }
 
 /// The watermark the first account writes: the queue starts now.
