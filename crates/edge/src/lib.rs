@@ -3,4 +3,8 @@
 //! Pure Rust, so it is tested natively and builds for wasm32-wasip2.
 
 pub mod auth;
+pub mod body;
+pub mod join;
 pub mod mail;
+pub mod problem;
+pub mod render;

@@ -22,3 +22,36 @@ pub use control::{Faults, RequestRecord, Stats, TestClock, REQUEST_TAG_HEADER};
 pub use error::HostError;
 pub use host::{check_component_imports, TestHost, TestHostBuilder};
 pub use manifest::Manifest;
+
+use anyhow::{bail, Context};
+use std::path::Path;
+
+/// Runs each component's build command, like `spin build`.
+pub fn build_components(manifest_path: &Path) -> anyhow::Result<()> {
+    let manifest = Manifest::from_file(manifest_path)?;
+    for (name, component) in &manifest.components {
+        let Some(build) = &component.build else {
+            continue;
+        };
+        let workdir = match &build.workdir {
+            Some(dir) => manifest.dir.join(dir),
+            None => manifest.dir.clone(),
+        };
+        println!("Building component {name} with `{}`", build.command);
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&build.command)
+            .current_dir(&workdir)
+            // The host's own cargo settings must not leak into a wasm build.
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .env_remove("CARGO_BUILD_TARGET")
+            .status()
+            .with_context(|| format!("cannot run build command of component `{name}`"))?;
+        if !status.success() {
+            bail!("build command of component `{name}` failed ({status})");
+        }
+    }
+    Ok(())
+}

@@ -3,7 +3,7 @@
 use anyhow::{bail, Context};
 use spin_test_host::{Manifest, TestHost};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 mod bench;
 
@@ -65,36 +65,6 @@ fn parse_options(args: &[String]) -> anyhow::Result<Options> {
     Ok(options)
 }
 
-/// Runs each component's build command, like `spin build`.
-fn build_components(manifest_path: &Path) -> anyhow::Result<()> {
-    let manifest = Manifest::from_file(manifest_path)?;
-    for (name, component) in &manifest.components {
-        let Some(build) = &component.build else {
-            continue;
-        };
-        let workdir = match &build.workdir {
-            Some(dir) => manifest.dir.join(dir),
-            None => manifest.dir.clone(),
-        };
-        println!("Building component {name} with `{}`", build.command);
-        let status = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(&build.command)
-            .current_dir(&workdir)
-            // The host's own cargo settings must not leak into a wasm build.
-            .env_remove("CARGO_TARGET_DIR")
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .env_remove("CARGO_BUILD_TARGET")
-            .status()
-            .with_context(|| format!("cannot run build command of component `{name}`"))?;
-        if !status.success() {
-            bail!("build command of component `{name}` failed ({status})");
-        }
-    }
-    Ok(())
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -124,7 +94,7 @@ async fn main() -> anyhow::Result<()> {
         "bench" => bench::run(options.requests, options.concurrency).await,
         _ => {
             if options.build {
-                build_components(&options.from)?;
+                spin_test_host::build_components(&options.from)?;
             }
             let mut builder = TestHost::builder().manifest(&options.from);
             for (name, value) in &options.variables {

@@ -82,6 +82,22 @@ impl Invited {
             .filter(|r| r.status == InviteStatus::Created)
             .count()
     }
+
+    /// Shows the invitations as the send events left them (delivery recorded).
+    pub fn apply(&mut self, events: &[Event]) {
+        for e in events {
+            if let crate::effects::Subject::Invitation(view) = &e.subject {
+                let shown = self
+                    .results
+                    .iter_mut()
+                    .filter_map(|r| r.invitation.as_mut())
+                    .find(|v| v.invitation.id == view.invitation.id);
+                if let Some(v) = shown {
+                    *v = (**view).clone();
+                }
+            }
+        }
+    }
 }
 
 /// Cost for a request whose addresses fall in `s` slot shards, uncontended:

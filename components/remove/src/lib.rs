@@ -1,0 +1,57 @@
+//! `remove`: read or cancel one invitation; list, read or remove members.
+//!
+//! Routes: `/v1/accounts/:account/invitations/:invitation` (GET, DELETE),
+//! `/v1/accounts/:account/members` (GET), `/v1/accounts/:account/members/:user` (GET, DELETE).
+
+use invitations::ops::cancel::cancel;
+use invitations::ops::list::get_invitation;
+use invitations::ops::members::{get_member, list_members, remove_member};
+use invitations_edge::body::member_query;
+use invitations_edge::problem::ApiError;
+use invitations_edge::render;
+use invitations_spin::web::{self, Ctx};
+use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http_component;
+
+#[http_component]
+async fn handle(req: Request) -> Response {
+    web::finish(run(&req))
+}
+
+fn run(req: &Request) -> Result<Response, ApiError> {
+    let ctx = Ctx::open()?;
+    let who = web::caller(req, &ctx)?;
+    let env = ctx.env();
+    let acc = web::account_id(req)?;
+    match (web::route(req).as_str(), req.method()) {
+        ("/v1/accounts/:account/invitations/:invitation", Method::Get) => {
+            let view = get_invitation(&env, &who, &acc, &web::invitation_id(req)?)?;
+            Ok(web::json(200, &render::invitation(&view)))
+        }
+        ("/v1/accounts/:account/invitations/:invitation", Method::Delete) => {
+            let (view, _events) = cancel(&env, &who, &acc, &web::invitation_id(req)?)?;
+            Ok(web::json(200, &render::invitation(&view)))
+        }
+        ("/v1/accounts/:account/invitations/:invitation", _) => {
+            Err(ApiError::MethodNotAllowed("GET, DELETE"))
+        }
+        ("/v1/accounts/:account/members", Method::Get) => {
+            let page = member_query(req.query())?;
+            let listed = list_members(&env, &who, &acc, page.limit, page.cursor)?;
+            Ok(web::json(200, &render::page(&listed, render::member)))
+        }
+        ("/v1/accounts/:account/members", _) => Err(ApiError::MethodNotAllowed("GET")),
+        ("/v1/accounts/:account/members/:user", Method::Get) => {
+            let member = get_member(&env, &who, &acc, &web::user_id(req)?)?;
+            Ok(web::json(200, &render::member(&member)))
+        }
+        ("/v1/accounts/:account/members/:user", Method::Delete) => {
+            let _events = remove_member(&env, &who, &acc, &web::user_id(req)?)?;
+            Ok(web::no_content())
+        }
+        ("/v1/accounts/:account/members/:user", _) => {
+            Err(ApiError::MethodNotAllowed("GET, DELETE"))
+        }
+        _ => Err(ApiError::NotFound),
+    }
+}

@@ -1,0 +1,37 @@
+//! `resend`: mail a fresh link for a pending invitation, or renew an expired one.
+//!
+//! Route: `/v1/accounts/:account/invitations/:invitation/resend` (POST).
+
+use invitations::ops::resend::resend;
+use invitations_edge::problem::ApiError;
+use invitations_edge::render;
+use invitations_spin::mailer;
+use invitations_spin::web::{self, Ctx};
+use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http_component;
+
+#[http_component]
+async fn handle(req: Request) -> Response {
+    web::finish(run(&req).await)
+}
+
+async fn run(req: &Request) -> Result<Response, ApiError> {
+    let ctx = Ctx::open()?;
+    let who = web::caller(req, &ctx)?;
+    if *req.method() != Method::Post {
+        return Err(ApiError::MethodNotAllowed("POST"));
+    }
+    let acc = web::account_id(req)?;
+    let id = web::invitation_id(req)?;
+    web::idempotent(req, &ctx, &who, || async {
+        let resent = resend(&ctx.env(), &who, &acc, &id)?;
+        let mut view = resent.invitation;
+        for event in mailer::deliver(&ctx, vec![resent.mail]).await {
+            if let invitations::effects::Subject::Invitation(sent) = event.subject {
+                view = *sent;
+            }
+        }
+        Ok(web::json(200, &render::invitation(&view)))
+    })
+    .await
+}

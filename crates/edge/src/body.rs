@@ -1,0 +1,365 @@
+//! Request bodies and query strings, parsed into domain values. Bodies are
+//! JSON objects of at most 64 KiB with no unknown fields; every field error
+//! names its field.
+
+use crate::problem::ApiError;
+use invitations::cursor::Cursor;
+use invitations::email::{Domain, Email};
+use invitations::error::{Error, FieldError};
+use invitations::ids::AccountId;
+use invitations::model::Status;
+use invitations::ops::accounts::AccountPatch;
+use invitations::ops::invite::InviteRequest;
+use invitations::ops::list::InvitationFilter;
+use invitations::token::InvitationToken;
+use invitations::values::{AccessGroups, AccountName, InviteRole, Metadata, Note, Ttl};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Parses a JSON body into `T`, telling malformed JSON, unknown fields and
+/// wrong types apart.
+pub fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        let msg = e.to_string();
+        if let Some(rest) = msg.strip_prefix("unknown field `") {
+            let field = rest.split('`').next().unwrap_or_default();
+            return ApiError::UnknownField(field.to_owned());
+        }
+        if e.is_data() {
+            ApiError::Domain(Error::Validation(vec![FieldError::new("body", msg)]))
+        } else {
+            ApiError::InvalidJson(msg)
+        }
+    })
+}
+
+/// Collects field errors so a caller hears about all of them at once.
+#[derive(Default)]
+struct Fields(Vec<FieldError>);
+
+impl Fields {
+    fn take<T, E: std::fmt::Display>(&mut self, field: &str, r: Result<T, E>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.0.push(FieldError::new(field, e.to_string()));
+                None
+            }
+        }
+    }
+
+    fn finish<T>(self, value: impl FnOnce() -> T) -> Result<T, ApiError> {
+        if self.0.is_empty() {
+            Ok(value())
+        } else {
+            Err(ApiError::Domain(Error::Validation(self.0)))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAccountBody {
+    pub name: String,
+}
+
+impl CreateAccountBody {
+    pub fn parse(self) -> Result<AccountName, ApiError> {
+        let mut f = Fields::default();
+        let name = f.take("name", AccountName::parse(&self.name));
+        f.finish(|| name.unwrap())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchAccountBody {
+    pub name: Option<String>,
+    pub allowed_domains: Option<Vec<String>>,
+    pub default_ttl_seconds: Option<i64>,
+}
+
+impl PatchAccountBody {
+    pub fn parse(self) -> Result<AccountPatch, ApiError> {
+        let mut f = Fields::default();
+        let name = self
+            .name
+            .and_then(|n| f.take("name", AccountName::parse(&n)));
+        let domains = self.allowed_domains.map(|ds| {
+            ds.iter()
+                .enumerate()
+                .filter_map(|(i, d)| f.take(&format!("allowed_domains[{i}]"), Domain::parse(d)))
+                .collect::<Vec<_>>()
+        });
+        let ttl = self
+            .default_ttl_seconds
+            .and_then(|t| f.take("default_ttl_seconds", Ttl::from_secs(t)));
+        f.finish(|| AccountPatch {
+            name,
+            allowed_domains: domains,
+            default_ttl: ttl,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InviteBody {
+    pub emails: Vec<String>,
+    #[serde(default = "default_role")]
+    pub role: String,
+    #[serde(default)]
+    pub access_groups: Vec<String>,
+    #[serde(default)]
+    pub metadata: Option<serde_json::Value>,
+    pub ttl_seconds: Option<i64>,
+    pub message: Option<String>,
+}
+
+fn default_role() -> String {
+    "member".to_owned()
+}
+
+impl InviteBody {
+    pub fn parse(self) -> Result<InviteRequest, ApiError> {
+        let mut f = Fields::default();
+        let role = f.take("role", InviteRole::parse(&self.role));
+        let groups = f.take("access_groups", AccessGroups::parse(&self.access_groups));
+        let metadata = match self.metadata {
+            None | Some(serde_json::Value::Null) => Some(Metadata::default()),
+            Some(m) => f.take("metadata", Metadata::parse(m)),
+        };
+        let ttl = self
+            .ttl_seconds
+            .and_then(|t| f.take("ttl_seconds", Ttl::from_secs(t)));
+        let message = match self.message.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(m) => f.take("message", Note::parse(m)),
+        };
+        f.finish(|| InviteRequest {
+            emails: self.emails,
+            role: role.unwrap(),
+            access_groups: groups.unwrap(),
+            metadata: metadata.unwrap(),
+            ttl,
+            message,
+        })
+    }
+}
+
+/// `{"token": "..."}` to accept by link, or `{"account_id": "acc_..."}` when signed in.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptBody {
+    pub token: Option<String>,
+    pub account_id: Option<String>,
+}
+
+pub enum AcceptBy {
+    Token(InvitationToken),
+    Account(AccountId),
+}
+
+impl AcceptBody {
+    pub fn parse(self) -> Result<AcceptBy, ApiError> {
+        match (self.token, self.account_id) {
+            // A malformed token cannot name an invitation.
+            (Some(t), None) => InvitationToken::parse(&t)
+                .map(AcceptBy::Token)
+                .map_err(|_| ApiError::Domain(Error::InvitationNotFound)),
+            (None, Some(a)) => AccountId::parse(&a)
+                .map(AcceptBy::Account)
+                .map_err(|e| ApiError::Domain(Error::field("account_id", e.to_string()))),
+            _ => Err(ApiError::Domain(Error::field(
+                "token",
+                "give either token or account_id",
+            ))),
+        }
+    }
+}
+
+/// Decodes `application/x-www-form-urlencoded` query pairs.
+pub fn query_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let decoded = bytes
+                    .get(i + 1..i + 3)
+                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                if let Some(b) = decoded {
+                    out.push(b);
+                    i += 3;
+                    continue;
+                }
+                out.push(b'%');
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A list's paging parameters.
+pub struct PageQuery {
+    pub limit: Option<usize>,
+    pub cursor: Option<Cursor>,
+}
+
+fn page_query(pairs: &[(String, String)], f: &mut Fields) -> PageQuery {
+    let mut q = PageQuery {
+        limit: None,
+        cursor: None,
+    };
+    for (k, v) in pairs {
+        match k.as_str() {
+            "limit" => {
+                q.limit = f.take(
+                    "limit",
+                    v.parse::<usize>()
+                        .map_err(|_| "must be a number from 1 to 100")
+                        .and_then(|n| {
+                            if (1..=100).contains(&n) {
+                                Ok(n)
+                            } else {
+                                Err("must be a number from 1 to 100")
+                            }
+                        }),
+                )
+            }
+            "cursor" => match Cursor::parse(v) {
+                Ok(c) => q.cursor = Some(c),
+                Err(_) => f.0.push(FieldError::new(
+                    "cursor",
+                    "is not a cursor this service issued",
+                )),
+            },
+            _ => {}
+        }
+    }
+    q
+}
+
+pub fn invitation_query(query: &str) -> Result<(InvitationFilter, PageQuery), ApiError> {
+    let pairs = query_pairs(query);
+    let mut f = Fields::default();
+    let page = page_query(&pairs, &mut f);
+    let mut filter = InvitationFilter::default();
+    for (k, v) in &pairs {
+        match k.as_str() {
+            "state" => {
+                filter.status = f.take(
+                    "state",
+                    Status::parse(v).ok_or("must be one of pending, accepted, cancelled, expired"),
+                )
+            }
+            "email" => filter.email = f.take("email", Email::parse(v)),
+            "limit" | "cursor" => {}
+            other => {
+                f.0.push(FieldError::new(other, "is not a parameter of this list"))
+            }
+        }
+    }
+    f.finish(|| (filter, page))
+}
+
+pub fn member_query(query: &str) -> Result<PageQuery, ApiError> {
+    let pairs = query_pairs(query);
+    let mut f = Fields::default();
+    let page = page_query(&pairs, &mut f);
+    for (k, _) in &pairs {
+        if k != "limit" && k != "cursor" {
+            f.0.push(FieldError::new(k, "is not a parameter of this list"));
+        }
+    }
+    f.finish(|| page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_fields_and_bad_json_are_told_apart() {
+        let e = json::<InviteBody>(br#"{"emails": [], "colour": "red"}"#).unwrap_err();
+        assert_eq!(e.problem().code, "unknown_field");
+        assert_eq!(e.problem().errors[0].field, "colour");
+        assert_eq!(
+            json::<InviteBody>(b"{not json").unwrap_err().problem().code,
+            "invalid_json"
+        );
+        assert_eq!(
+            json::<InviteBody>(br#"{"emails": 5}"#)
+                .unwrap_err()
+                .problem()
+                .code,
+            "validation_failed"
+        );
+        let big = vec![b' '; MAX_BODY_BYTES + 1];
+        assert_eq!(json::<InviteBody>(&big).unwrap_err().problem().status, 413);
+    }
+
+    #[test]
+    fn invite_body_reports_every_bad_field() {
+        let body: InviteBody = json(br#"{"emails": ["a@example.com"], "role": "owner", "access_groups": ["bad group"], "ttl_seconds": 0, "metadata": [1]}"#).unwrap();
+        let e = body.parse().unwrap_err().problem();
+        let fields: Vec<&str> = e.errors.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["role", "access_groups", "metadata", "ttl_seconds"]);
+        let ok: InviteBody = json(br#"{"emails": ["a@example.com"]}"#).unwrap();
+        let req = ok.parse().unwrap();
+        assert_eq!(req.role, InviteRole::Member);
+        assert!(req.ttl.is_none());
+    }
+
+    #[test]
+    fn queries_decode_and_validate() {
+        let (filter, page) =
+            invitation_query("state=pending&email=Bob%40Example.com&limit=5").unwrap();
+        assert_eq!(filter.status, Some(Status::Pending));
+        assert_eq!(filter.email.unwrap().as_str(), "bob@example.com");
+        assert_eq!(page.limit, Some(5));
+        for bad in [
+            "state=open",
+            "limit=0",
+            "limit=101",
+            "cursor=zzz",
+            "colour=red",
+        ] {
+            assert!(invitation_query(bad).is_err(), "{bad}");
+        }
+        assert_eq!(percent_decode("a%2Fb+c%zz%4"), "a/b c%zz%4");
+    }
+
+    #[test]
+    fn accept_body_takes_one_of_token_or_account() {
+        let both: AcceptBody = json(br#"{"token": "x", "account_id": "acc_1"}"#).unwrap();
+        assert!(both.parse().is_err());
+        let bad: AcceptBody = json(br#"{"token": "not-a-token"}"#).unwrap();
+        assert_eq!(
+            bad.parse().err().unwrap().problem().code,
+            "invitation_not_found"
+        );
+    }
+}

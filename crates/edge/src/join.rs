@@ -1,0 +1,201 @@
+//! The invitee's page at `/join?token=…`: what the invitation is, or plainly
+//! why the link no longer works and what to do. Everything shown is escaped.
+
+use crate::mail::{escape_html as escape, human_utc};
+use invitations::error::Error;
+use invitations::model::Status;
+use invitations::ops::preview::Preview;
+
+pub struct JoinPage {
+    pub status: u16,
+    pub html: String,
+}
+
+fn document(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{title}</title>\
+<style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;line-height:1.5}}\
+.button{{display:inline-block;padding:.6rem 1.2rem;background:#1f5fbf;color:#fff;border-radius:.3rem;text-decoration:none}}</style>\
+</head><body><main>{body}</main></body></html>\n",
+        title = escape(title),
+    )
+}
+
+fn explain(title: &str, what: &str, todo: &str, status: u16) -> JoinPage {
+    let body = format!(
+        "<h1>{}</h1><p>{}</p><p>{}</p>",
+        escape(title),
+        escape(what),
+        escape(todo)
+    );
+    JoinPage {
+        status,
+        html: document(title, &body),
+    }
+}
+
+/// `accept_url`: where the host app lets a signed-in person accept (the token
+/// is appended); without it the page says to sign in to the app.
+pub fn page(
+    preview: Result<&Preview, &Error>,
+    token: Option<&str>,
+    accept_url: Option<&str>,
+) -> JoinPage {
+    let p = match preview {
+        Ok(p) => p,
+        Err(Error::InvitationNotFound) => {
+            return explain(
+                "This invitation link is not valid",
+                "The link may be incomplete, or it was replaced by a newer invitation email.",
+                "Check your inbox for the most recent invitation, or ask the person who invited you to send it again.",
+                404,
+            )
+        }
+        Err(_) => {
+            return explain(
+                "Something went wrong",
+                "We could not look up this invitation right now.",
+                "Please try the link again in a minute.",
+                503,
+            )
+        }
+    };
+    let account = p.account_name.as_str();
+    let inviter = p
+        .invited_by
+        .name
+        .as_ref()
+        .map(|n| n.as_str().to_owned())
+        .or_else(|| p.invited_by.email.as_ref().map(|e| e.to_string()))
+        .unwrap_or_else(|| "An administrator".to_owned());
+    match p.status {
+        Status::Expired => explain(
+            "This invitation has expired",
+            &format!("The invitation to join {account} ran out on {}.", human(p)),
+            &format!("Ask {inviter} to send it again: they can renew it with one click."),
+            410,
+        ),
+        Status::Cancelled => explain(
+            "This invitation was cancelled",
+            &format!("{inviter} cancelled the invitation to join {account}."),
+            "If you think this is a mistake, ask them to invite you again.",
+            410,
+        ),
+        Status::Accepted => explain(
+            "This invitation has already been used",
+            &format!("The invitation to join {account} has been accepted."),
+            "If that was you, sign in to get started. Otherwise ask the account's admin for a new invitation.",
+            410,
+        ),
+        Status::Pending => {
+            let action = match (accept_url, token) {
+                (Some(url), Some(t)) => {
+                    let sep = if url.contains('?') { '&' } else { '?' };
+                    format!(
+                        "<p><a class=\"button\" href=\"{}\">Accept the invitation</a></p>",
+                        escape(&format!("{url}{sep}token={t}"))
+                    )
+                }
+                _ => "<p>Sign in to the app with this email address to accept the invitation.</p>".to_owned(),
+            };
+            let groups = if p.access_groups.as_slice().is_empty() {
+                String::new()
+            } else {
+                format!("<li>Access groups: {}</li>", escape(&p.access_groups.as_slice().join(", ")))
+            };
+            let body = format!(
+                "<h1>Join {account}</h1>\
+<p>{inviter} invited <strong>{email}</strong> to join <strong>{account}</strong>.</p>\
+<ul><li>Role: {role}</li>{groups}<li>Valid until: {until}</li></ul>{action}",
+                account = escape(account),
+                inviter = escape(&inviter),
+                email = escape(p.email.as_str()),
+                role = escape(p.role.as_str()),
+                until = escape(&human(p)),
+            );
+            JoinPage {
+                status: 200,
+                html: document(&format!("Join {account}"), &body),
+            }
+        }
+    }
+}
+
+fn human(p: &Preview) -> String {
+    human_utc(p.expires_at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use invitations::email::Email;
+    use invitations::ids::{AccountId, UserId};
+    use invitations::model::Inviter;
+    use invitations::random::Random;
+    use invitations::time::Timestamp;
+    use invitations::values::{AccessGroups, AccountName, InviteRole, PersonName};
+
+    struct Zero;
+    impl Random for Zero {
+        fn fill(&self, b: &mut [u8]) {
+            b.fill(0)
+        }
+    }
+
+    fn preview(status: Status) -> Preview {
+        Preview {
+            account_id: AccountId::generate(&Zero),
+            account_name: AccountName::parse("<script>alert(1)</script> & Co").unwrap(),
+            email: Email::parse("bob@example.com").unwrap(),
+            role: InviteRole::Member,
+            access_groups: AccessGroups::parse(&["eng"]).unwrap(),
+            invited_by: Inviter {
+                user_id: UserId::parse("a").unwrap(),
+                email: None,
+                name: Some(PersonName::parse("Al \"the\" <b>").unwrap()),
+            },
+            expires_at: Timestamp::from_unix_secs(1_800_000_000),
+            status,
+        }
+    }
+
+    #[test]
+    fn pending_page_escapes_everything_and_links_to_the_app() {
+        let p = preview(Status::Pending);
+        let page = page(
+            Ok(&p),
+            Some("tok"),
+            Some("https://app.example/accept?x=1&y=\"2\""),
+        );
+        assert_eq!(page.status, 200);
+        assert!(!page.html.contains("<script>"));
+        assert!(page
+            .html
+            .contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co"));
+        assert!(page.html.contains("Al &quot;the&quot; &lt;b&gt;"));
+        assert!(page
+            .html
+            .contains("href=\"https://app.example/accept?x=1&amp;y=&quot;2&quot;&amp;token=tok\""));
+        assert!(page.html.contains("2027-01-15 08:00 UTC"));
+    }
+
+    #[test]
+    fn dead_links_say_what_happened() {
+        for (status, words) in [
+            (Status::Expired, "expired"),
+            (Status::Cancelled, "cancelled"),
+            (Status::Accepted, "already been used"),
+        ] {
+            let p = preview(status);
+            let page = page(Ok(&p), Some("tok"), None);
+            assert_eq!(page.status, 410);
+            assert!(page.html.contains(words), "{words}");
+            assert!(!page.html.contains("tok"));
+        }
+        let page = page(Err(&Error::InvitationNotFound), None, None);
+        assert_eq!(page.status, 404);
+        assert!(page.html.contains("not valid"));
+    }
+}

@@ -1,0 +1,227 @@
+//! Request and response glue shared by the components.
+
+use crate::config;
+use crate::platform::{HostRandom, WallClock};
+use crate::store::SpinStore;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use invitations::ops::idempotency::{self, Begin, IdempotencyKey};
+use invitations::principal::Principal;
+use invitations::time::Clock;
+use invitations::{Env, Policy};
+use invitations_edge::body::MAX_BODY_BYTES;
+use invitations_edge::problem::ApiError;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use spin_sdk::http::{Request, Response};
+use std::future::Future;
+
+/// What one request works with: the store, the clock, randomness and policy.
+pub struct Ctx {
+    pub store: SpinStore,
+    pub clock: WallClock,
+    pub random: HostRandom,
+    pub policy: Policy,
+}
+
+impl Ctx {
+    pub fn open() -> Result<Ctx, ApiError> {
+        Ok(Ctx {
+            store: SpinStore::open_default()
+                .map_err(|e| ApiError::Domain(invitations::Error::from(e)))?,
+            clock: WallClock,
+            random: HostRandom,
+            policy: config::policy(),
+        })
+    }
+
+    pub fn env(&self) -> Env<'_> {
+        Env {
+            store: &self.store,
+            clock: &self.clock,
+            random: &self.random,
+            policy: &self.policy,
+        }
+    }
+}
+
+pub fn json(status: u16, body: &Value) -> Response {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(body).unwrap_or_default())
+        .build()
+}
+
+pub fn no_content() -> Response {
+    Response::builder().status(204).build()
+}
+
+pub fn problem(e: &ApiError) -> Response {
+    let p = e.problem();
+    let mut b = Response::builder();
+    b.status(p.status)
+        .header("content-type", "application/problem+json");
+    if let Some(secs) = p.retry_after_secs {
+        b.header("retry-after", secs.to_string());
+    }
+    if let Some(allow) = p.allow {
+        b.header("allow", allow);
+    }
+    if p.www_authenticate {
+        b.header("www-authenticate", "Bearer");
+    }
+    b.body(serde_json::to_vec(&p.to_json()).unwrap_or_default())
+        .build()
+}
+
+/// Turns a handler's outcome into a response.
+pub fn finish(outcome: Result<Response, ApiError>) -> Response {
+    outcome.unwrap_or_else(|e| problem(&e))
+}
+
+/// A `:name` segment of the matched route, percent-decoded (Spin passes it raw).
+pub fn path_param(req: &Request, name: &str) -> Option<String> {
+    req.header(&format!("spin-path-match-{name}"))
+        .and_then(|v| v.as_str())
+        .map(invitations_edge::body::percent_decode)
+}
+
+/// The verified caller.
+pub fn caller(req: &Request, ctx: &Ctx) -> Result<Principal, ApiError> {
+    let auth = config::auth()?;
+    let header = req.header("authorization").and_then(|v| v.as_str());
+    let now = (ctx.clock.now().unix_millis() / 1000).max(0) as u64;
+    invitations_edge::auth::verify(&auth, header, now)
+        .map_err(|e| ApiError::Unauthorized(e.to_string()))
+}
+
+/// The JSON body, within the size limit.
+pub fn body<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    if req.body().len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    invitations_edge::body::json(req.body())
+}
+
+/// A response as kept for `Idempotency-Key` replays.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    status: u16,
+    content_type: Option<String>,
+    body: String,
+}
+
+fn freeze(resp: &Response) -> Vec<u8> {
+    let stored = Stored {
+        status: *resp.status(),
+        content_type: resp
+            .header("content-type")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned),
+        body: STANDARD.encode(resp.body()),
+    };
+    serde_json::to_vec(&stored).unwrap_or_default()
+}
+
+fn thaw(bytes: &[u8]) -> Option<Response> {
+    let s: Stored = serde_json::from_slice(bytes).ok()?;
+    let mut b = Response::builder();
+    b.status(s.status).header("idempotent-replayed", "true");
+    if let Some(ct) = s.content_type {
+        b.header("content-type", ct);
+    }
+    Some(b.body(STANDARD.decode(s.body).ok()?).build())
+}
+
+/// Runs `act` at most once per `Idempotency-Key` (when the request has one):
+/// a retry gets the first answer. Server errors are not kept, so they can be retried.
+pub async fn idempotent<F, Fut>(
+    req: &Request,
+    ctx: &Ctx,
+    caller: &Principal,
+    act: F,
+) -> Result<Response, ApiError>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Response, ApiError>>,
+{
+    let Some(key) = req.header("idempotency-key").and_then(|v| v.as_str()) else {
+        return act().await;
+    };
+    let key = IdempotencyKey::parse(key)?;
+    let who = match caller {
+        Principal::User(u) => format!("user:{}", u.id),
+        Principal::Service { id } => format!("service:{id}"),
+    };
+    let route = format!("{:?} {}", req.method(), req.path());
+    let env = ctx.env();
+    match idempotency::begin(&env, &who, &route, &key, req.body())? {
+        Begin::Replay(bytes) => thaw(&bytes).ok_or_else(|| {
+            ApiError::Domain(invitations::Error::StoreUnavailable(
+                "unreadable stored answer".into(),
+            ))
+        }),
+        Begin::Proceed(claim) => {
+            let resp = finish(act().await);
+            if *resp.status() < 500 {
+                // If keeping the answer fails, the action still happened: answer it.
+                let _ = idempotency::complete(&env, claim, &freeze(&resp));
+            } else {
+                let _ = idempotency::release(&env, claim);
+            }
+            Ok(resp)
+        }
+    }
+}
+
+/// The route pattern Spin matched, as declared for this component.
+pub fn route(req: &Request) -> String {
+    req.header("spin-component-route")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A query parameter, percent-decoded.
+pub fn query_param(req: &Request, name: &str) -> Option<String> {
+    invitations_edge::body::query_pairs(req.query())
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+/// Path ids: one that cannot be parsed cannot name anything, so it is "not found".
+pub fn account_id(req: &Request) -> Result<invitations::ids::AccountId, ApiError> {
+    path_param(req, "account")
+        .and_then(|s| invitations::ids::AccountId::parse(&s).ok())
+        .ok_or(ApiError::Domain(invitations::Error::AccountNotFound))
+}
+
+pub fn invitation_id(req: &Request) -> Result<invitations::ids::InvitationId, ApiError> {
+    path_param(req, "invitation")
+        .and_then(|s| invitations::ids::InvitationId::parse(&s).ok())
+        .ok_or(ApiError::Domain(invitations::Error::InvitationNotFound))
+}
+
+pub fn user_id(req: &Request) -> Result<invitations::ids::UserId, ApiError> {
+    path_param(req, "user")
+        .and_then(|s| invitations::ids::UserId::parse(&s).ok())
+        .ok_or(ApiError::Domain(invitations::Error::MemberNotFound))
+}
+
+/// An HTML page that leaks nothing: no referrer (the URL holds a token), no caching.
+pub fn html(status: u16, body: &str) -> Response {
+    Response::builder()
+        .status(status)
+        .header("content-type", "text/html; charset=utf-8")
+        .header("referrer-policy", "no-referrer")
+        .header("cache-control", "no-store")
+        .header("x-content-type-options", "nosniff")
+        .header(
+            "content-security-policy",
+            "default-src 'none'; style-src 'unsafe-inline'",
+        )
+        .body(body.as_bytes().to_vec())
+        .build()
+}

@@ -1,0 +1,69 @@
+//! Builds the app's components for wasm32-wasip2 into `<repo>/target/app-wasm`,
+//! so `cargo test` and `cargo up` run the real `.wasm` files with nothing done
+//! by hand. (A separate target directory: the outer build holds `target/`.)
+use std::path::PathBuf;
+use std::process::Command;
+
+const COMPONENTS: [&str; 5] = ["accounts", "invite", "accept", "remove", "resend"];
+
+fn main() {
+    let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
+    let root = manifest_dir.join("../..");
+    let target_dir = root.join("target/app-wasm");
+    for watched in [
+        "components",
+        "crates",
+        "Cargo.toml",
+        "Cargo.lock",
+        "tests/dev/build.rs",
+    ] {
+        println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    }
+
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(&root)
+        .args(["build", "--release", "--target", "wasm32-wasip2"])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    for c in COMPONENTS {
+        command.args(["-p", c]);
+    }
+    // Settings of the outer (native) build must not reach the wasm build.
+    for var in [
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_BUILD_RUSTC_WRAPPER",
+        "CLIPPY_ARGS",
+        "CLIPPY_CONF_DIR",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_MAKEFLAGS",
+        "MAKEFLAGS",
+        "MFLAGS",
+    ] {
+        command.env_remove(var);
+    }
+    for (var, _) in std::env::vars_os() {
+        let var = var.to_string_lossy();
+        if var.starts_with("CARGO_PROFILE_")
+            || var.starts_with("CARGO_CFG_")
+            || var.starts_with("CARGO_FEATURE_")
+        {
+            command.env_remove(var.as_ref());
+        }
+    }
+    let status = command
+        .status()
+        .expect("cannot run cargo to build the app's components");
+    assert!(status.success(), "building the app's components failed");
+    let wasm_dir = target_dir
+        .join("wasm32-wasip2/release")
+        .canonicalize()
+        .expect("component output directory exists");
+    println!("cargo:rustc-env=APP_WASM_DIR={}", wasm_dir.display());
+}

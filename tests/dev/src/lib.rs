@@ -1,0 +1,49 @@
+//! Development tooling for the app: the local mail inbox, the development
+//! defaults `cargo up` applies, and where the built components are.
+//!
+//! # Layout
+//!
+//! | path | what |
+//! | --- | --- |
+//! | `src/inbox.rs` | local mail inbox (Resend and Postmark APIs, a page listing mails) |
+//! | `src/main.rs` | `cargo up` (host + inbox + defaults) and `cargo up -- token` |
+//! | `build.rs` | builds the components into `target/app-wasm` |
+//! | `tests/` | end-to-end tests through the host on the real `.wasm` files |
+
+pub mod inbox;
+
+use std::path::{Path, PathBuf};
+
+/// The components of `spin.toml`, by name.
+pub const COMPONENTS: [&str; 5] = ["accounts", "invite", "accept", "remove", "resend"];
+
+/// The HS256 secret `cargo up` uses when none is configured. Local use only.
+pub const DEV_SECRET: &str = "dev-only-secret-never-use-in-production";
+
+/// Where build.rs put the components.
+pub fn wasm_dir() -> &'static Path {
+    Path::new(env!("APP_WASM_DIR"))
+}
+
+pub fn wasm(component: &str) -> PathBuf {
+    wasm_dir().join(format!("{component}.wasm"))
+}
+
+/// The repository's `spin.toml`.
+pub fn manifest() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spin.toml")
+}
+
+/// Development defaults for `cargo up`: secrets and mail pointed at the local inbox.
+pub fn dev_defaults(inbox_url: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("auth_hs256_secret", DEV_SECRET.to_owned()),
+        ("mail_provider", "resend".to_owned()),
+        ("mail_api_url", inbox_url.to_owned()),
+        ("mail_api_token", "local-inbox".to_owned()),
+        (
+            "mail_from",
+            "Invitations <invitations@localhost>".to_owned(),
+        ),
+    ]
+}

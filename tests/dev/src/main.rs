@@ -1,0 +1,143 @@
+//! `cargo up`: the app on the test host at 127.0.0.1:3000, with a local mail
+//! inbox and development defaults for whatever is not configured.
+//! `cargo up -- token --sub alice --email alice@example.com`: a development JWT.
+
+use anyhow::{bail, Context};
+use invitations_dev::inbox::Inbox;
+use invitations_dev::{dev_defaults, manifest, wasm, COMPONENTS, DEV_SECRET};
+use invitations_edge::auth::{mint_hs256, DevClaims};
+use spin_test_host::TestHost;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const USAGE: &str = "usage:
+  cargo up [--listen 127.0.0.1:3000] [--inbox 127.0.0.1:8025] [--variable name=value]... [--from spin.toml]
+  cargo up -- token --sub ID [--email ADDRESS] [--name NAME] [--unverified] [--service] [--ttl SECONDS]
+
+Variables come from --variable, then SPIN_VARIABLE_<NAME>, then development defaults
+(auth_hs256_secret, mail_* pointed at the local inbox) for whatever is still unset.";
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase())).ok()
+}
+
+fn token(args: &[String]) -> anyhow::Result<()> {
+    let mut claims = DevClaims {
+        sub: String::new(),
+        email: None,
+        email_verified: true,
+        name: None,
+        principal_type: None,
+        issuer: env_var("auth_issuer").filter(|s| !s.is_empty()),
+        audience: env_var("auth_audience").unwrap_or_else(|| "invitations".into()),
+    };
+    let mut ttl = 3600;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || {
+            it.next()
+                .cloned()
+                .with_context(|| format!("{a} needs a value\n{USAGE}"))
+        };
+        match a.as_str() {
+            "--sub" => claims.sub = value()?,
+            "--email" => claims.email = Some(value()?),
+            "--name" => claims.name = Some(value()?),
+            "--unverified" => claims.email_verified = false,
+            "--service" => claims.principal_type = Some("service".into()),
+            "--ttl" => ttl = value()?.parse()?,
+            "--" => {}
+            other => bail!("unknown option {other}\n{USAGE}"),
+        }
+    }
+    if claims.sub.is_empty() {
+        bail!("--sub is required\n{USAGE}");
+    }
+    let secret = env_var("auth_hs256_secret").unwrap_or_else(|| DEV_SECRET.to_owned());
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    println!("{}", mint_hs256(&secret, &claims, now, ttl)?);
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--").collect();
+    let args = match args.first().map(String::as_str) {
+        Some("up") => &args[1..],
+        _ => &args[..],
+    };
+    if args.first().map(String::as_str) == Some("token") {
+        return token(&args[1..]);
+    }
+    let mut listen = "127.0.0.1:3000".to_owned();
+    let mut inbox_addr = "127.0.0.1:8025".to_owned();
+    let mut from: Option<PathBuf> = None;
+    let mut flags = BTreeMap::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || {
+            it.next()
+                .cloned()
+                .with_context(|| format!("{a} needs a value\n{USAGE}"))
+        };
+        match a.as_str() {
+            "--listen" => listen = value()?,
+            "--inbox" => inbox_addr = value()?,
+            "--from" | "-f" => from = Some(PathBuf::from(value()?)),
+            "--variable" => {
+                let pair = value()?;
+                let (k, v) = pair
+                    .split_once('=')
+                    .with_context(|| format!("--variable expects name=value, got {pair}"))?;
+                flags.insert(k.to_owned(), v.to_owned());
+            }
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return Ok(());
+            }
+            other => bail!("unknown option {other}\n{USAGE}"),
+        }
+    }
+
+    let inbox = Inbox::start(&inbox_addr)
+        .await
+        .with_context(|| format!("cannot start the mail inbox on {inbox_addr}"))?;
+    let app_manifest = manifest();
+    let manifest_path = from.clone().unwrap_or_else(|| app_manifest.clone());
+    let mut builder = TestHost::builder().manifest(&manifest_path);
+    if from.is_none() {
+        for c in COMPONENTS {
+            builder = builder.component_source(c, wasm(c));
+        }
+    }
+    let mut defaulted = Vec::new();
+    for (name, value) in dev_defaults(&inbox.url()) {
+        if !flags.contains_key(name) && env_var(name).is_none() {
+            builder = builder.variable(name, value);
+            defaulted.push(name);
+        }
+    }
+    for (k, v) in &flags {
+        builder = builder.variable(k.clone(), v.clone());
+    }
+    let host = builder.build().context("cannot load the app")?;
+    let addr = host
+        .serve(&listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    println!("Serving http://{addr}");
+    for (route, component) in host.routes() {
+        println!("  {route:<55} {component}");
+    }
+    println!("Local mail inbox: {}/", inbox.url());
+    if !defaulted.is_empty() {
+        println!(
+            "Development defaults for: {} (local use only)",
+            defaulted.join(", ")
+        );
+    }
+    println!("A token: cargo up -- token --sub alice --email alice@example.com --name Alice");
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}

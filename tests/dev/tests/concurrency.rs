@@ -1,0 +1,126 @@
+//! Races through HTTP: the invariants hold on the real components.
+
+mod common;
+
+use common::App;
+use futures_like::join_all;
+use serde_json::json;
+
+mod futures_like {
+    /// Runs futures concurrently on the test's runtime.
+    pub async fn join_all<F: std::future::Future + Send + 'static>(fs: Vec<F>) -> Vec<F::Output>
+    where
+        F::Output: Send + 'static,
+    {
+        let handles: Vec<_> = fs.into_iter().map(tokio::spawn).collect();
+        let mut out = Vec::new();
+        for h in handles {
+            out.push(h.await.unwrap());
+        }
+        out
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn races_keep_the_invariants() {
+    let app = std::sync::Arc::new(App::start().await);
+    let owner = app.token("olivia");
+    let acc = app.account("olivia").await;
+
+    // 10 parallel invites of one address: one invitation.
+    let fs: Vec<_> = (0..10)
+        .map(|_| {
+            let app = app.clone();
+            let acc = acc.clone();
+            async move {
+                app.invite("olivia", &acc, &["bob@example.com"])
+                    .await
+                    .status
+            }
+        })
+        .collect();
+    let statuses = join_all(fs).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 422).count(),
+        9,
+        "{statuses:?}"
+    );
+    let open = app
+        .get(
+            &format!("/v1/accounts/{acc}/invitations?state=pending"),
+            Some(&owner),
+        )
+        .await;
+    assert_eq!(open.json()["data"].as_array().unwrap().len(), 1);
+
+    // 20 parallel accepts of one token: one membership.
+    let token = app.last_mail("bob@example.com").token().unwrap();
+    let fs: Vec<_> = (0..20)
+        .map(|i| {
+            let app = app.clone();
+            let token = token.clone();
+            let who = if i % 2 == 0 {
+                "bob".to_owned()
+            } else {
+                format!("bob-twin-{i}")
+            };
+            async move {
+                let t = app.token_with(&who, Some("bob@example.com"), true, None);
+                let r = app
+                    .post("/v1/invitations/accept", Some(&t), json!({"token": token}))
+                    .await;
+                (
+                    r.status,
+                    r.json()["member"]["user_id"].as_str().map(str::to_owned),
+                )
+            }
+        })
+        .collect();
+    let outs = join_all(fs).await;
+    let winners: std::collections::HashSet<_> = outs
+        .iter()
+        .filter(|(s, _)| *s == 200)
+        .filter_map(|(_, u)| u.clone())
+        .collect();
+    assert_eq!(winners.len(), 1, "{outs:?}");
+    let members = app
+        .get(&format!("/v1/accounts/{acc}/members"), Some(&owner))
+        .await
+        .json();
+    assert_eq!(members["data"].as_array().unwrap().len(), 2);
+
+    // Accept racing cancel: exactly one wins.
+    for i in 0..5 {
+        let email = format!("race{i}@example.com");
+        let r = app.invite("olivia", &acc, &[&email]).await;
+        let id = r.json()["results"][0]["invitation"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let token = app.last_mail(&email).token().unwrap();
+        let who = format!("race{i}");
+        let (a, c) = {
+            let (app1, app2) = (app.clone(), app.clone());
+            let path = format!("/v1/accounts/{acc}/invitations/{id}");
+            let owner = owner.clone();
+            let accept = tokio::spawn(async move { app1.accept(&who, &token).await.status });
+            let cancel = tokio::spawn(async move { app2.delete(&path, Some(&owner)).await.status });
+            (accept.await.unwrap(), cancel.await.unwrap())
+        };
+        assert!((a == 200) != (c == 200), "accept {a}, cancel {c}");
+        let state = app
+            .get(
+                &format!("/v1/accounts/{acc}/invitations/{id}"),
+                Some(&owner),
+            )
+            .await
+            .json()["state"]
+            .clone();
+        assert_eq!(state, if a == 200 { "accepted" } else { "cancelled" });
+    }
+}

@@ -1,0 +1,236 @@
+//! Bad input, bad tokens, replays and failures: clear 4xx problems that change nothing.
+
+mod common;
+
+use common::App;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_tokens_get_401_with_a_challenge() {
+    let app = App::start().await;
+    let r = app
+        .get("/v1/accounts/acc_000000000000000000000000", None)
+        .await;
+    assert_eq!((r.status, r.code()), (401, "unauthorized".to_owned()));
+    assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+    for bad in [
+        "garbage".to_owned(),
+        // alg: none
+        "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJib2IiLCJhdWQiOiJpbnZpdGF0aW9ucyIsImV4cCI6OTk5OTk5OTk5OX0.".to_owned(),
+        // signed with another secret
+        invitations_edge::auth::mint_hs256("another-secret-that-is-long-enough-32b", &claims("bob", "invitations"), app.now_secs(), 3600).unwrap(),
+        // wrong audience
+        invitations_edge::auth::mint_hs256(invitations_dev::DEV_SECRET, &claims("bob", "someone-else"), app.now_secs(), 3600).unwrap(),
+        // expired an hour ago
+        invitations_edge::auth::mint_hs256(invitations_dev::DEV_SECRET, &claims("bob", "invitations"), app.now_secs() - 7200, 3600).unwrap(),
+    ] {
+        let r = app.post("/v1/accounts", Some(&bad), json!({"name": "x"})).await;
+        assert_eq!((r.status, r.code()), (401, "unauthorized".to_owned()), "{bad}");
+    }
+}
+
+fn claims(sub: &str, aud: &str) -> invitations_edge::auth::DevClaims {
+    invitations_edge::auth::DevClaims {
+        sub: sub.into(),
+        email: Some(format!("{sub}@example.com")),
+        email_verified: true,
+        name: None,
+        principal_type: None,
+        issuer: None,
+        audience: aud.into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_bodies_are_refused_and_change_nothing() {
+    let app = App::start().await;
+    let owner = app.token("olivia");
+    let acc = app.account("olivia").await;
+    let path = format!("/v1/accounts/{acc}/invitations");
+    let send = |body: Vec<u8>| app.send("POST", &path, Some(&owner), Some(body), &[]);
+
+    let r = send(b"{not json".to_vec()).await;
+    assert_eq!((r.status, r.code()), (400, "invalid_json".to_owned()));
+    let r = send(br#"{"emails": ["a@example.com"], "colour": "red"}"#.to_vec()).await;
+    assert_eq!((r.status, r.code()), (400, "unknown_field".to_owned()));
+    let many: Vec<String> = (0..101).map(|i| format!("u{i}@example.com")).collect();
+    let r = send(serde_json::to_vec(&json!({"emails": many})).unwrap()).await;
+    assert_eq!((r.status, r.code()), (400, "validation_failed".to_owned()));
+    assert_eq!(r.json()["errors"][0]["field"], "emails");
+    let big = json!({"emails": ["a@example.com"], "message": "x".repeat(70 * 1024)});
+    let r = send(serde_json::to_vec(&big).unwrap()).await;
+    assert_eq!((r.status, r.code()), (413, "payload_too_large".to_owned()));
+    let r = send(br#"{"emails": ["a@example.com"], "role": "owner"}"#.to_vec()).await;
+    assert_eq!((r.status, r.code()), (400, "validation_failed".to_owned()));
+    // Header injection attempts never reach a mail.
+    let r = send(
+        serde_json::to_vec(&json!({"emails": ["a@example.com\r\nBcc: evil@example.com"]})).unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 422);
+    assert_eq!(r.json()["results"][0]["status"], "invalid_email");
+    let r = app
+        .post(
+            "/v1/accounts",
+            Some(&owner),
+            json!({"name": "Evil\r\nBcc: x@example.com"}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    // Nothing was created by any of that.
+    let list = app.get(&path, Some(&owner)).await;
+    assert_eq!(list.json()["data"], json!([]));
+    assert!(app.inbox.mails().is_empty());
+
+    // Unknown routes and methods.
+    assert_eq!(app.get("/nowhere", None).await.status, 404);
+    let r = app
+        .send("PUT", &path, Some(&owner), Some(b"{}".to_vec()), &[])
+        .await;
+    assert_eq!((r.status, r.header("allow")), (405, Some("GET, POST")));
+    let r = app.get(&format!("{path}?state=open"), Some(&owner)).await;
+    assert_eq!(r.status, 400);
+    let r = app
+        .get(&format!("{path}?cursor=forged"), Some(&owner))
+        .await;
+    assert_eq!(r.status, 400);
+    let r = app.get("/v1/invitations/preview?token=short", None).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (404, "invitation_not_found".to_owned())
+    );
+    let r = app.get("/join?token=short", None).await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_key_replays_the_first_answer() {
+    let app = App::start().await;
+    let owner = app.token("olivia");
+    let acc = app.account("olivia").await;
+    let path = format!("/v1/accounts/{acc}/invitations");
+    let body = serde_json::to_vec(&json!({"emails": ["bob@example.com"]})).unwrap();
+    let first = app
+        .send(
+            "POST",
+            &path,
+            Some(&owner),
+            Some(body.clone()),
+            &[("idempotency-key", "k1")],
+        )
+        .await;
+    assert_eq!(first.status, 201);
+    let again = app
+        .send(
+            "POST",
+            &path,
+            Some(&owner),
+            Some(body.clone()),
+            &[("idempotency-key", "k1")],
+        )
+        .await;
+    assert_eq!(again.status, 201);
+    assert_eq!(again.body, first.body);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(app.inbox.mails().len(), 1, "mailed once");
+    let other = serde_json::to_vec(&json!({"emails": ["carol@example.com"]})).unwrap();
+    let r = app
+        .send(
+            "POST",
+            &path,
+            Some(&owner),
+            Some(other),
+            &[("idempotency-key", "k1")],
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (422, "idempotency_key_reused".to_owned())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_provider_down_keeps_the_invitation_and_shows_why() {
+    let app = App::start().await;
+    let owner = app.token("olivia");
+    let acc = app.account("olivia").await;
+    app.inbox.set_down(true);
+    let r = app.invite("olivia", &acc, &["bob@example.com"]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let inv = &r.json()["results"][0]["invitation"];
+    assert_eq!(inv["state"], "pending");
+    assert_eq!(inv["delivery"]["status"], "failed");
+    assert_eq!(inv["delivery"]["attempts"], 1);
+    assert!(inv["delivery"]["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("503"));
+    let id = inv["id"].as_str().unwrap();
+    let seen = app
+        .get(
+            &format!("/v1/accounts/{acc}/invitations/{id}"),
+            Some(&owner),
+        )
+        .await
+        .json();
+    assert_eq!(seen["delivery"]["status"], "failed");
+    // The admin can resend once the provider is back.
+    app.inbox.set_down(false);
+    app.advance(120);
+    let r = app
+        .post(
+            &format!("/v1/accounts/{acc}/invitations/{id}/resend"),
+            Some(&owner),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["delivery"]["status"], "sent");
+    assert_eq!(app.inbox.mails_to("bob@example.com").len(), 1);
+
+    // An outbound request the host refuses is a failure too, never a 500.
+    app.host.faults().fail_outgoing_request(1);
+    let r = app.invite("olivia", &acc, &["carol@example.com"]).await;
+    assert_eq!(r.status, 201);
+    assert_eq!(
+        r.json()["results"][0]["invitation"]["delivery"]["status"],
+        "failed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_addresses_are_mailed_in_one_request() {
+    let app = App::start().await;
+    let acc = app.account("olivia").await;
+    let emails: Vec<String> = (0..100).map(|i| format!("p{i}@example.com")).collect();
+    let refs: Vec<&str> = emails.iter().map(String::as_str).collect();
+    let r = app.invite("olivia", &acc, &refs).await;
+    assert_eq!(r.status, 201);
+    assert_eq!(app.inbox.mails().len(), 100);
+    let all_sent = r.json()["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|x| x["invitation"]["delivery"]["status"] == "sent");
+    assert!(all_sent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postmark_is_spoken_too() {
+    let app = App::start_with(common::Options {
+        variables: vec![("mail_provider", "postmark".to_owned())],
+    })
+    .await;
+    let acc = app.account("olivia").await;
+    assert_eq!(
+        app.invite("olivia", &acc, &["bob@example.com"])
+            .await
+            .status,
+        201
+    );
+    let mail = app.last_mail("bob@example.com");
+    assert_eq!(mail.provider, "postmark");
+    assert_eq!(mail.auth, "test-token");
+    assert!(mail.html.contains("/join?token="));
+}
