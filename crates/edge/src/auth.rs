@@ -30,7 +30,9 @@ use std::fmt;
 
 pub const DEFAULT_AUDIENCE: &str = "invitations";
 pub const DEFAULT_LEEWAY_SECS: u64 = 60;
-/// RFC 7518 section 3.2: an HS256 key must be at least as long as the hash.
+/// RFC 7518 section 3.2: an HS256 key should be at least as long as the hash.
+/// Shorter ones are accepted (a deployment must not be locked out); the README
+/// recommends this length.
 pub const MIN_HS256_SECRET_BYTES: usize = 32;
 
 /// Why a request is not authenticated. Messages are short, safe to show, and
@@ -62,8 +64,6 @@ pub enum AuthError {
 pub enum ConfigError {
     #[error("authentication is not configured: set auth_hs256_secret or auth_jwks")]
     NoKeys,
-    #[error("auth_hs256_secret must be at least {MIN_HS256_SECRET_BYTES} bytes")]
-    WeakSecret,
     #[error("auth_jwks is not a JWKS document ({0})")]
     JwksNotJson(String),
     #[error("auth_jwks key {index} is not a valid {alg} public key")]
@@ -175,13 +175,9 @@ impl AuthConfig {
         if hs256_secret.is_none() && jwks.is_none() {
             return Err(ConfigError::NoKeys);
         }
-        let hs256 = match hs256_secret {
-            Some(secret) if secret.len() < MIN_HS256_SECRET_BYTES => {
-                return Err(ConfigError::WeakSecret)
-            }
-            Some(secret) => Some(HS256Key::from_bytes(secret.as_bytes())),
-            None => None,
-        };
+        // RFC 7518 asks for 32 bytes or more (see the README); a shorter
+        // secret still works, so that a deployment is never locked out by it.
+        let hs256 = hs256_secret.map(|secret| hs256_key(&secret));
         let jwks = match jwks {
             Some(document) => parse_jwks(&document)?,
             None => Vec::new(),
@@ -462,7 +458,7 @@ pub struct DevClaims {
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum MintError {
-    #[error("the HS256 secret must be at least {MIN_HS256_SECRET_BYTES} bytes")]
+    #[error("the HS256 secret is empty")]
     WeakSecret,
     #[error("the token could not be signed")]
     Signing,
@@ -486,7 +482,7 @@ pub fn mint_hs256(
     now_unix_secs: u64,
     ttl_secs: u64,
 ) -> Result<String, MintError> {
-    if secret.len() < MIN_HS256_SECRET_BYTES {
+    if secret.is_empty() {
         return Err(MintError::WeakSecret);
     }
     let now = UnixTimeStamp::from_secs(now_unix_secs);
@@ -508,14 +504,48 @@ pub fn mint_hs256(
             principal_type: claims.principal_type.clone(),
         },
     };
-    HS256Key::from_bytes(secret.as_bytes())
+    hs256_key(secret)
         .authenticate(jwt)
         .map_err(|_| MintError::Signing)
+}
+
+/// jwt-simple refuses HMAC keys under 12 bytes. HMAC pads a key shorter than
+/// the hash's block (64 bytes) with zero bytes anyway, so padding it here
+/// gives the very same signatures as the issuer's, for any secret length.
+fn hs256_key(secret: &str) -> HS256Key {
+    const JWT_SIMPLE_MIN: usize = 12;
+    let mut key = secret.as_bytes().to_vec();
+    if key.len() < JWT_SIMPLE_MIN {
+        key.resize(JWT_SIMPLE_MIN, 0);
+    }
+    HS256Key::from_bytes(&key)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// HMAC-SHA256 written out from RFC 2104, to check signatures independently.
+    fn reference_hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut block = [0u8; 64];
+        if key.len() > 64 {
+            block[..32].copy_from_slice(&Sha256::digest(key));
+        } else {
+            block[..key.len()].copy_from_slice(key);
+        }
+        let inner: Vec<u8> = block.iter().map(|b| b ^ 0x36).collect();
+        let outer: Vec<u8> = block.iter().map(|b| b ^ 0x5c).collect();
+        let inner_hash = Sha256::new()
+            .chain_update(&inner)
+            .chain_update(message)
+            .finalize();
+        Sha256::new()
+            .chain_update(&outer)
+            .chain_update(inner_hash)
+            .finalize()
+            .into()
+    }
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
     use jwt_simple::algorithms::{
@@ -1037,10 +1067,7 @@ mod tests {
             AuthConfig::new(Some("  ".into()), Some("".into()), None, None).unwrap_err(),
             ConfigError::NoKeys
         );
-        assert_eq!(
-            AuthConfig::new(Some("short".into()), None, None, None).unwrap_err(),
-            ConfigError::WeakSecret
-        );
+        assert!(AuthConfig::new(Some("short".into()), None, None, None).is_ok());
         for bad in ["not json", "{}", "{\"keys\": 5}", "[1]"] {
             assert!(
                 matches!(
@@ -1111,10 +1138,14 @@ mod tests {
         assert!(verify(&config, Some(&bearer(&token)), NOW)
             .unwrap()
             .is_service());
-        assert_eq!(
-            mint_hs256("short", &dev, NOW, 60),
-            Err(MintError::WeakSecret)
-        );
+        assert_eq!(mint_hs256("", &dev, NOW, 60), Err(MintError::WeakSecret));
+        // A short secret works, and signs exactly as plain HMAC-SHA256 does.
+        let short = AuthConfig::new(Some("short".into()), None, None, None).unwrap();
+        let token = mint_hs256("short", &dev, NOW, 60).unwrap();
+        assert!(verify(&short, Some(&bearer(&token)), NOW).is_ok());
+        let (signed, signature) = token.rsplit_once('.').unwrap();
+        let expected = URL_SAFE_NO_PAD.encode(reference_hmac_sha256(b"short", signed.as_bytes()));
+        assert_eq!(signature, expected);
     }
 
     #[test]

@@ -195,13 +195,19 @@ pub fn query_pairs(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Decodes `%XX` escapes. A `+` stays a `+` (in a query too): addresses like
+/// `bob+tag@example.com` are common and rarely escaped by hand; a space is `%20`.
 pub fn percent_decode(s: &str) -> String {
+    path_decode(s)
+}
+
+/// Decodes `%XX` escapes in a path segment.
+pub fn path_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'+' => out.push(b' '),
             b'%' => {
                 let decoded = bytes
                     .get(i + 1..i + 3)
@@ -349,7 +355,9 @@ mod tests {
         ] {
             assert!(invitation_query(bad).is_err(), "{bad}");
         }
-        assert_eq!(percent_decode("a%2Fb+c%zz%4"), "a/b c%zz%4");
+        assert_eq!(percent_decode("a%2Fb+c%zz%4%20d"), "a/b+c%zz%4 d");
+        let (filter, _) = invitation_query("email=bob+tag@example.com").unwrap();
+        assert_eq!(filter.email.unwrap().as_str(), "bob+tag@example.com");
     }
 
     #[test]

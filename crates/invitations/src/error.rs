@@ -68,8 +68,6 @@ pub enum Error {
         "the invitation was sent to a different email address than the one you are signed in with"
     )]
     EmailMismatch,
-    #[error("your email address must be verified to accept an invitation")]
-    EmailNotVerified,
     #[error("this account only accepts members from certain email domains")]
     DomainNotAllowed,
     #[error("the invitation was sent moments ago; try again in {retry_after_secs} s")]
@@ -104,7 +102,6 @@ impl Error {
             Error::InvitationCancelled => "invitation_cancelled",
             Error::InvitationAlreadyAccepted => "invitation_already_accepted",
             Error::EmailMismatch => "email_mismatch",
-            Error::EmailNotVerified => "email_not_verified",
             Error::DomainNotAllowed => "domain_not_allowed",
             Error::ResendTooSoon { .. } => "rate_limited",
             Error::LastOwner => "last_owner",
@@ -119,10 +116,7 @@ impl Error {
         match self {
             Error::Validation(_) | Error::InvalidCursor => Kind::Invalid,
             Error::NothingInvited | Error::IdempotencyKeyReused => Kind::Unprocessable,
-            Error::Forbidden(_)
-            | Error::EmailMismatch
-            | Error::EmailNotVerified
-            | Error::DomainNotAllowed => Kind::Forbidden,
+            Error::Forbidden(_) | Error::EmailMismatch | Error::DomainNotAllowed => Kind::Forbidden,
             Error::AccountNotFound | Error::InvitationNotFound | Error::MemberNotFound => {
                 Kind::NotFound
             }

@@ -46,12 +46,12 @@
 //!
 //! | operation | round trips |
 //! | --- | --- |
-//! | create account | 2 |
+//! | create account | 3 |
 //! | get account | 1 |
 //! | update settings | 3 |
 //! | invite, one address | 8 (then 2 to record the send); +2 when an expired invitation for the address is superseded |
 //! | invite, n addresses in s shards | 6 + 2·s, +1 if any member matched, +1 per shard with prior holders, +1 if any claim lost (then 2 to record all sends) |
-//! | list invitations (page) | at most 8 (2 + 2 per log batch, at most 3 batches); by email 3 |
+//! | list invitations (page) | at most 8 (2 + 2 per log batch, at most 3 batches; filtered by state, batches of at least 50); by email 3 |
 //! | get invitation | 2 |
 //! | preview | 2 |
 //! | accept by token / by account | 7 (5 when the caller already accepted) |

@@ -124,6 +124,10 @@ pub struct Invitation {
     /// When a person last sent it (creation or resend): mail retries count
     /// their attempts from here.
     pub reissued_at: Timestamp,
+    /// When it was last resent; resends are rate-limited from here (the
+    /// first resend after the invite is always allowed).
+    #[serde(default)]
+    pub resent_at: Option<Timestamp>,
     pub token_hash: TokenHash,
     /// The token before a mail retry made a new one. It stays valid: the
     /// retried mail may have gone out after all. A resend clears it.
@@ -279,16 +283,18 @@ impl Invitation {
         if !self.renewable(now) {
             return Err(Error::InvitationNotPending);
         }
-        let ready_at = self.issued_at.plus_secs(cooldown_secs);
-        if now < ready_at {
-            return Err(Error::ResendTooSoon {
-                retry_after_secs: now.secs_until(ready_at).max(1),
-            });
+        if let Some(ready_at) = self.resent_at.map(|t| t.plus_secs(cooldown_secs)) {
+            if now < ready_at {
+                return Err(Error::ResendTooSoon {
+                    retry_after_secs: now.secs_until(ready_at).max(1),
+                });
+            }
         }
         self.token_hash = token;
         self.previous_token_hash = None;
         self.issued_at = now;
         self.reissued_at = now;
+        self.resent_at = Some(now);
         self.ttl = self.ttl.min(max_ttl);
         self.expires_at = now.plus_secs(self.ttl.secs());
         self.state = State::Pending;
@@ -482,6 +488,7 @@ mod tests {
             expires_at: now.plus_secs(Ttl::MAX.secs()),
             issued_at: now,
             reissued_at: now,
+            resent_at: None,
             token_hash: InvitationToken::generate(&Zero).hash(),
             previous_token_hash: None,
             state: State::Pending,
@@ -555,17 +562,19 @@ mod tests {
         let t0 = Timestamp::from_unix_secs(1_000_000);
         let mut inv = invitation(t0);
         let h = inv.token_hash;
+        // The first resend right after the invite is allowed; the next waits.
+        inv.reissue(t0.plus_secs(1), h, 60, Ttl::MAX).unwrap();
         assert_eq!(
-            inv.reissue(t0.plus_secs(20), h, 60, Ttl::MAX),
+            inv.reissue(t0.plus_secs(21), h, 60, Ttl::MAX),
             Err(Error::ResendTooSoon {
                 retry_after_secs: 40
             })
         );
-        inv.reissue(t0.plus_secs(60), h, 60, Ttl::from_secs(3600).unwrap())
+        inv.reissue(t0.plus_secs(61), h, 60, Ttl::from_secs(3600).unwrap())
             .unwrap();
         assert_eq!(
             inv.expires_at,
-            t0.plus_secs(60 + 3600),
+            t0.plus_secs(61 + 3600),
             "clamped to the account's maximum"
         );
     }

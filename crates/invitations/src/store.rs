@@ -105,9 +105,18 @@ pub(crate) fn delete_many(store: &dyn Store, keys: &[String]) -> Result<()> {
     Ok(store.delete_many(keys)?)
 }
 
-/// Reads a counter written by `increment` without changing it.
+/// Reads a counter written by `increment` without changing it. Spin's SQLite
+/// store keeps 8 little-endian bytes; its Redis store (`INCRBY`) keeps decimal
+/// text. Eight bytes that are all ASCII digits would be a little-endian value
+/// above 3·10^18, which no counter here reaches, so the two never collide.
 pub(crate) fn decode_counter(bytes: Option<&[u8]>) -> i64 {
     match bytes {
+        Some(b) if !b.is_empty() && b.iter().all(|c| c.is_ascii_digit() || *c == b'-') => {
+            std::str::from_utf8(b)
+                .ok()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0)
+        }
         Some(b) if b.len() == 8 => i64::from_le_bytes(b.try_into().expect("8 bytes")),
         _ => 0,
     }

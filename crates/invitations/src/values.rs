@@ -193,7 +193,15 @@ impl<'de> Deserialize<'de> for Ttl {
 
 /// Text a person typed that we show to another person: trimmed, no control
 /// characters (so nothing can break out of a mail header), bounded length.
+/// Where newlines are allowed, CRLF and CR (as browsers send them) become LF.
 fn clean_text(input: &str, max_chars: usize, allow_newlines: bool) -> Result<String, ValueError> {
+    let normalised;
+    let input = if allow_newlines && input.contains('\r') {
+        normalised = input.replace("\r\n", "\n").replace('\r', "\n");
+        normalised.as_str()
+    } else {
+        input
+    };
     let t = input.trim();
     if t.is_empty() {
         return invalid("must not be empty");
@@ -303,7 +311,11 @@ mod tests {
             "Acme Inc"
         );
         assert!(Note::parse("line one\nline two").is_ok());
-        assert!(Note::parse("line one\r\nline two").is_err());
+        assert_eq!(
+            Note::parse("line one\r\nline two").unwrap().as_str(),
+            "line one\nline two"
+        );
+        assert!(Note::parse("tab\u{7}bell").is_err());
         assert!(PersonName::parse(&"n".repeat(101)).is_err());
     }
 }

@@ -30,7 +30,7 @@ fn round_trips_match_the_documented_table() {
     let (n, created) = cost(&w, || {
         create_account(&w.env(), &owner, AccountName::parse("Acme").unwrap()).unwrap()
     });
-    assert_eq!(n, 2, "create account");
+    assert_eq!(n, 3, "create account");
     let acc = created.account.id;
     assert_eq!(
         cost(&w, || get_account(&w.env(), &owner, &acc).unwrap()).0,

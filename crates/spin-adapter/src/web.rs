@@ -84,13 +84,19 @@ pub fn finish(outcome: Result<Response, ApiError>) -> Response {
 pub fn path_param(req: &Request, name: &str) -> Option<String> {
     req.header(&format!("spin-path-match-{name}"))
         .and_then(|v| v.as_str())
-        .map(invitations_edge::body::percent_decode)
+        .map(invitations_edge::body::path_decode)
 }
 
 /// The verified caller.
 pub fn caller(req: &Request, ctx: &Ctx) -> Result<Principal, ApiError> {
-    let auth = config::auth()?;
+    // No credentials is a 401 whatever the configuration says.
     let header = req.header("authorization").and_then(|v| v.as_str());
+    if header.is_none_or(|h| h.trim().is_empty()) {
+        return Err(ApiError::Unauthorized(
+            "expected Authorization: Bearer <JWT>".into(),
+        ));
+    }
+    let auth = config::auth()?;
     let now = (ctx.clock.now().unix_millis() / 1000).max(0) as u64;
     invitations_edge::auth::verify(&auth, header, now)
         .map_err(|e| ApiError::Unauthorized(e.to_string()))
@@ -109,6 +115,8 @@ pub fn body<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, ApiError
 struct Stored {
     status: u16,
     content_type: Option<String>,
+    #[serde(default)]
+    location: Option<String>,
     body: String,
 }
 
@@ -117,6 +125,10 @@ fn freeze(resp: &Response) -> Vec<u8> {
         status: *resp.status(),
         content_type: resp
             .header("content-type")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned),
+        location: resp
+            .header("location")
             .and_then(|v| v.as_str())
             .map(str::to_owned),
         body: STANDARD.encode(resp.body()),
@@ -131,11 +143,15 @@ fn thaw(bytes: &[u8]) -> Option<Response> {
     if let Some(ct) = s.content_type {
         b.header("content-type", ct);
     }
+    if let Some(location) = s.location {
+        b.header("location", location);
+    }
     Some(b.body(STANDARD.decode(s.body).ok()?).build())
 }
 
 /// Runs `act` at most once per `Idempotency-Key` (when the request has one):
-/// a retry gets the first answer. Server errors are not kept, so they can be retried.
+/// a retry gets the first answer. Answers that say "try again later" (429,
+/// 5xx) are not kept, so the retry acts.
 pub async fn idempotent<F, Fut>(
     req: &Request,
     ctx: &Ctx,
@@ -164,7 +180,9 @@ where
         }),
         Begin::Proceed(claim) => {
             let resp = finish(act().await);
-            if *resp.status() < 500 {
+            // "Try again later" answers (429, 5xx) are not kept: the retry must act.
+            let status = *resp.status();
+            if status < 500 && status != 429 {
                 // If keeping the answer fails, the action still happened: answer it.
                 let _ = idempotency::complete(&env, claim, &freeze(&resp));
             } else {

@@ -13,6 +13,8 @@ fn spin_toml_routes_and_openapi_paths_agree() {
         .unwrap()
         .iter()
         .filter_map(|t| t["route"].as_str())
+        // The catch-all only answers 404s; it is not an API path.
+        .filter(|r| *r != "/...")
         .map(|r| {
             r.split('/')
                 .map(|s| match s.strip_prefix(':') {
@@ -52,7 +54,6 @@ fn every_domain_error_code_is_documented() {
         Error::InvitationCancelled,
         Error::InvitationAlreadyAccepted,
         Error::EmailMismatch,
-        Error::EmailNotVerified,
         Error::DomainNotAllowed,
         Error::ResendTooSoon {
             retry_after_secs: 1,

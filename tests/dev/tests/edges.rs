@@ -83,7 +83,12 @@ async fn bad_bodies_are_refused_and_change_nothing() {
     assert!(app.inbox.mails().is_empty());
 
     // Unknown routes and methods.
-    assert_eq!(app.get("/nowhere", None).await.status, 404);
+    let r = app.get("/nowhere", None).await;
+    assert_eq!((r.status, r.code()), (404, "not_found".to_owned()));
+    let r = app
+        .get(&format!("/v1/accounts/{acc}/elsewhere"), None)
+        .await;
+    assert_eq!((r.status, r.code()), (404, "not_found".to_owned()));
     let r = app
         .send("PUT", &path, Some(&owner), Some(b"{}".to_vec()), &[])
         .await;

@@ -76,10 +76,13 @@ fn serve(app: &Path, args: &[&str], env: &[(&str, &str)]) -> (Served, String) {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
     let served = Served(child);
-    for line in stdout.lines() {
+    for line in stdout.by_ref() {
         if let Some(addr) = line.unwrap().strip_prefix("Serving http://") {
+            // Keep reading what the host prints next (its routes), or its
+            // writes to a closed pipe would fail.
+            std::thread::spawn(move || stdout.for_each(drop));
             return (served, addr.to_string());
         }
     }

@@ -56,7 +56,7 @@ pub fn accept_for_account(env: &Env, principal: &Principal, acc: &AccountId) -> 
     let user = accepting_user(principal)?;
     let email = match (&user.email, user.email_verified) {
         (Some(e), true) => e,
-        (Some(_), false) => return Err(Error::EmailNotVerified),
+        (Some(_), false) => return Err(Error::EmailMismatch),
         (None, _) => return Err(Error::InvitationNotFound),
     };
     let (account, membership) = account_and_membership(env, acc, user)?;
@@ -128,7 +128,7 @@ fn accept(
                 return Err(Error::EmailMismatch);
             }
             if !user.email_verified {
-                return Err(Error::EmailNotVerified);
+                return Err(Error::EmailMismatch);
             }
             if !account.allows(&inv.email) {
                 return Err(Error::DomainNotAllowed);

@@ -20,9 +20,10 @@ pub struct Created {
     pub owner: Member,
 }
 
-/// Cost: 2 round trips: one read of the sweep's watermark, and one `set-many`
-/// of the account, its owner, the owner's log entry and the empty slot shards
-/// (nobody else can know the new id yet, so plain writes are safe).
+/// Cost: 3 round trips: the member log's first `increment`, one read of the
+/// sweep's watermark, and one `set-many` of the account, its owner, the
+/// owner's log entry and the empty slot shards (nobody else can know the new
+/// id yet, so plain writes are safe).
 pub fn create_account(env: &Env, principal: &Principal, name: AccountName) -> Result<Created> {
     let Principal::User(user) = principal else {
         return Err(Error::Forbidden("service principals cannot own accounts"));
@@ -40,6 +41,9 @@ pub fn create_account(env: &Env, principal: &Principal, name: AccountName) -> Re
         shards: env.policy.shards,
         rev: Rev::generate(env.random),
     };
+    // The owner is the member log's first entry. Counters are made by
+    // `increment` alone: each backend keeps them in its own format.
+    let owner_seq = env.store.increment(&keys::member_seq(&id), 1)?;
     let owner = Member {
         account_id: id.clone(),
         user_id: user.id.clone(),
@@ -49,15 +53,13 @@ pub fn create_account(env: &Env, principal: &Principal, name: AccountName) -> Re
         joined_at: now,
         invitation_id: None,
         invited_by: None,
-        seq: 1,
+        seq: owner_seq,
         removed: None,
     };
     let mut writes = vec![
         (keys::account(&id), encode(&account)),
         (keys::member(&id, &user.id), encode(&owner)),
-        // A fresh counter may be written whole: no one else knows the key yet.
-        (keys::member_seq(&id), 1i64.to_le_bytes().to_vec()),
-        (keys::member_log(&id, 1), encode(&user.id)),
+        (keys::member_log(&id, owner_seq), encode(&user.id)),
     ];
     if let (Some(email), true) = (&user.email, user.email_verified) {
         writes.push((keys::member_by_email(&id, email), encode(&user.id)));

@@ -120,18 +120,10 @@ pub fn invite(
             format!("give 1 to {} addresses", env.policy.max_invites_per_request),
         ));
     }
-    if let Some(ttl) = request.ttl {
-        if ttl > account.default_ttl {
-            return Err(Error::field(
-                "ttl_seconds",
-                format!(
-                    "this account allows at most {} seconds",
-                    account.default_ttl.secs()
-                ),
-            ));
-        }
-    }
-    let ttl = request.ttl.unwrap_or(account.default_ttl);
+    // Never longer than the account allows: a longer request gets the account's maximum.
+    let ttl = request
+        .ttl
+        .map_or(account.default_ttl, |t| t.min(account.default_ttl));
 
     // Per-address checks that need no store.
     let mut statuses: Vec<Option<InviteStatus>> = Vec::with_capacity(request.emails.len());
@@ -207,6 +199,7 @@ pub fn invite(
             expires_at: now.plus_secs(ttl.secs()),
             issued_at: now,
             reissued_at: now,
+            resent_at: None,
             token_hash: token.hash(),
             previous_token_hash: None,
             state: State::Pending,

@@ -22,6 +22,9 @@ pub struct InvitationFilter {
 /// with a cursor to go on).
 pub const MAX_BATCHES_PER_PAGE: usize = 3;
 
+/// Log entries read per batch at least when filtering by state.
+pub const MIN_FILTERED_BATCH: usize = 50;
+
 /// Newest first. Cost: 1 (access) + 1 (log head) + 2 per batch, at most
 /// 2 + 2·3 = 8 round trips; by email: 3 round trips.
 pub fn list_invitations(
@@ -62,30 +65,44 @@ pub fn list_invitations(
         Some(Cursor::Log(seq)) => seq,
         Some(Cursor::History(_)) => return Err(Error::InvalidCursor),
     };
+    // A state filter may skip most entries: read wider batches then.
+    let batch = if filter.status.is_some() {
+        limit.max(MIN_FILTERED_BATCH)
+    } else {
+        limit
+    };
     let mut items = Vec::new();
-    for _ in 0..MAX_BATCHES_PER_PAGE {
+    'batches: for _ in 0..MAX_BATCHES_PER_PAGE {
         if position < 1 || items.len() >= limit {
             break;
         }
-        let want = (limit - items.len()) as i64;
-        let low = (position - want + 1).max(1);
-        let log_keys: Vec<String> = (low..=position)
-            .rev()
-            .map(|s| keys::invitation_log(acc, s))
-            .collect();
+        let want = if filter.status.is_some() {
+            batch
+        } else {
+            limit - items.len()
+        };
+        let low = (position - want as i64 + 1).max(1);
+        let seqs: Vec<i64> = (low..=position).rev().collect();
+        let log_keys: Vec<String> = seqs.iter().map(|s| keys::invitation_log(acc, *s)).collect();
         let entries = store::get_many_raw(env.store, &log_keys)?;
-        let mut ids = Vec::new();
-        for (value, key) in entries.iter().zip(&log_keys) {
+        let mut found: Vec<(i64, InvitationId)> = Vec::new();
+        for ((value, key), seq) in entries.iter().zip(&log_keys).zip(&seqs) {
             if let Some(bytes) = value {
-                ids.push(decode::<InvitationId>(key, bytes)?);
+                found.push((*seq, decode::<InvitationId>(key, bytes)?));
             }
         }
-        items.extend(
-            load_views(env, &ids)?
-                .into_iter()
-                .flatten()
-                .filter(|v| keep(v)),
-        );
+        let ids: Vec<InvitationId> = found.iter().map(|(_, id)| id.clone()).collect();
+        let views = load_views(env, &ids)?;
+        for ((seq, _), view) in found.iter().zip(views) {
+            if items.len() >= limit {
+                // The page is full: the next page starts at this entry.
+                position = *seq;
+                break 'batches;
+            }
+            if let Some(v) = view.filter(|v| keep(v)) {
+                items.push(v);
+            }
+        }
         position = low - 1;
     }
     let next_cursor = (position >= 1).then_some(Cursor::Log(position));
