@@ -103,14 +103,19 @@ async fn main() -> anyhow::Result<()> {
     let inbox = Inbox::start(&inbox_addr)
         .await
         .with_context(|| format!("cannot start the mail inbox on {inbox_addr}"))?;
-    let app_manifest = manifest();
-    let manifest_path = from.clone().unwrap_or_else(|| app_manifest.clone());
-    let mut builder = TestHost::builder().manifest(&manifest_path);
-    if from.is_none() {
-        for c in COMPONENTS {
-            builder = builder.component_source(c, wasm(c));
+    let mut builder = match &from {
+        // Another Spin app: build it the way `spin build` would.
+        Some(path) => {
+            spin_test_host::build_components(path)?;
+            TestHost::builder().manifest(path)
         }
-    }
+        // This app: build.rs has already built its components.
+        None => COMPONENTS
+            .iter()
+            .fold(TestHost::builder().manifest(manifest()), |b, c| {
+                b.component_source(*c, wasm(c))
+            }),
+    };
     let mut defaulted = Vec::new();
     for (name, value) in dev_defaults(&inbox.url()) {
         if !flags.contains_key(name) && env_var(name).is_none() {

@@ -238,11 +238,11 @@ pub fn invite(
         let results = match slots::claim(env, key, &claims) {
             Ok(r) => r,
             Err(e) => {
-                abandon(
-                    env,
-                    &by.user_id,
-                    winners.iter().map(|i: &usize| &drafts[i].0),
-                );
+                // This shard's swap may have happened without our hearing of
+                // it: cancel its drafts too, so no unreachable invitation
+                // holds an address.
+                let doomed = winners.iter().chain(members.iter());
+                abandon(env, &by.user_id, doomed.map(|i: &usize| &drafts[i].0));
                 return Err(e);
             }
         };
