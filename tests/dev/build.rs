@@ -2,7 +2,8 @@
 //! so `cargo test` and `cargo up` run the real `.wasm` files with nothing done
 //! by hand. (A separate target directory: the outer build holds `target/`.)
 use std::path::PathBuf;
-use std::process::Command;
+
+include!("../host/build_support.rs");
 
 const COMPONENTS: [&str; 5] = ["accounts", "invite", "accept", "remove", "resend"];
 
@@ -16,12 +17,13 @@ fn main() {
         "Cargo.toml",
         "Cargo.lock",
         "tests/dev/build.rs",
+        "tests/host/build_support.rs",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
+    let mut command = wasm_build_command(&cargo);
     command
         .current_dir(&root)
         .args(["build", "--release", "--target", "wasm32-wasip2"])
@@ -29,33 +31,6 @@ fn main() {
         .arg(&target_dir);
     for c in COMPONENTS {
         command.args(["-p", c]);
-    }
-    // Settings of the outer (native) build must not reach the wasm build.
-    for var in [
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "RUSTC_WRAPPER",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CARGO_BUILD_RUSTC_WRAPPER",
-        "CLIPPY_ARGS",
-        "CLIPPY_CONF_DIR",
-        "CARGO_PRIMARY_PACKAGE",
-        "CARGO_MAKEFLAGS",
-        "MAKEFLAGS",
-        "MFLAGS",
-    ] {
-        command.env_remove(var);
-    }
-    for (var, _) in std::env::vars_os() {
-        let var = var.to_string_lossy();
-        if var.starts_with("CARGO_PROFILE_")
-            || var.starts_with("CARGO_CFG_")
-            || var.starts_with("CARGO_FEATURE_")
-        {
-            command.env_remove(var.as_ref());
-        }
     }
     let status = command
         .status()

@@ -195,14 +195,10 @@ pub fn query_pairs(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Decodes `%XX` escapes. A `+` stays a `+` (in a query too): addresses like
-/// `bob+tag@example.com` are common and rarely escaped by hand; a space is `%20`.
+/// Decodes `%XX` escapes, in path segments and queries alike. A `+` stays a
+/// `+`: addresses like `bob+tag@example.com` are common and rarely escaped by
+/// hand; a space is `%20`.
 pub fn percent_decode(s: &str) -> String {
-    path_decode(s)
-}
-
-/// Decodes `%XX` escapes in a path segment.
-pub fn path_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -177,15 +177,9 @@ pub(crate) fn claim(env: &Env, key: &str, claims: &[Claim]) -> Result<Vec<ClaimR
                     .take(&c.invitation);
             }
         }
-        let rev = Rev::generate(env.random);
-        shard.set_rev(rev.clone());
-        match env.store.cas_swap(cas, &encode(&shard)) {
-            Ok(()) => return Ok(results),
-            Err(failure) => match store::get_json::<SlotShard>(env.store, key)? {
-                Some(stored) if stored.rev == rev => return Ok(results),
-                _ if failure == store::SwapError::CasFailed => continue,
-                _ => return Err(Error::StoreUnavailable(failure.to_string())),
-            },
+        match store::swap_checked(env.store, env.random, key, cas, shard)? {
+            store::Swapped::Done => return Ok(results),
+            store::Swapped::Conflict => continue,
         }
     }
     Err(Error::Contended)

@@ -153,27 +153,39 @@ pub(crate) fn update<T: Versioned, R>(
         let current: T = decode(key, bytes)?;
         match decide(current)? {
             Decision::Keep(r) => return Ok(Some(r)),
-            Decision::Write(mut next, r) => {
-                let rev = Rev::generate(random);
-                next.set_rev(rev.clone());
-                match store.cas_swap(cas, &encode(&next)) {
-                    Ok(()) => return Ok(Some(r)),
-                    Err(failure) => {
-                        // Either a real conflict, or a swap that happened but was
-                        // reported as failed (Redis), or a lost reply: the stored
-                        // revision tells which.
-                        match get_json::<T>(store, key) {
-                            Ok(Some(stored)) if *stored.rev() == rev => return Ok(Some(r)),
-                            Ok(_) if failure == SwapError::CasFailed => continue,
-                            Ok(_) => {
-                                return Err(Error::StoreUnavailable(failure.to_string()));
-                            }
-                            Err(e) => return Err(e),
-                        }
-                    }
-                }
-            }
+            Decision::Write(next, r) => match swap_checked(store, random, key, cas, next)? {
+                Swapped::Done => return Ok(Some(r)),
+                Swapped::Conflict => continue,
+            },
         }
     }
     Err(Error::Contended)
+}
+
+pub(crate) enum Swapped {
+    Done,
+    /// Someone else changed the record first: read it again and retry.
+    Conflict,
+}
+
+/// Swaps in `next` under a fresh revision. A reported failure is ambiguous
+/// (a real conflict, a swap that happened but was reported failed as Spin's
+/// Redis store does, or a lost reply), so the stored revision decides.
+pub(crate) fn swap_checked<T: Versioned>(
+    store: &dyn Store,
+    random: &dyn Random,
+    key: &str,
+    cas: Cas,
+    mut next: T,
+) -> Result<Swapped> {
+    let rev = Rev::generate(random);
+    next.set_rev(rev.clone());
+    let Err(failure) = store.cas_swap(cas, &encode(&next)) else {
+        return Ok(Swapped::Done);
+    };
+    match get_json::<T>(store, key)? {
+        Some(stored) if *stored.rev() == rev => Ok(Swapped::Done),
+        _ if failure == SwapError::CasFailed => Ok(Swapped::Conflict),
+        _ => Err(Error::StoreUnavailable(failure.to_string())),
+    }
 }

@@ -84,7 +84,7 @@ pub fn finish(outcome: Result<Response, ApiError>) -> Response {
 pub fn path_param(req: &Request, name: &str) -> Option<String> {
     req.header(&format!("spin-path-match-{name}"))
         .and_then(|v| v.as_str())
-        .map(invitations_edge::body::path_decode)
+        .map(invitations_edge::body::percent_decode)
 }
 
 /// The verified caller.

@@ -8,6 +8,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use invitations_edge::mail::escape_html as escape;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -265,11 +266,4 @@ fn respond(status: u16, content_type: &str, body: String) -> Response<Full<Bytes
         .header("content-type", content_type)
         .body(Full::new(Bytes::from(body)))
         .unwrap_or_default()
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
