@@ -15,6 +15,11 @@ pub struct Policy {
     pub mail_retry_base_secs: i64,
     /// When the sweep first checks that a new invitation's mail went out.
     pub mail_check_delay_secs: i64,
+    /// Webhook delivery attempts (the first included) before an event is dropped.
+    pub webhook_max_attempts: u32,
+    /// First webhook retry delay; each further retry doubles it, up to the maximum.
+    pub webhook_retry_base_secs: i64,
+    pub webhook_retry_max_delay_secs: i64,
     /// Closed invitations are purged this long after they closed.
     pub retention_days: i64,
     /// Due-queue entries handled by one sweep run at most.
@@ -38,6 +43,9 @@ impl Default for Policy {
             mail_max_attempts: 5,
             mail_retry_base_secs: 60,
             mail_check_delay_secs: 120,
+            webhook_max_attempts: 12,
+            webhook_retry_base_secs: 60,
+            webhook_retry_max_delay_secs: 6 * 60 * 60,
             retention_days: 90,
             sweep_max_items: 200,
             sweep_max_buckets: 50_000,

@@ -1,7 +1,7 @@
 //! The key layout, in one place. See the crate docs for what each key holds.
 
 use crate::email::Email;
-use crate::ids::{AccountId, InvitationId, UserId};
+use crate::ids::{AccountId, EventId, InvitationId, UserId};
 use crate::token::TokenHash;
 use sha2::{Digest, Sha256};
 
@@ -65,6 +65,10 @@ pub fn due_entry(bucket: i64, n: i64) -> String {
 
 pub fn sweep_state() -> String {
     "v1/sweep".to_owned()
+}
+
+pub fn undelivered(event: &EventId) -> String {
+    format!("v1/hook/{event}")
 }
 
 pub fn idempotency(scope: &str) -> String {

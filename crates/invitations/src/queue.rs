@@ -10,7 +10,7 @@
 //! on what is really due then, so a stale or repeated entry is harmless.
 
 use crate::error::Result;
-use crate::ids::InvitationId;
+use crate::ids::{EventId, InvitationId};
 use crate::keys;
 use crate::store::encode;
 use crate::time::Timestamp;
@@ -31,6 +31,8 @@ pub(crate) enum DueItem {
     Invitation(InvitationId),
     /// Forget an Idempotency-Key's answer (if still the stale one) and its claim counter.
     Idempotency { scope: String, hour: i64 },
+    /// Retry an undelivered webhook event, queued after `after` attempts.
+    Webhook { id: EventId, after: u32 },
 }
 
 /// Entries go at least this far ahead, so that none lands in a minute a sweep

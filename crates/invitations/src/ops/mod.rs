@@ -12,6 +12,7 @@ pub mod members;
 pub mod preview;
 pub mod resend;
 pub mod sweep;
+pub mod webhooks;
 
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, InvitationId};

@@ -1,6 +1,6 @@
-//! One run of the scheduled sweep: expire what is due, hand back mail to
-//! retry, purge closed invitations past retention, forget old idempotency
-//! answers. Bounded (at most `sweep_max_items` queue entries and
+//! One run of the scheduled sweep: expire what is due, hand back mail and
+//! webhook events to retry, purge closed invitations past retention, forget
+//! old idempotency answers. Bounded (at most `sweep_max_items` queue entries and
 //! `sweep_max_buckets` queue minutes per run) and resumable (a watermark in
 //! the store). It reads only the due queue, never the whole store.
 
@@ -12,6 +12,7 @@ use crate::model::Account;
 use crate::model::{Delivery, DeliveryStatus, Invitation, InvitationView, State, Status};
 use crate::ops::idempotency;
 use crate::ops::invite::TokenRef;
+use crate::ops::webhooks::{self, Claim, Redelivery};
 use crate::queue::{self, bucket_of, DueItem};
 use crate::store::{self, decode, decode_counter, encode, Decision, Versioned};
 use crate::time::Timestamp;
@@ -29,6 +30,10 @@ pub struct SweepReport {
     pub expired: usize,
     pub mailed: usize,
     pub purged: usize,
+    /// Webhook events handed back for another delivery attempt.
+    pub webhooks: usize,
+    /// Webhook events dropped after their last attempt failed.
+    pub webhooks_dropped: usize,
     /// Items whose handling failed; they are looked at again next run.
     pub failed: usize,
     /// More due work was left for the next run.
@@ -40,6 +45,8 @@ pub struct SweepRun {
     pub report: SweepReport,
     pub mails: Vec<MailJob>,
     pub events: Vec<Event>,
+    /// Undelivered events to try again; see [`crate::ops::webhooks`].
+    pub webhooks: Vec<Redelivery>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -81,7 +88,7 @@ pub(crate) fn mail_due_at(inv: &Invitation, dlv: &Delivery, policy: &Policy) -> 
 
 /// Cost: 1 (watermark) + 1 per 500 queue minutes stepped over + 2 (entries,
 /// records) + per due item: 2 to expire, 2 to retry mail, 4 to purge (+1 per
-/// distinct account met); then one `increment` per distinct minute re-queued,
+/// distinct account met), 2 to retry a webhook (3 to give one up); then one `increment` per distinct minute re-queued,
 /// 1 `set-many`, 1 `delete-many` and 1 or 2 for the watermark.
 ///
 /// An item whose handling fails is counted in `failed` and looked at again in
@@ -144,6 +151,7 @@ pub fn sweep(env: &Env) -> Result<SweepRun> {
         report: SweepReport::default(),
         mails: Vec::new(),
         events: Vec::new(),
+        webhooks: Vec::new(),
     };
 
     // 2. What the entries name. An entry or record that cannot be read is
@@ -151,12 +159,14 @@ pub fn sweep(env: &Env) -> Result<SweepRun> {
     let entries = store::get_many_raw(env.store, &entry_keys)?;
     let mut invitation_ids = BTreeSet::new();
     let mut idempotency: Vec<(String, i64)> = Vec::new();
+    let mut undelivered = Vec::new();
     for (value, key) in entries.iter().zip(&entry_keys) {
         match value.as_deref().map(|b| decode::<DueItem>(key, b)) {
             Some(Ok(DueItem::Invitation(id))) => {
                 invitation_ids.insert(id);
             }
             Some(Ok(DueItem::Idempotency { scope, hour })) => idempotency.push((scope, hour)),
+            Some(Ok(DueItem::Webhook { id, after })) => undelivered.push((id, after)),
             Some(Err(_)) => run.report.failed += 1,
             None => {}
         }
@@ -172,6 +182,22 @@ pub fn sweep(env: &Env) -> Result<SweepRun> {
         if handle(env, view, &mut accounts, &mut work, &mut run).is_err() {
             run.report.failed += 1;
             work.requeue.push((now, DueItem::Invitation(id)));
+        }
+    }
+    for (id, after) in undelivered {
+        match webhooks::claim(env, &id, after) {
+            Ok(Claim::Retry(redelivery, next)) => {
+                let after = redelivery.attempt;
+                work.requeue.push((next, DueItem::Webhook { id, after }));
+                run.report.webhooks += 1;
+                run.webhooks.push(redelivery);
+            }
+            Ok(Claim::GaveUp) => run.report.webhooks_dropped += 1,
+            Ok(Claim::Nothing) => {}
+            Err(_) => {
+                run.report.failed += 1;
+                work.requeue.push((now, DueItem::Webhook { id, after }));
+            }
         }
     }
     if forget_idempotency(env, &idempotency, &mut work).is_err() {
