@@ -133,6 +133,11 @@ pub struct Invitation {
     /// retried mail may have gone out after all. A resend clears it.
     #[serde(default)]
     pub previous_token_hash: Option<TokenHash>,
+    /// Hashes that no longer open it but whose `v1/tok/` keys a failure may
+    /// have left behind (their deletion comes after the change). The purge
+    /// deletes them with the rest. The newest [`RETIRED_TOKENS_KEPT`] only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired_token_hashes: Vec<TokenHash>,
     #[serde(flatten)]
     pub state: State,
     /// Position in the account's invitation log.
@@ -290,8 +295,9 @@ impl Invitation {
                 });
             }
         }
+        let old = self.previous_token_hash.take();
+        self.retire(std::iter::once(self.token_hash).chain(old));
         self.token_hash = token;
-        self.previous_token_hash = None;
         self.issued_at = now;
         self.reissued_at = now;
         self.resent_at = Some(now);
@@ -307,12 +313,33 @@ impl Invitation {
         if !self.is_open(now) {
             return Err(Error::InvitationNotPending);
         }
-        self.previous_token_hash = Some(self.token_hash);
+        let old = self.previous_token_hash.replace(self.token_hash);
+        self.retire(old);
         self.token_hash = token;
         self.issued_at = now;
         Ok(())
     }
+
+    fn retire(&mut self, hashes: impl IntoIterator<Item = TokenHash>) {
+        self.retired_token_hashes.extend(hashes);
+        let excess = self
+            .retired_token_hashes
+            .len()
+            .saturating_sub(RETIRED_TOKENS_KEPT);
+        self.retired_token_hashes.drain(..excess);
+    }
+
+    /// Every hash a `v1/tok/` key of this invitation may be stored under.
+    pub fn token_hashes(&self) -> impl Iterator<Item = &TokenHash> {
+        std::iter::once(&self.token_hash)
+            .chain(&self.previous_token_hash)
+            .chain(&self.retired_token_hashes)
+    }
 }
+
+/// Retired token hashes an invitation remembers for its purge. Each resend
+/// retires at most two, so this covers the last eight resends.
+pub const RETIRED_TOKENS_KEPT: usize = 16;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -491,6 +518,7 @@ mod tests {
             resent_at: None,
             token_hash: InvitationToken::generate(&Zero).hash(),
             previous_token_hash: None,
+            retired_token_hashes: Vec::new(),
             state: State::Pending,
             seq: 1,
             rev: Rev::default(),

@@ -202,6 +202,7 @@ pub fn invite(
             resent_at: None,
             token_hash: token.hash(),
             previous_token_hash: None,
+            retired_token_hashes: Vec::new(),
             state: State::Pending,
             seq: first_seq + n as i64,
             rev: Rev::generate(env.random),

@@ -356,12 +356,9 @@ fn handle(
             work.deletes.extend([
                 keys::invitation(&inv.id),
                 keys::delivery(&inv.id),
-                keys::token(&inv.token_hash),
                 keys::invitation_log(&inv.account_id, inv.seq),
             ]);
-            if let Some(old) = inv.previous_token_hash {
-                work.deletes.push(keys::token(&old));
-            }
+            work.deletes.extend(inv.token_hashes().map(keys::token));
             run.report.purged += 1;
         }
     }
