@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 include!("../host/build_support.rs");
 
-const COMPONENTS: [&str; 5] = ["accounts", "invite", "accept", "remove", "resend"];
+const COMPONENTS: [&str; 6] = ["accounts", "invite", "accept", "remove", "resend", "expire"];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());

@@ -8,7 +8,7 @@ use invitations::ops::list::list_invitations;
 use invitations_edge::body::{invitation_query, InviteBody};
 use invitations_edge::problem::ApiError;
 use invitations_edge::render;
-use invitations_spin::mailer;
+use invitations_spin::effects;
 use invitations_spin::web::{self, Ctx};
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
@@ -28,7 +28,8 @@ async fn run(req: &Request) -> Result<Response, ApiError> {
                 let request = web::body::<InviteBody>(req)?.parse()?;
                 let mut out = invite(&ctx.env(), &who, &acc, request)?;
                 let mails = std::mem::take(&mut out.mails);
-                let sent = mailer::deliver(&ctx, mails).await;
+                let events = std::mem::take(&mut out.events);
+                let sent = effects::carry_out(&ctx, mails, events).await;
                 out.apply(&sent);
                 let body = render::invite_results(&out);
                 match out.created() {

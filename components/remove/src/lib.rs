@@ -10,15 +10,16 @@ use invitations_edge::body::member_query;
 use invitations_edge::problem::ApiError;
 use invitations_edge::render;
 use invitations_spin::web::{self, Ctx};
+use invitations_spin::webhooks;
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
 
 #[http_component]
 async fn handle(req: Request) -> Response {
-    web::finish(run(&req))
+    web::finish(run(&req).await)
 }
 
-fn run(req: &Request) -> Result<Response, ApiError> {
+async fn run(req: &Request) -> Result<Response, ApiError> {
     let ctx = Ctx::open()?;
     let who = web::caller(req, &ctx)?;
     let env = ctx.env();
@@ -29,7 +30,8 @@ fn run(req: &Request) -> Result<Response, ApiError> {
             Ok(web::json(200, &render::invitation(&view)))
         }
         ("/v1/accounts/:account/invitations/:invitation", Method::Delete) => {
-            let (view, _events) = cancel(&env, &who, &acc, &web::invitation_id(req)?)?;
+            let (view, events) = cancel(&env, &who, &acc, &web::invitation_id(req)?)?;
+            webhooks::publish(&ctx, events).await;
             Ok(web::json(200, &render::invitation(&view)))
         }
         ("/v1/accounts/:account/invitations/:invitation", _) => {
@@ -46,7 +48,8 @@ fn run(req: &Request) -> Result<Response, ApiError> {
             Ok(web::json(200, &render::member(&member)))
         }
         ("/v1/accounts/:account/members/:user", Method::Delete) => {
-            let _events = remove_member(&env, &who, &acc, &web::user_id(req)?)?;
+            let events = remove_member(&env, &who, &acc, &web::user_id(req)?)?;
+            webhooks::publish(&ctx, events).await;
             Ok(web::no_content())
         }
         ("/v1/accounts/:account/members/:user", _) => {

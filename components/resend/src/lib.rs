@@ -5,7 +5,7 @@
 use invitations::ops::resend::resend;
 use invitations_edge::problem::ApiError;
 use invitations_edge::render;
-use invitations_spin::mailer;
+use invitations_spin::effects;
 use invitations_spin::web::{self, Ctx};
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
@@ -26,7 +26,7 @@ async fn run(req: &Request) -> Result<Response, ApiError> {
     web::idempotent(req, &ctx, &who, || async {
         let resent = resend(&ctx.env(), &who, &acc, &id)?;
         let mut view = resent.invitation;
-        for event in mailer::deliver(&ctx, vec![resent.mail]).await {
+        for event in effects::carry_out(&ctx, vec![resent.mail], resent.events).await {
             if let invitations::effects::Subject::Invitation(sent) = event.subject {
                 view = *sent;
             }

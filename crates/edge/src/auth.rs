@@ -521,11 +521,40 @@ fn hs256_key(secret: &str) -> HS256Key {
     HS256Key::from_bytes(&key)
 }
 
+/// Whether `Authorization: Bearer <secret>` presents `secret` (the sweep
+/// route's token). Both sides are hashed and the digests compared in constant
+/// time, so neither the content nor the length leaks through timing. An empty
+/// secret matches nothing.
+pub fn bearer_matches(authorization: Option<&str>, secret: &str) -> bool {
+    let presented = authorization
+        .and_then(|h| h.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .unwrap_or_default();
+    let expected = hmac_sha256::Hash::hash(secret.as_bytes());
+    let matches = hmac_sha256::Hash::verify(presented.as_bytes(), &expected);
+    matches && !secret.is_empty()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// HMAC-SHA256 written out from RFC 2104, to check signatures independently.
+    #[test]
+    fn bearer_matches_only_the_exact_secret() {
+        let secret = "s3cret-sweep-token";
+        assert!(bearer_matches(Some("Bearer s3cret-sweep-token"), secret));
+        assert!(bearer_matches(Some("bearer  s3cret-sweep-token "), secret));
+        assert!(!bearer_matches(Some("Bearer s3cret-sweep-toke"), secret));
+        assert!(!bearer_matches(Some("Bearer s3cret-sweep-token2"), secret));
+        assert!(!bearer_matches(Some("Basic s3cret-sweep-token"), secret));
+        assert!(!bearer_matches(Some("s3cret-sweep-token"), secret));
+        assert!(!bearer_matches(None, secret));
+        assert!(!bearer_matches(Some("Bearer "), ""));
+        assert!(!bearer_matches(None, ""));
+    }
+
     fn reference_hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
         use sha2::{Digest, Sha256};
         let mut block = [0u8; 64];

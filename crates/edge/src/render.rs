@@ -5,6 +5,7 @@ use invitations::cursor::Cursor;
 use invitations::model::{Account, Invitation, InvitationView, Inviter, Member, State};
 use invitations::ops::invite::Invited;
 use invitations::ops::preview::Preview;
+use invitations::ops::sweep::SweepReport;
 use invitations::time::Timestamp;
 use invitations::Page;
 use serde_json::{json, Value};
@@ -121,6 +122,18 @@ pub fn page<T>(page: &Page<T>, item: impl Fn(&T) -> Value) -> Value {
     json!({
         "data": page.items.iter().map(item).collect::<Vec<_>>(),
         "next_cursor": page.next_cursor.map(Cursor::encode),
+    })
+}
+
+/// What one sweep run did.
+pub fn sweep_report(r: &SweepReport) -> Value {
+    json!({
+        "expired": r.expired,
+        "mailed": r.mailed,
+        "purged": r.purged,
+        "webhooks": r.webhooks,
+        "failed": r.failed,
+        "more": r.more,
     })
 }
 

@@ -6,6 +6,7 @@ use invitations::Policy;
 use invitations_edge::auth::AuthConfig;
 use invitations_edge::mail::Provider;
 use invitations_edge::problem::ApiError;
+use invitations_edge::webhook::WebhookSecret;
 use spin_sdk::variables;
 
 /// A variable's value, or `None` when it is undeclared or empty.
@@ -47,6 +48,37 @@ pub fn mail() -> Result<MailConfig, ApiError> {
     })
 }
 
+pub struct WebhookConfig {
+    pub url: String,
+    pub secret: WebhookSecret,
+}
+
+/// Where events go, if `webhook_url` is set. `Err` names what is wrong with
+/// the settings; events are then kept for the sweep until it is fixed.
+pub fn webhooks() -> Option<Result<WebhookConfig, String>> {
+    let url = var("webhook_url")?;
+    Some(webhook_config(url))
+}
+
+fn webhook_config(url: String) -> Result<WebhookConfig, String> {
+    let secret = var("webhook_secret")
+        .ok_or_else(|| "webhook_url is set but webhook_secret is not".to_owned())
+        .and_then(|s| WebhookSecret::parse(&s).map_err(|e| e.to_string()))?;
+    // Spin lets a component reach only the origins it declares, and its
+    // manifest cannot take the origin out of a URL, so it is set apart.
+    let origin = var("webhook_origin").unwrap_or_default();
+    let origin = origin.trim_end_matches('/');
+    let inside = url
+        .strip_prefix(origin)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?']));
+    if !inside {
+        return Err(format!(
+            "webhook_url {url} is not on webhook_origin {origin:?}: set webhook_origin to its scheme://host[:port]"
+        ));
+    }
+    Ok(WebhookConfig { url, secret })
+}
+
 pub fn public_base_url() -> String {
     var("public_base_url")
         .unwrap_or_else(|| "http://127.0.0.1:3000".to_owned())
@@ -63,6 +95,9 @@ pub fn policy() -> Policy {
     }
     if let Some(secs) = number("resend_cooldown_seconds").filter(|s| *s >= 0) {
         p.resend_cooldown_secs = secs;
+    }
+    if let Some(n) = number("sweep_max_items").filter(|n| (1..=10_000).contains(n)) {
+        p.sweep_max_items = n as usize;
     }
     p
 }

@@ -9,10 +9,18 @@
 //! | [`platform`] | wall clock and randomness from the host |
 //! | [`config`] | Spin variables, read per need |
 //! | [`web`] | per-request context, caller authentication, bodies, responses, `Idempotency-Key` |
+//! | [`outbound`] | outgoing HTTP to the mail provider and the webhook receiver |
 //! | [`mailer`] | concurrent mail sending through the configured provider |
+//! | [`webhooks`] | signed event delivery, failures kept in the outbox |
+//! | [`effects`] | an operation's mail and events, carried out in order |
+//! | [`sweeper`] | one sweep run with its mail and events carried out |
 
 pub mod config;
+pub mod effects;
 pub mod mailer;
+pub mod outbound;
 pub mod platform;
 pub mod store;
+pub mod sweeper;
 pub mod web;
+pub mod webhooks;

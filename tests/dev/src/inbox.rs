@@ -1,6 +1,7 @@
 //! A local mail inbox that speaks the Resend (`POST /emails`) and Postmark
 //! (`POST /email`) APIs, keeps what it receives, and shows it on a page with
-//! the links in each mail. It can also refuse mail on purpose, for tests.
+//! the links in each mail. It is also a webhook receiver (`POST /webhooks`)
+//! that keeps each delivery as it came. Both can refuse on purpose, for tests.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -41,8 +42,30 @@ impl Mail {
     }
 }
 
+/// One webhook delivery as it arrived; the signature is left to the reader to check.
+#[derive(Clone, Debug, Serialize)]
+pub struct Hook {
+    pub id: String,
+    pub timestamp: String,
+    pub signature: String,
+    pub body: String,
+}
+
+impl Hook {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// The event type, e.g. `invitation.created`.
+    pub fn kind(&self) -> String {
+        self.json()["type"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
 #[derive(Default)]
 struct State {
+    hooks: Vec<Hook>,
+    hooks_down: bool,
     mails: Vec<Mail>,
     /// Requests to refuse with 503 before accepting again.
     refuse: u32,
@@ -104,6 +127,16 @@ impl Inbox {
             .collect()
     }
 
+    /// Webhook deliveries received, oldest first (retries included).
+    pub fn hooks(&self) -> Vec<Hook> {
+        self.state.lock().unwrap().hooks.clone()
+    }
+
+    /// While down, every webhook delivery gets 503.
+    pub fn set_webhooks_down(&self, down: bool) {
+        self.state.lock().unwrap().hooks_down = down;
+    }
+
     pub fn clear(&self) {
         self.state.lock().unwrap().mails.clear();
     }
@@ -130,6 +163,11 @@ impl Inbox {
         };
         let (auth_bearer, auth_postmark) =
             (header("authorization"), header("x-postmark-server-token"));
+        let hook = (
+            header("webhook-id"),
+            header("webhook-timestamp"),
+            header("webhook-signature"),
+        );
         let body = match req.into_body().collect().await {
             Ok(b) => b.to_bytes(),
             Err(_) => return respond(400, "text/plain", "unreadable body".into()),
@@ -141,6 +179,25 @@ impl Inbox {
                 "application/json",
                 serde_json::to_string(&self.mails()).unwrap_or_default(),
             ),
+            ("GET", "/api/webhooks") => respond(
+                200,
+                "application/json",
+                serde_json::to_string(&self.hooks()).unwrap_or_default(),
+            ),
+            ("POST", "/webhooks") => {
+                let mut s = self.state.lock().unwrap();
+                if s.hooks_down {
+                    return respond(503, "text/plain", "receiver down on purpose".into());
+                }
+                let (id, timestamp, signature) = hook;
+                s.hooks.push(Hook {
+                    id,
+                    timestamp,
+                    signature,
+                    body: String::from_utf8_lossy(&body).into_owned(),
+                });
+                respond(204, "text/plain", String::new())
+            }
             ("POST", "/emails") | ("POST", "/email") => {
                 {
                     let mut s = self.state.lock().unwrap();
@@ -201,10 +258,21 @@ impl Inbox {
                 escape(&link),
             ));
         }
+        let hooks = self.hooks();
+        let mut hook_rows = String::new();
+        for h in hooks.iter().rev() {
+            hook_rows.push_str(&format!(
+                "<li><code>{}</code> {}</li>",
+                escape(&h.id),
+                escape(&h.kind())
+            ));
+        }
         format!(
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Local inbox</title></head>\
-<body><h1>Local inbox</h1><p>{} mail(s). Newest first. JSON at <a href=\"/api/mails\">/api/mails</a>.</p><ol>{rows}</ol></body></html>",
-            mails.len()
+<body><h1>Local inbox</h1><p>{} mail(s). Newest first. JSON at <a href=\"/api/mails\">/api/mails</a>.</p><ol>{rows}</ol>\
+<h2>Webhooks</h2><p>{} event(s) received. Newest first. JSON at <a href=\"/api/webhooks\">/api/webhooks</a>.</p><ol>{hook_rows}</ol></body></html>",
+            mails.len(),
+            hooks.len()
         )
     }
 }

@@ -15,10 +15,16 @@ pub mod inbox;
 use std::path::{Path, PathBuf};
 
 /// The components of `spin.toml`, by name.
-pub const COMPONENTS: [&str; 5] = ["accounts", "invite", "accept", "remove", "resend"];
+pub const COMPONENTS: [&str; 6] = ["accounts", "invite", "accept", "remove", "resend", "expire"];
 
 /// The HS256 secret `cargo up` uses when none is configured. Local use only.
 pub const DEV_SECRET: &str = "dev-only-secret-never-use-in-production";
+
+/// The webhook signing secret `cargo up` and the tests use. Local use only.
+pub const DEV_WEBHOOK_SECRET: &str = "whsec_ZGV2LW9ubHktd2ViaG9vay1zZWNyZXQtMzItYnl0ZXM=";
+
+/// The sweep route's bearer token `cargo up` uses. Local use only.
+pub const DEV_SWEEP_TOKEN: &str = "dev-only-sweep-token";
 
 /// Where build.rs put the components.
 pub fn wasm_dir() -> &'static Path {
@@ -34,9 +40,14 @@ pub fn manifest() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spin.toml")
 }
 
-/// Development defaults for `cargo up`: secrets and mail pointed at the local inbox.
+/// Development defaults for `cargo up`: secrets, and mail and webhooks
+/// pointed at the local inbox.
 pub fn dev_defaults(inbox_url: &str) -> Vec<(&'static str, String)> {
     vec![
+        ("sweep_token", DEV_SWEEP_TOKEN.to_owned()),
+        ("webhook_url", format!("{inbox_url}/webhooks")),
+        ("webhook_secret", DEV_WEBHOOK_SECRET.to_owned()),
+        ("webhook_origin", inbox_url.to_owned()),
         ("auth_hs256_secret", DEV_SECRET.to_owned()),
         ("mail_provider", "resend".to_owned()),
         ("mail_api_url", inbox_url.to_owned()),

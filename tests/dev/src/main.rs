@@ -16,7 +16,8 @@ const USAGE: &str = "usage:
   cargo up -- token --sub ID [--email ADDRESS] [--name NAME] [--unverified] [--service] [--ttl SECONDS]
 
 Variables come from --variable, then SPIN_VARIABLE_<NAME>, then development defaults
-(auth_hs256_secret, mail_* pointed at the local inbox) for whatever is still unset.";
+(auth_hs256_secret, sweep_token, mail_* and webhook_* pointed at the local inbox) for
+whatever is still unset. Setting webhook_url yourself turns off all webhook_* defaults.";
 
 fn env_var(name: &str) -> Option<String> {
     std::env::var(format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase())).ok()
@@ -117,8 +118,13 @@ async fn main() -> anyhow::Result<()> {
             }),
     };
     let mut defaulted = Vec::new();
+    let set = |name: &str| flags.contains_key(name) || env_var(name).is_some();
+    let own_webhooks = set("webhook_url");
     for (name, value) in dev_defaults(&inbox.url()) {
-        if !flags.contains_key(name) && env_var(name).is_none() {
+        if own_webhooks && name.starts_with("webhook_") {
+            continue;
+        }
+        if !set(name) {
             builder = builder.variable(name, value);
             defaulted.push(name);
         }
@@ -135,7 +141,10 @@ async fn main() -> anyhow::Result<()> {
     for (route, component) in host.routes() {
         println!("  {route:<55} {component}");
     }
-    println!("Local mail inbox: {}/", inbox.url());
+    for (component, expression) in host.cron_triggers() {
+        println!("  cron `{expression}` {component}");
+    }
+    println!("Local mail inbox and webhook receiver: {}/", inbox.url());
     if !defaulted.is_empty() {
         println!(
             "Development defaults for: {} (local use only)",

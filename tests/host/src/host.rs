@@ -114,6 +114,7 @@ struct HostInner {
     faults: Arc<Faults>,
     stats: Arc<Stats>,
     clock: TestClock,
+    manual_cron: bool,
 }
 
 /// Configures a [`TestHost`]; see [`TestHost::builder`].
@@ -124,9 +125,17 @@ pub struct TestHostBuilder {
     environment: Option<HashMap<String, String>>,
     store_path: Option<PathBuf>,
     sources: HashMap<String, PathBuf>,
+    manual_cron: bool,
 }
 
 impl TestHostBuilder {
+    /// Cron events fire only through [`TestHost::invoke_cron`], never on their
+    /// schedule: tests that move the clock decide when a sweep runs.
+    pub fn manual_cron(mut self) -> Self {
+        self.manual_cron = true;
+        self
+    }
+
     pub fn manifest(mut self, path: impl Into<PathBuf>) -> Self {
         self.manifest = Some(path.into());
         self
@@ -277,6 +286,7 @@ impl TestHostBuilder {
                 faults: Arc::default(),
                 stats: Arc::default(),
                 clock: TestClock::default(),
+                manual_cron: self.manual_cron,
             }),
             tasks: Mutex::default(),
         })
@@ -365,7 +375,12 @@ impl TestHost {
         });
         let mut tasks = self.tasks.lock().unwrap();
         tasks.push(server);
-        for index in 0..self.inner.cron.len() {
+        let scheduled = if self.inner.manual_cron {
+            0
+        } else {
+            self.inner.cron.len()
+        };
+        for index in 0..scheduled {
             let inner = self.inner.clone();
             tasks.push(tokio::spawn(
                 async move { inner.run_cron_schedule(index).await },

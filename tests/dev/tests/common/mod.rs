@@ -2,13 +2,14 @@
 #![allow(dead_code)]
 
 pub mod contract;
+pub mod signature;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use invitations_dev::inbox::{Inbox, Mail};
-use invitations_dev::{wasm, COMPONENTS, DEV_SECRET};
+use invitations_dev::{wasm, COMPONENTS, DEV_SECRET, DEV_SWEEP_TOKEN, DEV_WEBHOOK_SECRET};
 use invitations_edge::auth::{mint_hs256, DevClaims};
 use serde_json::Value;
 use spin_test_host::TestHost;
@@ -75,7 +76,12 @@ impl App {
             .variable("mail_api_url", inbox.url())
             .variable("mail_api_token", "test-token")
             .variable("mail_from", "Invitations <invitations@example.com>")
-            .variable("public_base_url", "https://invite.example");
+            .variable("public_base_url", "https://invite.example")
+            .variable("sweep_token", DEV_SWEEP_TOKEN)
+            .variable("webhook_url", format!("{}/webhooks", inbox.url()))
+            .variable("webhook_secret", DEV_WEBHOOK_SECRET)
+            .variable("webhook_origin", inbox.url())
+            .manual_cron();
         for c in COMPONENTS {
             b = b.component_source(c, wasm(c));
         }
@@ -209,6 +215,58 @@ impl App {
         .await
     }
 
+    /// `POST /v1/internal/sweep` with the sweep token; returns the counts.
+    pub async fn sweep(&self) -> Value {
+        let r = self
+            .send(
+                "POST",
+                "/v1/internal/sweep",
+                Some(DEV_SWEEP_TOKEN),
+                None,
+                &[("x-test-tag", "sweep")],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()
+    }
+
+    /// Sweeps until a run says nothing more is due; returns the summed counts.
+    pub async fn sweep_all(&self) -> SweepTotals {
+        let mut t = SweepTotals::default();
+        for _ in 0..100 {
+            let r = self.sweep().await;
+            let n = |k: &str| r[k].as_u64().unwrap_or_else(|| panic!("{k} in {r}"));
+            t.expired += n("expired");
+            t.mailed += n("mailed");
+            t.purged += n("purged");
+            t.webhooks += n("webhooks");
+            t.runs += 1;
+            if r["more"] == false {
+                return t;
+            }
+        }
+        panic!("the sweep never finished");
+    }
+
+    /// Webhook deliveries received so far, each checked against its signature.
+    pub fn hooks(&self) -> Vec<invitations_dev::inbox::Hook> {
+        let hooks = self.inbox.hooks();
+        for h in &hooks {
+            signature::assert_signed(h, DEV_WEBHOOK_SECRET);
+        }
+        hooks
+    }
+
+    /// Types of the distinct events received (first delivery order).
+    pub fn hook_kinds(&self) -> Vec<String> {
+        let mut seen = std::collections::BTreeSet::new();
+        self.hooks()
+            .into_iter()
+            .filter(|h| seen.insert(h.id.clone()))
+            .map(|h| h.kind())
+            .collect()
+    }
+
     /// The newest mail to `to`.
     pub fn last_mail(&self, to: &str) -> Mail {
         self.inbox
@@ -225,6 +283,15 @@ impl App {
         )
         .await
     }
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SweepTotals {
+    pub expired: u64,
+    pub mailed: u64,
+    pub purged: u64,
+    pub webhooks: u64,
+    pub runs: u64,
 }
 
 pub fn now_secs() -> u64 {

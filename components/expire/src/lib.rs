@@ -1,0 +1,58 @@
+//! `expire`: the scheduled sweep. Expires what is due, retries mail and
+//! webhooks, purges what is past retention ([`invitations_spin::sweeper`]).
+//!
+//! Two entry points run the same sweep: the cron trigger's
+//! `handle-cron-event` export, and `POST /v1/internal/sweep` with
+//! `Authorization: Bearer <sweep_token>` for platforms without a cron trigger.
+
+use invitations_edge::auth::bearer_matches;
+use invitations_edge::problem::ApiError;
+use invitations_edge::render;
+use invitations_spin::web::{self, Ctx};
+use invitations_spin::{config, sweeper};
+use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http_component;
+
+wit_bindgen::generate!({
+    world: "spin-cron",
+    path: "../../wit/spin-cron",
+});
+
+struct Cron;
+
+impl Guest for Cron {
+    fn handle_cron_event(_metadata: Metadata) -> Result<(), Error> {
+        // The sweep reads the clock itself; the trigger's timestamp adds nothing.
+        spin_sdk::http::run(async {
+            let ctx = Ctx::open().map_err(|e| Error::Other(e.to_string()))?;
+            let report = sweeper::run(&ctx)
+                .await
+                .map_err(|e| Error::Other(e.to_string()))?;
+            eprintln!("sweep: {}", render::sweep_report(&report));
+            Ok(())
+        })
+    }
+}
+
+export!(Cron);
+
+#[http_component]
+async fn handle(req: Request) -> Response {
+    web::finish(run(&req).await)
+}
+
+async fn run(req: &Request) -> Result<Response, ApiError> {
+    let token = config::var("sweep_token").unwrap_or_default();
+    let authorization = req.header("authorization").and_then(|v| v.as_str());
+    if !bearer_matches(authorization, &token) {
+        return Err(ApiError::Unauthorized(
+            "expected Authorization: Bearer <sweep_token>".into(),
+        ));
+    }
+    if *req.method() != Method::Post {
+        return Err(ApiError::MethodNotAllowed("POST"));
+    }
+    let ctx = Ctx::open()?;
+    let report = sweeper::run(&ctx).await?;
+    Ok(web::json(200, &render::sweep_report(&report)))
+}
