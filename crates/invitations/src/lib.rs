@@ -33,6 +33,7 @@
 //! | `v1/due/{minute}/n`, `…/{i}` | due queue: counter, and entry i → what to look at | invite, sweep, idempotency (`increment`, set) |
 //! | `v1/sweep` | the sweep's watermark (minute, entry) | the first account (set), then the sweep (CAS) |
 //! | `v1/idem/{scope}`, `…/claim/{hour}` | an Idempotency-Key's answer, and its claim counter | POSTs with the header |
+//! | `v1/hook/{evt}` | [`ops::webhooks::Undelivered`]: an event whose delivery failed, its signed payload and attempts | a failed delivery (set), the sweep (CAS), delivery (delete) |
 //!
 //! Rules the layout keeps (DESIGN.md section 2): compare-and-swap only on keys
 //! created before anyone could race for them (accounts and their slot shards
@@ -60,7 +61,8 @@
 //! | list members (page) | at most 8 |
 //! | get member | 2 |
 //! | remove member / owner | 3 / 5 |
-//! | sweep run | 5 + per due item: 2 to expire, 2 to retry mail, 4 to purge (+1 per distinct account); + one `increment` per distinct minute re-queued |
+//! | sweep run | 5 + per due item: 2 to expire, 2 to retry mail, 4 to purge (+1 per distinct account), 2 to retry a webhook; + one `increment` per distinct minute re-queued |
+//! | keep undelivered events / forget delivered ones | 2 / 1, for any number; none when there are none |
 //! | idempotency begin / complete | 2 / 2 |
 //!
 //! # Invariants
