@@ -555,25 +555,12 @@ mod tests {
         assert!(!bearer_matches(None, ""));
     }
 
+    /// HMAC-SHA256 from RustCrypto, not from the crates the app verifies with.
     fn reference_hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-        use sha2::{Digest, Sha256};
-        let mut block = [0u8; 64];
-        if key.len() > 64 {
-            block[..32].copy_from_slice(&Sha256::digest(key));
-        } else {
-            block[..key.len()].copy_from_slice(key);
-        }
-        let inner: Vec<u8> = block.iter().map(|b| b ^ 0x36).collect();
-        let outer: Vec<u8> = block.iter().map(|b| b ^ 0x5c).collect();
-        let inner_hash = Sha256::new()
-            .chain_update(&inner)
-            .chain_update(message)
-            .finalize();
-        Sha256::new()
-            .chain_update(&outer)
-            .chain_update(inner_hash)
-            .finalize()
-            .into()
+        use hmac::{Hmac, KeyInit, Mac};
+        let mut mac = Hmac::<sha2_011::Sha256>::new_from_slice(key).expect("any key length");
+        mac.update(message);
+        mac.finalize().into_bytes().into()
     }
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;

@@ -3,7 +3,6 @@
 
 mod common;
 
-use common::sched::race;
 use common::*;
 use invitations::error::Error;
 use invitations::ids::AccountId;
@@ -16,7 +15,7 @@ use invitations::ops::preview::preview;
 use invitations::ops::sweep::{sweep, SweepReport};
 use invitations::principal::Principal;
 use invitations::values::Ttl;
-use invitations::{Env, Policy};
+use invitations::Policy;
 
 const DAY: i64 = 24 * 60 * 60;
 
@@ -256,19 +255,8 @@ fn two_sweeps_at_once_do_nothing_twice() {
             invite(&w.env(), &owner, &acc, req).unwrap();
             w.advance(300);
             w.store.set_redis_swap_fault(redis);
-            let (r1, r2) = (SeededRandom::new(seed + 10), SeededRandom::new(seed + 20));
-            let policy = Policy::default();
-            let env = |r| Env {
-                store: &*w.store,
-                clock: &w.clock,
-                random: r,
-                policy: &policy,
-            };
-            let tasks: Vec<Box<dyn FnOnce() -> SweepReport + Send>> = vec![
-                Box::new(|| sweep(&env(&r1)).unwrap().report),
-                Box::new(|| sweep(&env(&r2)).unwrap().report),
-            ];
-            let reports = race(&w.store, seed, tasks);
+            let reports: Vec<SweepReport> =
+                two_sweeps(&w, seed).into_iter().map(|r| r.report).collect();
             let expired: usize = reports.iter().map(|r| r.expired).sum();
             let mailed: usize = reports.iter().map(|r| r.mailed).sum();
             // d and e expired; a failed and b, c were never recorded as sent: 3 mails.

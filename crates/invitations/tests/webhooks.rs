@@ -4,12 +4,11 @@
 
 mod common;
 
-use common::sched::race;
 use common::*;
 use invitations::ids::EventId;
 use invitations::ops::sweep::{sweep, SweepRun};
 use invitations::ops::webhooks::{delivered, keep_undelivered};
-use invitations::{Env, Policy};
+use invitations::Policy;
 
 fn keep(w: &World, n: usize) -> Vec<EventId> {
     let ids: Vec<EventId> = (0..n).map(|_| EventId::generate(&w.random)).collect();
@@ -102,19 +101,7 @@ fn two_sweeps_at_once_hand_each_event_out_once() {
             keep(&w, 3);
             w.advance(300);
             w.store.set_redis_swap_fault(redis);
-            let (r1, r2) = (SeededRandom::new(seed + 10), SeededRandom::new(seed + 20));
-            let policy = Policy::default();
-            let env = |r| Env {
-                store: &*w.store,
-                clock: &w.clock,
-                random: r,
-                policy: &policy,
-            };
-            let tasks: Vec<Box<dyn FnOnce() -> SweepRun + Send>> = vec![
-                Box::new(|| sweep(&env(&r1)).unwrap()),
-                Box::new(|| sweep(&env(&r2)).unwrap()),
-            ];
-            let runs = race(&w.store, seed, tasks);
+            let runs = two_sweeps(&w, seed);
             let mut handed: Vec<_> = runs
                 .iter()
                 .flat_map(|r| r.webhooks.iter().map(|x| x.id.clone()))

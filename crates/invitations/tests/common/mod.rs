@@ -10,6 +10,7 @@ use invitations::memstore::MemStore;
 use invitations::model::{Invitation, Member, Status};
 use invitations::ops::accounts::create_account;
 use invitations::ops::invite::{invite, InviteRequest, Invited};
+use invitations::ops::sweep::{sweep, SweepRun};
 use invitations::principal::{Principal, User};
 use invitations::random::Random;
 use invitations::time::{Clock, Timestamp};
@@ -127,6 +128,22 @@ impl World {
         let job = out.mails.into_iter().next().unwrap();
         (job.invitation.id, job.token)
     }
+}
+
+/// Two sweeps at once on `w`'s store, their store calls interleaved by `seed`.
+pub fn two_sweeps(w: &World, seed: u64) -> Vec<SweepRun> {
+    let (r1, r2) = (SeededRandom::new(seed + 10), SeededRandom::new(seed + 20));
+    let env = |r| Env {
+        store: &*w.store,
+        clock: &w.clock,
+        random: r,
+        policy: &w.policy,
+    };
+    let tasks: Vec<Box<dyn FnOnce() -> SweepRun + Send>> = vec![
+        Box::new(|| sweep(&env(&r1)).unwrap()),
+        Box::new(|| sweep(&env(&r2)).unwrap()),
+    ];
+    sched::race(&w.store, seed, tasks)
 }
 
 pub fn request(emails: &[&str]) -> InviteRequest {

@@ -1,30 +1,16 @@
 //! Standard Webhooks verification written from the specification, with
-//! nothing shared with the app's signer (that one uses `hmac-sha256`; this is
-//! HMAC by its definition over `sha2`).
+//! nothing shared with the app's signer (that one uses `hmac-sha256`; this
+//! uses RustCrypto's `hmac` and `sha2`).
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use hmac::{Hmac, KeyInit, Mac};
 use invitations_dev::inbox::Hook;
-use sha2::{Digest, Sha256};
 
 fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    let mut block = [0u8; 64];
-    if key.len() > 64 {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let inner: Vec<u8> = block.iter().map(|b| b ^ 0x36).collect();
-    let outer: Vec<u8> = block.iter().map(|b| b ^ 0x5c).collect();
-    let inner_hash = Sha256::new()
-        .chain_update(&inner)
-        .chain_update(message)
-        .finalize();
-    Sha256::new()
-        .chain_update(&outer)
-        .chain_update(inner_hash)
-        .finalize()
-        .into()
+    let mut mac = Hmac::<sha2_011::Sha256>::new_from_slice(key).expect("any key length");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
 }
 
 /// The `v1,<base64>` signature the receiver expects for `hook`.
