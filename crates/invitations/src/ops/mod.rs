@@ -40,8 +40,13 @@ pub(crate) fn load_invitations(env: &Env, ids: &[InvitationId]) -> Result<Vec<Op
         .collect()
 }
 
-/// Reads invitations with their deliveries in one round trip.
-pub(crate) fn load_views(env: &Env, ids: &[InvitationId]) -> Result<Vec<Option<InvitationView>>> {
+/// Reads invitations with their deliveries in one round trip. Each is
+/// absent, read, or the error of a value that does not decode, so a caller
+/// can fail whole or step over what is corrupt.
+pub(crate) fn read_views(
+    env: &Env,
+    ids: &[InvitationId],
+) -> Result<Vec<Option<Result<InvitationView>>>> {
     let now = env.clock.now();
     let mut keys = Vec::with_capacity(ids.len() * 2);
     for id in ids {
@@ -49,13 +54,24 @@ pub(crate) fn load_views(env: &Env, ids: &[InvitationId]) -> Result<Vec<Option<I
         keys.push(keys::delivery(id));
     }
     let values = store::get_many_raw(env.store, &keys)?;
-    let mut out = Vec::with_capacity(ids.len());
-    for (pair, key) in values.chunks(2).zip(keys.chunks(2)) {
-        let inv: Option<Invitation> = pair[0].as_deref().map(|b| decode(&key[0], b)).transpose()?;
-        let dlv: Option<Delivery> = pair[1].as_deref().map(|b| decode(&key[1], b)).transpose()?;
-        out.push(inv.map(|i| InvitationView::new(i, dlv.unwrap_or_default(), now)));
-    }
-    Ok(out)
+    let views = values.chunks(2).zip(keys.chunks(2)).map(|(pair, key)| {
+        let inv = pair[0].as_deref()?;
+        Some((|| {
+            let inv: Invitation = decode(&key[0], inv)?;
+            let dlv: Option<Delivery> =
+                pair[1].as_deref().map(|b| decode(&key[1], b)).transpose()?;
+            Ok(InvitationView::new(inv, dlv.unwrap_or_default(), now))
+        })())
+    });
+    Ok(views.collect())
+}
+
+/// Reads invitations with their deliveries in one round trip; any corrupt value fails it.
+pub(crate) fn load_views(env: &Env, ids: &[InvitationId]) -> Result<Vec<Option<InvitationView>>> {
+    read_views(env, ids)?
+        .into_iter()
+        .map(Option::transpose)
+        .collect()
 }
 
 pub(crate) fn load_view(env: &Env, id: &InvitationId) -> Result<Option<InvitationView>> {

@@ -74,10 +74,7 @@ pub fn resend(
     ));
     store::set_many(env.store, &writes)?;
     // Old links already fail (their hashes no longer match); this only tidies up.
-    let old: Vec<String> = std::iter::once(before.token_hash)
-        .chain(before.previous_token_hash)
-        .map(|h| keys::token(&h))
-        .collect();
+    let old: Vec<String> = before.token_hashes().map(keys::token).collect();
     let _ = store::delete_many(env.store, &old);
 
     // The change is made: a failed read below must not lose its event.

@@ -12,6 +12,7 @@ use crate::model::Account;
 use crate::model::{Delivery, DeliveryStatus, Invitation, InvitationView, State, Status};
 use crate::ops::idempotency;
 use crate::ops::invite::TokenRef;
+use crate::ops::read_views;
 use crate::ops::webhooks::{self, Claim, Redelivery};
 use crate::queue::{self, bucket_of, DueItem};
 use crate::store::{self, decode, decode_counter, encode, Decision, Versioned};
@@ -244,35 +245,19 @@ impl Accounts {
     }
 }
 
+/// The records the due entries name; one that cannot be read is counted
+/// and stepped over: it must not stop the sweep for everyone else.
 fn load_views_tolerant(
     env: &Env,
     ids: &[InvitationId],
     report: &mut SweepReport,
 ) -> Result<Vec<InvitationView>> {
-    let now = env.clock.now();
-    let mut keys = Vec::with_capacity(ids.len() * 2);
-    for id in ids {
-        keys.push(keys::invitation(id));
-        keys.push(keys::delivery(id));
-    }
-    let values = store::get_many_raw(env.store, &keys)?;
-    let mut out = Vec::new();
-    for (pair, key) in values.chunks(2).zip(keys.chunks(2)) {
-        let Some(inv) = pair[0].as_deref() else {
-            continue;
-        };
-        let inv: Invitation = match decode(&key[0], inv) {
-            Ok(i) => i,
-            Err(_) => {
-                report.failed += 1;
-                continue;
-            }
-        };
-        let dlv: Delivery = pair[1]
-            .as_deref()
-            .and_then(|b| decode(&key[1], b).ok())
-            .unwrap_or_default();
-        out.push(InvitationView::new(inv, dlv, now));
+    let mut out = Vec::with_capacity(ids.len());
+    for view in read_views(env, ids)?.into_iter().flatten() {
+        match view {
+            Ok(v) => out.push(v),
+            Err(_) => report.failed += 1,
+        }
     }
     Ok(out)
 }
