@@ -4,8 +4,11 @@
 //! * CAS compares the value read with the value stored; on an **absent** key
 //!   the swap writes unconditionally, as Spin's SQLite store does;
 //! * `increment` keeps 8-byte little-endian integers and fails on any other value;
-//! * [`MemStore::set_redis_swap_fault`] makes a successful swap report
-//!   `cas-failed`, as Spin's Redis store does;
+//! * [`MemStore::set_redis_semantics`] switches to what Spin 4.0.2's Redis
+//!   store does instead: a successful swap reports `cas-failed`; `get-many`
+//!   of several keys fails and of one key answers the key's name (it sends
+//!   `KEYS`, not `MGET`); `increment` keeps decimal text (`INCRBY`); a swap of
+//!   an absent key that someone created meanwhile fails (`WATCH`);
 //! * [`MemStore::fail_call`] breaks the Nth call from now, before or after its
 //!   effect (a lost reply);
 //! * every call is counted ([`MemStore::stats`]), writes apart;
@@ -39,7 +42,7 @@ pub struct MemStore {
     data: Mutex<BTreeMap<String, Vec<u8>>>,
     calls: AtomicU64,
     writes: AtomicU64,
-    redis_swap_fault: AtomicBool,
+    redis: AtomicBool,
     fail_at: Mutex<Option<(u64, FailMode)>>,
     hook: Mutex<Option<Hook>>,
 }
@@ -61,8 +64,13 @@ impl MemStore {
         self.writes.store(0, Ordering::SeqCst);
     }
 
-    pub fn set_redis_swap_fault(&self, on: bool) {
-        self.redis_swap_fault.store(on, Ordering::SeqCst);
+    /// Spin's Redis store instead of its SQLite store (see the module docs).
+    pub fn set_redis_semantics(&self, on: bool) {
+        self.redis.store(on, Ordering::SeqCst);
+    }
+
+    fn redis(&self) -> bool {
+        self.redis.load(Ordering::SeqCst)
     }
 
     /// Makes the `n`th call from now (1 is the next call) fail.
@@ -137,8 +145,15 @@ impl Store for MemStore {
     }
 
     fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
-        self.run(false, |d| {
-            Ok(keys.iter().map(|k| d.get(k).cloned()).collect())
+        let redis = self.redis();
+        self.run(false, |d| match keys {
+            // Spin's Redis store sends `KEYS k1 k2 ...`: Redis refuses it...
+            [_, _, ..] if redis => Err(StoreError(
+                "ResponseError: wrong number of arguments for 'keys' command".into(),
+            )),
+            // ...and with one key answers the names matching it, not values.
+            [key] if redis => Ok(vec![d.get(key).map(|_| key.as_bytes().to_vec())]),
+            _ => Ok(keys.iter().map(|k| d.get(k).cloned()).collect()),
         })
     }
 
@@ -175,14 +190,27 @@ impl Store for MemStore {
     }
 
     fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+        let redis = self.redis();
         self.run(true, |d| {
+            let not_a_counter = || StoreError(format!("{key} does not hold a counter"));
             let current = match d.get(key) {
                 None => 0,
+                // Redis `INCRBY`: decimal text.
+                Some(v) if redis => std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|t| t.parse().ok())
+                    .ok_or_else(not_a_counter)?,
+                // Spin's SQLite store: 8 little-endian bytes.
                 Some(v) if v.len() == 8 => i64::from_le_bytes(v[..].try_into().unwrap()),
-                Some(_) => return Err(StoreError(format!("{key} does not hold a counter"))),
+                Some(_) => return Err(not_a_counter()),
             };
             let next = current.wrapping_add(delta);
-            d.insert(key.to_owned(), next.to_le_bytes().to_vec());
+            let stored = if redis {
+                next.to_string().into_bytes()
+            } else {
+                next.to_le_bytes().to_vec()
+            };
+            d.insert(key.to_owned(), stored);
             Ok(next)
         })
     }
@@ -198,11 +226,14 @@ impl Store for MemStore {
     }
 
     fn cas_swap(&self, cas: Cas, value: &[u8]) -> Result<(), SwapError> {
+        let redis = self.redis();
         let swapped = self.run(true, |d| {
             let stored = d.get(&cas.key);
             let matches = match (&cas.current, stored) {
                 // Spin's SQLite store: an absent key is upserted, whatever is there now.
-                (None, _) => true,
+                (None, _) if !redis => true,
+                // Redis `WATCH`es the key, absent or not.
+                (None, now) => now.is_none(),
                 (Some(read), Some(now)) => read == now,
                 (Some(_), None) => false,
             };
@@ -211,7 +242,9 @@ impl Store for MemStore {
             }
             Ok(matches)
         })?;
-        if !swapped || self.redis_swap_fault.load(Ordering::SeqCst) {
+        // Spin's Redis store ends every swap with an `UNWATCH key` that Redis
+        // refuses, so even a swap that wrote reports `cas-failed`.
+        if !swapped || redis {
             return Err(SwapError::CasFailed);
         }
         Ok(())
@@ -275,13 +308,39 @@ mod tests {
     }
 
     #[test]
-    fn redis_fault_writes_then_reports_failure() {
+    fn redis_swap_writes_then_reports_failure() {
         let s = MemStore::new();
         s.set("k", b"v1").unwrap();
-        s.set_redis_swap_fault(true);
+        s.set_redis_semantics(true);
         let a = s.cas_read("k").unwrap();
         assert_eq!(s.cas_swap(a, b"v2"), Err(SwapError::CasFailed));
         assert_eq!(s.get("k").unwrap().unwrap(), b"v2");
+    }
+
+    #[test]
+    fn redis_get_many_is_broken_like_spins() {
+        let s = MemStore::new();
+        s.set_redis_semantics(true);
+        s.set("a", b"{}").unwrap();
+        s.set("b", b"{}").unwrap();
+        assert!(s.get_many(&["a".into(), "b".into()]).is_err());
+        assert_eq!(
+            s.get_many(&["a".into()]).unwrap(),
+            vec![Some(b"a".to_vec())]
+        );
+        assert_eq!(s.get_many(&["zz".into()]).unwrap(), vec![None]);
+    }
+
+    #[test]
+    fn redis_counters_are_decimal_text_and_absent_key_cas_is_watched() {
+        let s = MemStore::new();
+        s.set_redis_semantics(true);
+        assert_eq!(s.increment("c", 12).unwrap(), 12);
+        assert_eq!(s.get("c").unwrap().unwrap(), b"12");
+        let a = s.cas_read("new").unwrap();
+        s.set("new", b"someone else").unwrap();
+        assert_eq!(s.cas_swap(a, b"mine"), Err(SwapError::CasFailed));
+        assert_eq!(s.get("new").unwrap().unwrap(), b"someone else");
     }
 
     #[test]

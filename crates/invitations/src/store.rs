@@ -77,18 +77,25 @@ pub(crate) fn get_json<T: DeserializeOwned>(store: &dyn Store, key: &str) -> Res
     }
 }
 
-/// Reads many keys in one round trip; an empty list costs nothing.
+/// Reads many keys: one `get-many` round trip where the store gets it right,
+/// else one `get` per key.
+///
+/// Spin's Redis store (3.5 through 4.0.2) implements `get-many` with Redis
+/// `KEYS` instead of `MGET`: with several keys Redis refuses the command, and
+/// with one key it answers the key's *name* as if it were the value. So a
+/// single key is always read with `get`, and a batch that fails (or answers
+/// the wrong number of values) is read again key by key. On SQLite a batch
+/// costs 1 round trip; on Redis it costs 1 refused call + 1 per key, which a
+/// list page bounds by its `limit`. An empty list costs nothing.
 pub(crate) fn get_many_raw(store: &dyn Store, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
-    if keys.is_empty() {
-        return Ok(Vec::new());
+    match keys {
+        [] => Ok(Vec::new()),
+        [key] => Ok(vec![store.get(key)?]),
+        _ => match store.get_many(keys) {
+            Ok(values) if values.len() == keys.len() => Ok(values),
+            _ => keys.iter().map(|k| Ok(store.get(k)?)).collect(),
+        },
     }
-    let values = store.get_many(keys)?;
-    if values.len() != keys.len() {
-        return Err(Error::StoreUnavailable(
-            "get-many answered the wrong number of values".into(),
-        ));
-    }
-    Ok(values)
 }
 
 pub(crate) fn set_many(store: &dyn Store, entries: &[(String, Vec<u8>)]) -> Result<()> {

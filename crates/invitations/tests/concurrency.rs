@@ -35,9 +35,9 @@ fn ten_invites_of_one_address_leave_one_open_invitation() {
     for redis in modes() {
         for seed in 0..SEEDS {
             let w = World::new(seed);
+            w.store.set_redis_semantics(redis);
             let owner = user("owner");
             let acc = w.create_account(&owner);
-            w.store.set_redis_swap_fault(redis);
             let randoms: Vec<SeededRandom> =
                 (0..10).map(|i| SeededRandom::new(seed * 100 + i)).collect();
             let policy = Policy::default();
@@ -72,10 +72,10 @@ fn twenty_accepts_of_one_token_make_one_membership() {
     for redis in modes() {
         for seed in 0..SEEDS {
             let w = World::new(seed);
+            w.store.set_redis_semantics(redis);
             let owner = user("owner");
             let acc = w.create_account(&owner);
             let (_, token) = w.invite_one(&owner, &acc, "bob@example.com");
-            w.store.set_redis_swap_fault(redis);
             // Half are the invitee clicking twice, half other accounts sharing the address.
             let people: Vec<_> = (0..20)
                 .map(|i| {
@@ -132,10 +132,10 @@ fn accept_racing_cancel_ends_in_exactly_one() {
     for redis in modes() {
         for seed in 0..SEEDS {
             let w = World::new(seed);
+            w.store.set_redis_semantics(redis);
             let owner = user("owner");
             let acc = w.create_account(&owner);
             let (id, token) = w.invite_one(&owner, &acc, "bob@example.com");
-            w.store.set_redis_swap_fault(redis);
             let (r1, r2) = (SeededRandom::new(seed + 1), SeededRandom::new(seed + 2));
             let policy = Policy::default();
             let bob = user("bob");
@@ -180,11 +180,11 @@ fn invite_racing_renewal_of_an_expired_invitation_leaves_one_open() {
     for redis in modes() {
         for seed in 0..SEEDS {
             let w = World::new(seed);
+            w.store.set_redis_semantics(redis);
             let owner = user("owner");
             let acc = w.create_account(&owner);
             let (id, _) = w.invite_one(&owner, &acc, "bob@example.com");
             w.advance(invitations::values::Ttl::MAX.secs() + 10);
-            w.store.set_redis_swap_fault(redis);
             let (r1, r2) = (SeededRandom::new(seed + 1), SeededRandom::new(seed + 2));
             let policy = Policy::default();
             let tasks: Vec<Box<dyn FnOnce() -> bool + Send>> = vec![
@@ -222,6 +222,7 @@ fn resend_racing_expiry_and_a_new_invite_leaves_one_open() {
     for redis in modes() {
         for seed in 0..SEEDS {
             let w = World::new(seed);
+            w.store.set_redis_semantics(redis);
             let owner = user("owner");
             let acc = w.create_account(&owner);
             let mut req = request(&["bob@example.com"]);
@@ -229,7 +230,6 @@ fn resend_racing_expiry_and_a_new_invite_leaves_one_open() {
             let out = invitations::ops::invite::invite(&w.env(), &owner, &acc, req).unwrap();
             let id = out.mails[0].invitation.id.clone();
             w.advance(119);
-            w.store.set_redis_swap_fault(redis);
             let (r1, r2) = (SeededRandom::new(seed + 1), SeededRandom::new(seed + 2));
             let policy = Policy::default();
             let tasks: Vec<Box<dyn FnOnce() -> bool + Send>> = vec![
@@ -268,6 +268,7 @@ fn purge_racing_a_renewal_never_deletes_a_renewed_invitation() {
     for redis in modes() {
         for seed in 0..SEEDS {
             let w = World::new(seed);
+            w.store.set_redis_semantics(redis);
             let owner = user("owner");
             let acc = w.create_account(&owner);
             let (id, _) = w.invite_one(&owner, &acc, "bob@example.com");
@@ -283,7 +284,6 @@ fn purge_racing_a_renewal_never_deletes_a_renewed_invitation() {
             }
             assert_eq!(expired, 1);
             w.advance(180);
-            w.store.set_redis_swap_fault(redis);
             let (r1, r2) = (SeededRandom::new(seed + 1), SeededRandom::new(seed + 2));
             let policy = Policy::default();
             let purged = std::sync::atomic::AtomicUsize::new(0);
@@ -303,7 +303,6 @@ fn purge_racing_a_renewal_never_deletes_a_renewed_invitation() {
                 renewed || purged.load(std::sync::atomic::Ordering::SeqCst) == 1,
                 "seed {seed}: neither happened"
             );
-            w.store.set_redis_swap_fault(false);
             for _ in 0..3 {
                 invitations::ops::sweep::sweep(&w.env()).unwrap();
             }

@@ -90,9 +90,9 @@ proptest! {
         break_at in prop::option::of((1u64..400, any::<bool>())),
     ) {
         let w = World::new(seed);
+        w.store.set_redis_semantics(redis);
         let owner = user("owner");
         let acc = w.create_account(&owner);
-        w.store.set_redis_swap_fault(redis);
         if let Some((n, after)) = break_at {
             w.store.fail_call(n, if after { FailMode::After } else { FailMode::Before });
         }

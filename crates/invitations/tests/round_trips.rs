@@ -181,3 +181,60 @@ fn round_trips_match_the_documented_table() {
         "idempotency complete"
     );
 }
+
+/// Spin's Redis store breaks `get-many` (several keys are refused, one key
+/// answers its name): every operation still works there, and a batch of `k`
+/// keys costs the refused call plus `k` reads, so a page stays bounded by its
+/// limit. Reintroducing a plain `get-many` read fails this test.
+#[test]
+fn on_spins_redis_store_batch_reads_fall_back_to_one_get_per_key() {
+    let sqlite = World::new(12);
+    let redis = World::new(12);
+    redis.store.set_redis_semantics(true);
+    let owner = user("owner");
+    let emails: Vec<String> = (0..60).map(|i| format!("p{i}@example.com")).collect();
+    let refs: Vec<&str> = emails.iter().map(|s| s.as_str()).collect();
+    let mut costs = Vec::new();
+    for w in [&sqlite, &redis] {
+        let acc = w.create_account(&owner);
+        let bulk = w.invite(&owner, &acc, &refs).unwrap();
+        assert_eq!(bulk.created(), 60);
+        let (list, page) = cost(w, || {
+            list_invitations(
+                &w.env(),
+                &owner,
+                &acc,
+                &InvitationFilter::default(),
+                Some(50),
+                None,
+            )
+            .unwrap()
+        });
+        assert_eq!(page.items.len(), 50);
+        let ids: Vec<_> = page.items.iter().map(|v| v.invitation.id.clone()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 50, "50 distinct invitations");
+        let first = &bulk.mails[0];
+        let email = first.invitation.email.as_str();
+        assert_eq!(
+            preview(&w.env(), &first.token).unwrap().email.as_str(),
+            email
+        );
+        let invitee = user(email.split('@').next().unwrap());
+        let (accept, _) = cost(w, || {
+            accept_by_token(&w.env(), &invitee, &first.token).unwrap()
+        });
+        let (members, list_m) = cost(w, || {
+            list_members(&w.env(), &owner, &acc, Some(50), None).unwrap()
+        });
+        assert_eq!(list_m.items.len(), 2);
+        costs.push((list, accept, members));
+    }
+    assert_eq!(costs[0], (4, 7, 4), "SQLite: the documented table");
+    // Redis, list page of 50: access (1 refused + account and member), the
+    // log head, 50 log entries (1 refused + 50), 50 records with their
+    // deliveries (1 refused + 100).
+    assert_eq!(costs[1], (3 + 1 + 51 + 101, 10, 10), "Redis");
+}

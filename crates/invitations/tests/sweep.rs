@@ -236,6 +236,7 @@ fn two_sweeps_at_once_do_nothing_twice() {
     for redis in [false, true] {
         for seed in 0..30 {
             let w = World::new(seed);
+            w.store.set_redis_semantics(redis);
             let owner = user("owner");
             let acc = w.create_account(&owner);
             let out = w
@@ -254,7 +255,6 @@ fn two_sweeps_at_once_do_nothing_twice() {
             req.ttl = Some(Ttl::from_secs(60).unwrap());
             invite(&w.env(), &owner, &acc, req).unwrap();
             w.advance(300);
-            w.store.set_redis_swap_fault(redis);
             let reports: Vec<SweepReport> =
                 two_sweeps(&w, seed).into_iter().map(|r| r.report).collect();
             let expired: usize = reports.iter().map(|r| r.expired).sum();

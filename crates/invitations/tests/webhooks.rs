@@ -97,10 +97,10 @@ fn two_sweeps_at_once_hand_each_event_out_once() {
     for redis in [false, true] {
         for seed in 0..30 {
             let w = World::new(seed);
+            w.store.set_redis_semantics(redis);
             w.create_account(&user("owner"));
             keep(&w, 3);
             w.advance(300);
-            w.store.set_redis_swap_fault(redis);
             let runs = two_sweeps(&w, seed);
             let mut handed: Vec<_> = runs
                 .iter()

@@ -6,11 +6,13 @@
 //! | path | what |
 //! | --- | --- |
 //! | `src/inbox.rs` | local mail inbox (Resend and Postmark APIs, a page listing mails) |
+//! | `src/platform.rs` | where end-to-end tests run: the test host, or real `spin up` on SQLite or Redis |
 //! | `src/main.rs` | `cargo up` (host + inbox + defaults) and `cargo up -- token` |
 //! | `build.rs` | builds the components into `target/app-wasm` |
-//! | `tests/` | end-to-end tests through the host on the real `.wasm` files |
+//! | `tests/` | end-to-end tests on the real `.wasm` files, through the host or a real Spin |
 
 pub mod inbox;
+pub mod platform;
 
 use std::path::{Path, PathBuf};
 

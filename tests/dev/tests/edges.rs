@@ -160,6 +160,7 @@ async fn mail_provider_down_keeps_the_invitation_and_shows_why() {
     // Without webhooks, so the only outgoing request is the mail.
     let app = App::start_with(common::Options {
         variables: vec![("webhook_url", String::new())],
+        ..Default::default()
     })
     .await;
     let owner = app.token("olivia");
@@ -184,9 +185,8 @@ async fn mail_provider_down_keeps_the_invitation_and_shows_why() {
         .await
         .json();
     assert_eq!(seen["delivery"]["status"], "failed");
-    // The admin can resend once the provider is back.
+    // The admin can resend once the provider is back (a first resend never waits).
     app.inbox.set_down(false);
-    app.advance(120);
     let r = app
         .post(
             &format!("/v1/accounts/{acc}/invitations/{id}/resend"),
@@ -197,15 +197,32 @@ async fn mail_provider_down_keeps_the_invitation_and_shows_why() {
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["delivery"]["status"], "sent");
     assert_eq!(app.inbox.mails_to("bob@example.com").len(), 1);
+}
 
-    // An outbound request the host refuses is a failure too, never a 500.
-    app.host.faults().fail_outgoing_request(1);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mail_api_that_refuses_connections_is_a_failure_not_a_500() {
+    // Nothing listens there (the port was free a moment ago).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let app = App::start_with(common::Options {
+        variables: vec![
+            ("mail_api_url", format!("http://{closed}")),
+            ("webhook_url", String::new()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let acc = app.account("olivia").await;
     let r = app.invite("olivia", &acc, &["carol@example.com"]).await;
-    assert_eq!(r.status, 201);
-    assert_eq!(
-        r.json()["results"][0]["invitation"]["delivery"]["status"],
-        "failed"
-    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let delivery = &r.json()["results"][0]["invitation"]["delivery"];
+    assert_eq!(delivery["status"], "failed", "{delivery}");
+    assert_eq!(delivery["attempts"], 1, "{delivery}");
+    assert!(delivery["last_error"]
+        .as_str()
+        .is_some_and(|e| !e.is_empty()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -229,6 +246,7 @@ async fn a_hundred_addresses_are_mailed_in_one_request() {
 async fn postmark_is_spoken_too() {
     let app = App::start_with(common::Options {
         variables: vec![("mail_provider", "postmark".to_owned())],
+        ..Default::default()
     })
     .await;
     let acc = app.account("olivia").await;

@@ -144,7 +144,7 @@ impl Stats {
 pub struct Faults {
     store_call_countdown: Mutex<Option<u64>>,
     outgoing_request_countdown: Mutex<Option<u64>>,
-    redis_cas: AtomicBool,
+    redis: AtomicBool,
 }
 
 impl Faults {
@@ -156,19 +156,23 @@ impl Faults {
         *self.outgoing_request_countdown.lock().unwrap() = Some(nth.max(1));
     }
 
-    /// Like Spin 4.0.2's Redis store: a successful `swap` writes, then reports `cas-failed`.
-    pub fn set_redis_cas_fault(&self, on: bool) {
-        self.redis_cas.store(on, Ordering::SeqCst);
+    /// Behave like Spin 4.0.2's Redis store where it differs from its SQLite
+    /// store in ways an app can trip over: a successful `swap` writes, then
+    /// reports `cas-failed` (its `UNWATCH key` is refused); `get-many` sends
+    /// `KEYS` instead of `MGET`, so several keys fail with Redis's "wrong
+    /// number of arguments" and one key answers its name as the value.
+    pub fn set_redis_semantics(&self, on: bool) {
+        self.redis.store(on, Ordering::SeqCst);
     }
 
     pub fn clear(&self) {
         *self.store_call_countdown.lock().unwrap() = None;
         *self.outgoing_request_countdown.lock().unwrap() = None;
-        self.set_redis_cas_fault(false);
+        self.set_redis_semantics(false);
     }
 
-    pub(crate) fn redis_cas(&self) -> bool {
-        self.redis_cas.load(Ordering::SeqCst)
+    pub(crate) fn redis(&self) -> bool {
+        self.redis.load(Ordering::SeqCst)
     }
 
     pub(crate) fn store_call_fails(&self) -> bool {

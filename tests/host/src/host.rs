@@ -338,9 +338,9 @@ impl TestHost {
         &self.inner.faults
     }
 
-    /// Shorthand for `faults().set_redis_cas_fault(on)`.
-    pub fn set_redis_cas_fault(&self, on: bool) {
-        self.inner.faults.set_redis_cas_fault(on);
+    /// Shorthand for `faults().set_redis_semantics(on)`.
+    pub fn set_redis_semantics(&self, on: bool) {
+        self.inner.faults.set_redis_semantics(on);
     }
 
     /// Serves HTTP on `addr` (port 0 picks a free one) and starts the cron

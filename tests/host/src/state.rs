@@ -331,7 +331,7 @@ impl atomics::Host for InstanceState {
                 &value,
             )
             .map_err(|e| store_error(e.0))?;
-        if swapped && !self.faults.redis_cas() {
+        if swapped && !self.faults.redis() {
             return Ok(());
         }
         // As Spin does on a failed swap: a fresh CAS on the key, with its current value read.
@@ -393,6 +393,26 @@ impl atomics::HostCas for InstanceState {
     }
 }
 
+/// Spin 4.0.2's Redis `get-many`: `KEYS k1 k2 ...` instead of `MGET`.
+fn redis_get_many(
+    backend: &SqliteBackend,
+    store: &str,
+    keys: Vec<String>,
+) -> Result<Vec<(String, Option<Vec<u8>>)>, store::Error> {
+    match keys.as_slice() {
+        [key] => {
+            let exists = backend.get(store, key).map_err(wasi_error)?.is_some();
+            Ok(exists
+                .then(|| (key.clone(), Some(key.clone().into_bytes())))
+                .into_iter()
+                .collect())
+        }
+        _ => Err(store::Error::Other(
+            "ResponseError: wrong number of arguments for 'keys' command".into(),
+        )),
+    }
+}
+
 impl batch::Host for InstanceState {
     async fn get_many(
         &mut self,
@@ -401,6 +421,9 @@ impl batch::Host for InstanceState {
     ) -> Result<Vec<(String, Option<Vec<u8>>)>, store::Error> {
         let name = self.store_name(bucket.rep()).map_err(store::Error::Other)?;
         self.store_call(false).map_err(wasi_error)?;
+        if self.faults.redis() {
+            return redis_get_many(&self.backend, &name, keys);
+        }
         self.backend.get_many(&name, &keys).map_err(wasi_error)
     }
 

@@ -231,13 +231,21 @@ async fn compare_and_swap_has_spins_sqlite_semantics() {
             .1,
         "current=<none> swap=ok stored=mine"
     );
-    // Redis fault: a successful swap writes, then reports cas-failed.
-    host.set_redis_cas_fault(true);
+    // Redis: a successful swap writes, then reports cas-failed; get-many is
+    // Redis `KEYS`: several keys are refused, one key answers its name.
+    host.set_redis_semantics(true);
     assert_eq!(
         get(addr, "/probe?op=wasi-cas&key=k&value=again").await.1,
         "current=mine swap=cas-failed stored=again"
     );
-    host.set_redis_cas_fault(false);
+    let (status, body) = get(addr, "/probe?op=wasi-get-many&keys=k,fresh").await;
+    assert_eq!(status, 500);
+    assert!(
+        body.contains("wrong number of arguments for 'keys'"),
+        "{body}"
+    );
+    assert_eq!(get(addr, "/probe?op=wasi-get-many&keys=k").await.1, "k=k");
+    host.set_redis_semantics(false);
     assert_eq!(
         get(addr, "/probe?op=wasi-cas&key=k&value=last").await.1,
         "current=again swap=ok stored=last"

@@ -1,4 +1,4 @@
-//! The app on the test host, a mail inbox, and a small HTTP client.
+//! The app on the test host or a real Spin, a mail inbox, and a small HTTP client.
 #![allow(dead_code)]
 
 pub mod contract;
@@ -9,18 +9,27 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use invitations_dev::inbox::{Inbox, Mail};
+use invitations_dev::platform::{self, Platform, RunningSpin, SpinApp};
 use invitations_dev::{wasm, COMPONENTS, DEV_SECRET, DEV_SWEEP_TOKEN, DEV_WEBHOOK_SECRET};
 use invitations_edge::auth::{mint_hs256, DevClaims};
 use serde_json::Value;
 use spin_test_host::TestHost;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// The app on the platform `SPIN` and `E2E_KV` choose (see
+/// `invitations_dev::platform`), with a mail inbox and webhook receiver.
 pub struct App {
-    pub host: TestHost,
+    runtime: Runtime,
+    pub platform: Platform,
     pub base: String,
     pub inbox: Inbox,
     client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
     _dir: tempfile::TempDir,
+}
+
+enum Runtime {
+    Host(TestHost),
+    Spin(RunningSpin),
 }
 
 #[derive(Debug)]
@@ -53,45 +62,101 @@ impl Reply {
     }
 }
 
+#[derive(Default)]
 pub struct Options {
     pub variables: Vec<(&'static str, String)>,
+    /// On real Spin, keep spin.toml's cron trigger (the sweep then runs every
+    /// minute on its own). Off, only the test sweeps. The host never fires
+    /// cron by itself in tests: `invoke_cron` does.
+    pub cron: bool,
+}
+
+/// True (and says so) when the test runs on real Spin: for tests that need
+/// what only the test host has. Their names end in `needs_host_clock`,
+/// `needs_host_faults` or `needs_host_counters`.
+pub fn skipped_on_spin(why: &str) -> bool {
+    let on_spin = !Platform::from_env().is_host();
+    if on_spin {
+        eprintln!("skipped on real Spin: {why}");
+    }
+    on_spin
 }
 
 impl App {
     pub async fn start() -> App {
-        Self::start_with(Options {
-            variables: Vec::new(),
-        })
-        .await
+        Self::start_with(Options::default()).await
     }
 
     pub async fn start_with(options: Options) -> App {
+        let platform = Platform::from_env();
         let dir = tempfile::tempdir().unwrap();
         let inbox = Inbox::start("127.0.0.1:0").await.unwrap();
-        let mut b = TestHost::builder()
-            .manifest(invitations_dev::manifest())
-            .environment(Vec::<(String, String)>::new())
-            .store_path(dir.path().join("kv.db"))
-            .variable("auth_hs256_secret", DEV_SECRET)
-            .variable("mail_api_url", inbox.url())
-            .variable("mail_api_token", "test-token")
-            .variable("mail_from", "Invitations <invitations@example.com>")
-            .variable("public_base_url", "https://invite.example")
-            .variable("sweep_token", DEV_SWEEP_TOKEN)
-            .variable("webhook_url", format!("{}/webhooks", inbox.url()))
-            .variable("webhook_secret", DEV_WEBHOOK_SECRET)
-            .variable("webhook_origin", inbox.url())
-            .manual_cron();
-        for c in COMPONENTS {
-            b = b.component_source(c, wasm(c));
-        }
+        let mut variables: Vec<(&str, String)> = vec![
+            ("auth_hs256_secret", DEV_SECRET.to_owned()),
+            ("mail_api_url", inbox.url()),
+            ("mail_api_token", "test-token".to_owned()),
+            (
+                "mail_from",
+                "Invitations <invitations@example.com>".to_owned(),
+            ),
+            ("public_base_url", "https://invite.example".to_owned()),
+            ("sweep_token", DEV_SWEEP_TOKEN.to_owned()),
+            ("webhook_url", format!("{}/webhooks", inbox.url())),
+            ("webhook_secret", DEV_WEBHOOK_SECRET.to_owned()),
+            ("webhook_origin", inbox.url()),
+        ];
         for (k, v) in options.variables {
-            b = b.variable(k, v);
+            variables.retain(|(name, _)| *name != k);
+            variables.push((k, v));
         }
-        let host = b.build().unwrap();
-        let addr = host.serve("127.0.0.1:0").await.unwrap();
+        let (runtime, addr) = match &platform.runtime {
+            platform::Runtime::Host => {
+                let mut b = TestHost::builder()
+                    .manifest(invitations_dev::manifest())
+                    .environment(Vec::<(String, String)>::new())
+                    .store_path(dir.path().join("kv.db"))
+                    .manual_cron();
+                for c in COMPONENTS {
+                    b = b.component_source(c, wasm(c));
+                }
+                for (k, v) in variables {
+                    b = b.variable(k, v);
+                }
+                let host = b.build().unwrap();
+                host.faults()
+                    .set_redis_semantics(platform.kv == platform::Kv::Redis);
+                let addr = host.serve("127.0.0.1:0").await.unwrap();
+                (Runtime::Host(host), addr)
+            }
+            platform::Runtime::Spin(spin) => {
+                let (spin, kv, path) = (spin.clone(), platform.kv, dir.path().to_owned());
+                let variables: Vec<(String, String)> = variables
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v))
+                    .collect();
+                let running = tokio::task::spawn_blocking(move || {
+                    RunningSpin::start(
+                        &SpinApp {
+                            spin: &spin,
+                            manifest: &invitations_dev::manifest(),
+                            wasm: &wasm,
+                            kv,
+                            variables: &variables,
+                            cron: options.cron,
+                        },
+                        &path,
+                    )
+                })
+                .await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("{e:#}"));
+                let addr = running.addr;
+                (Runtime::Spin(running), addr)
+            }
+        };
         App {
-            host,
+            runtime,
+            platform,
             base: format!("http://{addr}"),
             inbox,
             client: Client::builder(TokioExecutor::new()).build_http(),
@@ -99,15 +164,60 @@ impl App {
         }
     }
 
+    /// The test host, for what only it can do (clock, faults, counters).
+    pub fn host(&self) -> &TestHost {
+        match &self.runtime {
+            Runtime::Host(host) => host,
+            Runtime::Spin(_) => panic!(
+                "this needs the test host; name the test `..._needs_host_...` and skip it on Spin"
+            ),
+        }
+    }
+
+    pub fn on_host(&self) -> bool {
+        matches!(self.runtime, Runtime::Host(_))
+    }
+
+    /// The time the app sees.
     pub fn now_secs(&self) -> u64 {
-        self.host.clock().unix_seconds()
+        match &self.runtime {
+            Runtime::Host(host) => host.clock().unix_seconds(),
+            Runtime::Spin(_) => now_secs(),
+        }
     }
 
-    pub fn advance(&self, secs: u64) {
-        self.host.clock().advance(Duration::from_secs(secs));
+    /// Lets `secs` pass for the app: the host's clock moves; on real Spin the
+    /// test waits, so only a few seconds are allowed there.
+    pub async fn advance(&self, secs: u64) {
+        match &self.runtime {
+            Runtime::Host(host) => host.clock().advance(Duration::from_secs(secs)),
+            Runtime::Spin(_) => {
+                assert!(
+                    secs <= 10,
+                    "{secs} s of real time: this needs the host clock"
+                );
+                tokio::time::sleep(Duration::from_secs(secs)).await;
+            }
+        }
     }
 
-    /// A token for a person with a verified `{sub}@example.com`, valid at the host's time.
+    /// Lets time pass until queue entries written at `since` (unix seconds)
+    /// for things due by then are due for the sweep: entries go at least two
+    /// whole minutes ahead, and a sweep takes the minutes wholly past. On real
+    /// Spin this is a real wait of up to three minutes.
+    pub async fn until_queue_due(&self, since: u64) {
+        let due = ((since + 120) / 60 + 1) * 60 + 2;
+        let now = self.now_secs();
+        if due <= now {
+            return;
+        }
+        match &self.runtime {
+            Runtime::Host(host) => host.clock().advance(Duration::from_secs(due - now)),
+            Runtime::Spin(_) => tokio::time::sleep(Duration::from_secs(due - now)).await,
+        }
+    }
+
+    /// A token for a person with a verified `{sub}@example.com`, valid at the app's time.
     pub fn token(&self, sub: &str) -> String {
         self.token_with(sub, Some(&format!("{sub}@example.com")), true, None)
     }
@@ -299,4 +409,12 @@ pub fn now_secs() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs()
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        if let (Runtime::Spin(spin), true) = (&self.runtime, std::thread::panicking()) {
+            eprintln!("--- spin output ---\n{}", spin.output());
+        }
+    }
 }

@@ -1,0 +1,279 @@
+//! Where the end-to-end tests run the app: on the test host (the default, fast,
+//! with clock control, fault injection and store counters), or on a real
+//! `spin up`, with Spin's SQLite key-value store or with a Redis server started
+//! here. The real Spin is the judge: where the two disagree, the host is wrong.
+//!
+//! Chosen by environment variables, so the same tests run everywhere:
+//!
+//! | variable | meaning |
+//! | --- | --- |
+//! | `SPIN` | path of a `spin` binary: run on real Spin (unset: the test host) |
+//! | `E2E_KV` | `sqlite` (default) or `redis`: on real Spin, the store behind `default` (from `runtime-config/redis.toml`); on the host, Spin's Redis semantics switched on |
+//! | `REDIS_SERVER` | the `redis-server` binary (default: found on `PATH`) |
+
+use anyhow::{bail, Context};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The key-value store behind the app's `default` store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kv {
+    Sqlite,
+    Redis,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    /// `spin-test-host`, in process.
+    Host,
+    /// A real Spin, this binary.
+    Spin(PathBuf),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Platform {
+    pub runtime: Runtime,
+    pub kv: Kv,
+}
+
+impl Platform {
+    /// Reads `SPIN` and `E2E_KV`; panics on a value it does not know, so a
+    /// typo never silently runs the suite somewhere else.
+    pub fn from_env() -> Platform {
+        let runtime = match std::env::var_os("SPIN").filter(|s| !s.is_empty()) {
+            Some(path) => Runtime::Spin(PathBuf::from(path)),
+            None => Runtime::Host,
+        };
+        let kv = match std::env::var("E2E_KV").as_deref() {
+            Err(_) | Ok("") | Ok("sqlite") => Kv::Sqlite,
+            Ok("redis") => Kv::Redis,
+            Ok(other) => panic!("E2E_KV must be `sqlite` or `redis`, not `{other}`"),
+        };
+        Platform { runtime, kv }
+    }
+
+    pub fn is_host(&self) -> bool {
+        self.runtime == Runtime::Host
+    }
+}
+
+/// A free loopback port (free when asked; `spin up` is retried if it is taken meanwhile).
+fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn wait_for_port(addr: SocketAddr, child: &mut Child, within: Duration) -> anyhow::Result<bool> {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return Ok(true);
+        }
+        if let Some(status) = child.try_wait()? {
+            bail!("exited with {status}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(false)
+}
+
+/// Kills a child and everything it started (it leads its own process group).
+fn kill_group(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-KILL", &format!("-{}", child.id())])
+        .stderr(Stdio::null())
+        .status();
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A `redis-server` on a free loopback port, with nothing persisted; stopped on drop.
+pub struct RedisServer {
+    child: Child,
+    pub port: u16,
+}
+
+impl RedisServer {
+    pub fn start() -> anyhow::Result<RedisServer> {
+        let binary = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        let mut last_error = None;
+        for _ in 0..5 {
+            let port = free_port()?;
+            let mut child = Command::new(&binary)
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .with_context(|| format!("cannot run {binary} (install redis-server)"))?;
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            match wait_for_port(addr, &mut child, Duration::from_secs(10)) {
+                Ok(true) => return Ok(RedisServer { child, port }),
+                Ok(false) => {
+                    kill_group(&mut child);
+                    last_error = Some(anyhow::anyhow!("redis-server did not listen on {port}"));
+                }
+                Err(e) => last_error = Some(e.context(format!("redis-server on {port}"))),
+            }
+        }
+        Err(last_error.unwrap())
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        kill_group(&mut self.child);
+    }
+}
+
+/// What to run on a real Spin.
+pub struct SpinApp<'a> {
+    pub spin: &'a Path,
+    /// The app's `spin.toml`.
+    pub manifest: &'a Path,
+    /// Where each component's `.wasm` was built, by component name.
+    pub wasm: &'a dyn Fn(&str) -> PathBuf,
+    pub kv: Kv,
+    /// Set as `SPIN_VARIABLE_<NAME>` (nothing else from the caller's
+    /// environment of that form reaches Spin).
+    pub variables: &'a [(String, String)],
+    /// Keep the manifest's cron triggers (they need the cron plugin). Without
+    /// them, nothing sweeps behind the test's back.
+    pub cron: bool,
+}
+
+/// A running `spin up`; stopped (with its trigger processes) on drop.
+pub struct RunningSpin {
+    child: Child,
+    pub addr: SocketAddr,
+    pub log: PathBuf,
+    _redis: Option<RedisServer>,
+}
+
+impl RunningSpin {
+    /// Runs `app` from `dir` (an empty directory the caller owns): a copy of
+    /// the manifest whose component `source` paths lead to the built `.wasm`
+    /// files, Spin's state (`.spin/`, the SQLite store, logs) beside it.
+    pub fn start(app: &SpinApp, dir: &Path) -> anyhow::Result<RunningSpin> {
+        let text = std::fs::read_to_string(app.manifest)
+            .with_context(|| format!("reading {}", app.manifest.display()))?;
+        let mut manifest: toml::Table = toml::from_str(&text)?;
+        for (name, component) in manifest
+            .get("component")
+            .and_then(|c| c.as_table())
+            .context("the manifest has no components")?
+        {
+            let source = component
+                .get("source")
+                .and_then(|s| s.as_str())
+                .with_context(|| format!("component {name} has no local source"))?;
+            let link = dir.join(source);
+            std::fs::create_dir_all(link.parent().unwrap())?;
+            let built = (app.wasm)(name);
+            std::os::unix::fs::symlink(&built, &link)
+                .with_context(|| format!("linking {}", built.display()))?;
+        }
+        let text = if app.cron {
+            text
+        } else {
+            if let Some(toml::Value::Table(triggers)) = manifest.get_mut("trigger") {
+                triggers.remove("cron");
+            }
+            toml::to_string(&manifest)?
+        };
+        std::fs::write(dir.join("spin.toml"), text)?;
+
+        let redis = match app.kv {
+            Kv::Sqlite => None,
+            Kv::Redis => Some(RedisServer::start()?),
+        };
+        let runtime_config = match &redis {
+            None => None,
+            Some(redis) => {
+                // The repository's own runtime config, pointed at this server.
+                let shipped = app.manifest.with_file_name("runtime-config/redis.toml");
+                let config = std::fs::read_to_string(&shipped)
+                    .with_context(|| format!("reading {}", shipped.display()))?;
+                let default_url = "redis://127.0.0.1:6379";
+                if !config.contains(default_url) {
+                    bail!("{} no longer points at {default_url}", shipped.display());
+                }
+                let path = dir.join("runtime-config.toml");
+                std::fs::write(&path, config.replace(default_url, &redis.url()))?;
+                Some(path)
+            }
+        };
+
+        let log = dir.join("spin.log");
+        let mut last_error = None;
+        for _ in 0..3 {
+            let port = free_port()?;
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            let mut command = Command::new(app.spin);
+            command
+                .current_dir(dir)
+                .args(["up", "--from", "spin.toml", "--listen", &addr.to_string()])
+                .stdin(Stdio::null())
+                .stdout(std::fs::File::create(&log)?)
+                .stderr(std::fs::File::create(dir.join("spin.err.log"))?)
+                .process_group(0);
+            if let Some(path) = &runtime_config {
+                command.arg("--runtime-config-file").arg(path);
+            }
+            for (name, _) in std::env::vars_os() {
+                if name.to_string_lossy().starts_with("SPIN_VARIABLE_") {
+                    command.env_remove(name);
+                }
+            }
+            for (name, value) in app.variables {
+                command.env(
+                    format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase()),
+                    value,
+                );
+            }
+            let mut child = command
+                .spawn()
+                .with_context(|| format!("cannot run {}", app.spin.display()))?;
+            match wait_for_port(addr, &mut child, Duration::from_secs(180)) {
+                Ok(true) => {
+                    return Ok(RunningSpin {
+                        child,
+                        addr,
+                        log,
+                        _redis: redis,
+                    })
+                }
+                Ok(false) => {
+                    kill_group(&mut child);
+                    last_error = Some(anyhow::anyhow!("spin up did not listen on {addr}"));
+                }
+                Err(e) => last_error = Some(e),
+            }
+        }
+        let output = std::fs::read_to_string(dir.join("spin.err.log")).unwrap_or_default();
+        Err(last_error
+            .unwrap()
+            .context(format!("spin up failed:\n{output}")))
+    }
+
+    /// What Spin and the components printed so far.
+    pub fn output(&self) -> String {
+        let out = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let err =
+            std::fs::read_to_string(self.log.with_file_name("spin.err.log")).unwrap_or_default();
+        format!("{out}{err}")
+    }
+}
+
+impl Drop for RunningSpin {
+    fn drop(&mut self) {
+        kill_group(&mut self.child);
+    }
+}
