@@ -12,7 +12,7 @@
 //! | [`model`] | stored records and the invitation state machine |
 //! | [`error`] | the one error type, with a stable `code` per variant |
 //! | [`store`] | the store trait (Spin's operations) and the compare-and-swap discipline |
-//! | [`memstore`] | an in-memory store with Spin's SQLite semantics, faults, counters |
+//! | [`memstore`] | an in-memory store with Spin's SQLite semantics (or its Redis store's), faults, counters |
 //! | `slots`, `queue` | the open-invitation index and the sweep's due queue |
 //! | [`ops`] | one file per operation |
 //! | [`effects`] | mail and events the operations hand back for the edge to deliver |
@@ -64,6 +64,12 @@
 //! | sweep run | 5 + per due item: 2 to expire, 2 to retry mail, 4 to purge (+1 per distinct account), 2 to retry a webhook; + one `increment` per distinct minute re-queued |
 //! | keep undelivered events / forget delivered ones | 2 / 1, for any number; none when there are none |
 //! | idempotency begin / complete | 2 / 2 |
+//!
+//! On Spin's Redis store `get-many` does not work (it sends Redis `KEYS`), so
+//! every batch read of `k ≥ 2` keys costs the refused call plus `k` reads
+//! (`store::get_many_raw`): a list page of 50 invitations costs 156 round
+//! trips, accept 10, a members page 10 (asserted in `tests/round_trips.rs`).
+//! Writes are the same on both stores.
 //!
 //! # Invariants
 //!

@@ -82,7 +82,8 @@ pub(crate) fn get_json<T: DeserializeOwned>(store: &dyn Store, key: &str) -> Res
 ///
 /// Spin's Redis store (3.5 through 4.0.2) implements `get-many` with Redis
 /// `KEYS` instead of `MGET`: with several keys Redis refuses the command, and
-/// with one key it answers the key's *name* as if it were the value. So a
+/// with one key that exists it answers the key's *name*, on which Spin panics
+/// and the request dies (seen on Spin 4.0.2 with Redis 7). So a
 /// single key is always read with `get`, and a batch that fails (or answers
 /// the wrong number of values) is read again key by key. On SQLite a batch
 /// costs 1 round trip; on Redis it costs 1 refused call + 1 per key, which a

@@ -17,7 +17,11 @@ pub mod spin {
     wasmtime::component::bindgen!({
         path: "wit",
         world: "spin-test-host:host/spin-imports",
-        imports: { default: async },
+        // get-many may trap the instance, as Spin's Redis store does.
+        imports: {
+            default: async,
+            "wasi:keyvalue/batch.get-many": async | trappable,
+        },
         with: {
             "fermyon:spin/key-value.store": super::OpenStore,
             "wasi:keyvalue/store.bucket": super::OpenStore,

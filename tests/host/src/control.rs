@@ -160,7 +160,7 @@ impl Faults {
     /// store in ways an app can trip over: a successful `swap` writes, then
     /// reports `cas-failed` (its `UNWATCH key` is refused); `get-many` sends
     /// `KEYS` instead of `MGET`, so several keys fail with Redis's "wrong
-    /// number of arguments" and one key answers its name as the value.
+    /// number of arguments" and one existing key panics Spin (the request dies).
     pub fn set_redis_semantics(&self, on: bool) {
         self.redis.store(on, Ordering::SeqCst);
     }

@@ -481,7 +481,8 @@ impl HostInner {
             .unwrap_or("localhost")
             .to_string();
         let Some(route) = self.router.route(&path_and_query, "http", &host, client) else {
-            return text_response(404, "Not Found");
+            // As Spin 4.0.2: 404 with an empty body.
+            return text_response(404, "");
         };
         let component = &self.components[&route.component];
         let Some(http_export) = component.http.as_ref() else {
@@ -545,10 +546,11 @@ impl HostInner {
                 tracing::error!(component = %route.component, "component `{}` responded with error {code:?}", route.component);
                 text_response(500, "Internal Server Error")
             }
-            // The guest dropped the response outparam without setting it: it trapped.
+            // The guest dropped the response outparam without setting it: it
+            // trapped. Spin 4.0.2 then answers 500 with an empty body.
             Err(_) => {
                 let _ = task.await;
-                text_response(500, "Internal Server Error")
+                text_response(500, "")
             }
         }
     }

@@ -393,38 +393,43 @@ impl atomics::HostCas for InstanceState {
     }
 }
 
-/// Spin 4.0.2's Redis `get-many`: `KEYS k1 k2 ...` instead of `MGET`.
-fn redis_get_many(
-    backend: &SqliteBackend,
-    store: &str,
-    keys: Vec<String>,
-) -> Result<Vec<(String, Option<Vec<u8>>)>, store::Error> {
+/// What `get-many` gives the guest, or a trap.
+type GetManyAnswer = wasmtime::Result<Result<Vec<(String, Option<Vec<u8>>)>, store::Error>>;
+
+/// Spin 4.0.2's Redis `get-many` sends `KEYS k1 k2 ...` instead of `MGET`:
+/// Redis refuses several keys; with one key that exists, `KEYS` answers its
+/// name, which Spin fails to read as a value and panics on ("entered
+/// unreachable code"), so the request dies with a 500; a key that does not
+/// exist answers nothing.
+fn redis_get_many(backend: &SqliteBackend, store: &str, keys: Vec<String>) -> GetManyAnswer {
     match keys.as_slice() {
-        [key] => {
-            let exists = backend.get(store, key).map_err(wasi_error)?.is_some();
-            Ok(exists
-                .then(|| (key.clone(), Some(key.clone().into_bytes())))
-                .into_iter()
-                .collect())
-        }
-        _ => Err(store::Error::Other(
-            "ResponseError: wrong number of arguments for 'keys' command".into(),
-        )),
+        [] => Ok(Ok(Vec::new())),
+        [key] => match backend.get(store, key) {
+            Ok(Some(_)) => Err(wasmtime::Error::msg(
+                "the Redis get-many of one existing key panics in Spin 4.0.2",
+            )),
+            Ok(None) => Ok(Ok(Vec::new())),
+            Err(e) => Ok(Err(wasi_error(e))),
+        },
+        _ => Ok(Err(store::Error::Other(
+            "An error was signalled by the server - ResponseError: wrong number of arguments for 'keys' command".into(),
+        ))),
     }
 }
 
 impl batch::Host for InstanceState {
-    async fn get_many(
-        &mut self,
-        bucket: Resource<OpenStore>,
-        keys: Vec<String>,
-    ) -> Result<Vec<(String, Option<Vec<u8>>)>, store::Error> {
-        let name = self.store_name(bucket.rep()).map_err(store::Error::Other)?;
-        self.store_call(false).map_err(wasi_error)?;
+    async fn get_many(&mut self, bucket: Resource<OpenStore>, keys: Vec<String>) -> GetManyAnswer {
+        let name = match self.store_name(bucket.rep()) {
+            Ok(name) => name,
+            Err(e) => return Ok(Err(store::Error::Other(e))),
+        };
+        if let Err(e) = self.store_call(false) {
+            return Ok(Err(wasi_error(e)));
+        }
         if self.faults.redis() {
             return redis_get_many(&self.backend, &name, keys);
         }
-        self.backend.get_many(&name, &keys).map_err(wasi_error)
+        Ok(self.backend.get_many(&name, &keys).map_err(wasi_error))
     }
 
     async fn set_many(
