@@ -29,8 +29,8 @@ async fn run(req: &Request) -> Result<Response, ApiError> {
                 let mut out = invite(&ctx.env(), &who, &acc, request)?;
                 let mails = std::mem::take(&mut out.mails);
                 let events = std::mem::take(&mut out.events);
-                let sent = effects::carry_out(&ctx, mails, events).await;
-                out.apply(&sent);
+                let mailed = effects::carry_out(&ctx, mails, events).await;
+                out.apply(&mailed);
                 let body = render::invite_results(&out);
                 match out.created() {
                     0 => Err(nothing_invited(body)),

@@ -25,12 +25,8 @@ async fn run(req: &Request) -> Result<Response, ApiError> {
     let id = web::invitation_id(req)?;
     web::idempotent(req, &ctx, &who, || async {
         let resent = resend(&ctx.env(), &who, &acc, &id)?;
-        let mut view = resent.invitation;
-        for event in effects::carry_out(&ctx, vec![resent.mail], resent.events).await {
-            if let invitations::effects::Subject::Invitation(sent) = event.subject {
-                view = *sent;
-            }
-        }
+        let mailed = effects::carry_out(&ctx, vec![resent.mail], resent.events).await;
+        let view = mailed.into_iter().next().unwrap_or(resent.invitation);
         Ok(web::json(200, &render::invitation(&view)))
     })
     .await

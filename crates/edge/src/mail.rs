@@ -7,7 +7,8 @@
 //! the subject.
 
 use invitations::effects::{MailJob, MailKind};
-use invitations::model::Inviter;
+use invitations::model::{Inviter, SendFailure};
+use invitations::ops::deliveries::SendOutcome;
 use invitations::time::Timestamp;
 use serde_json::json;
 use std::fmt;
@@ -265,6 +266,107 @@ impl fmt::Debug for OutgoingRequest {
     }
 }
 
+impl Provider {
+    /// Most messages one batch call may carry (Resend's and Postmark's documented limits).
+    pub fn batch_limit(self) -> usize {
+        match self {
+            Provider::Resend => 100,
+            Provider::Postmark => 500,
+        }
+    }
+}
+
+/// Where and as whom mail is sent.
+#[derive(Clone, Copy, Debug)]
+pub struct MailApi<'a> {
+    pub provider: Provider,
+    pub api_url: &'a str,
+    pub api_token: &'a str,
+    pub from: &'a str,
+}
+
+impl MailApi<'_> {
+    fn base(&self) -> &str {
+        self.api_url.trim().trim_end_matches('/')
+    }
+
+    fn request(
+        &self,
+        path: &str,
+        extra: &[(&str, &str)],
+        body: serde_json::Value,
+    ) -> OutgoingRequest {
+        let token = header_safe(self.api_token);
+        let mut headers = match self.provider {
+            Provider::Resend => vec![("Authorization".to_owned(), format!("Bearer {token}"))],
+            Provider::Postmark => vec![
+                ("X-Postmark-Server-Token".to_owned(), token),
+                ("Accept".to_owned(), "application/json".to_owned()),
+            ],
+        };
+        headers.push(("Content-Type".to_owned(), "application/json".to_owned()));
+        headers.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        OutgoingRequest {
+            method: "POST",
+            url: format!("{}{path}", self.base()),
+            headers,
+            body: body.to_string().into_bytes(),
+        }
+    }
+
+    /// One message in the provider's JSON shape.
+    fn message_json(&self, message: &Message) -> serde_json::Value {
+        let from = header_safe(self.from);
+        let subject = header_safe(&message.subject);
+        match self.provider {
+            Provider::Resend => json!({
+                "from": from,
+                "to": [message.to.as_str()],
+                "subject": subject,
+                "html": message.html,
+                "text": message.text,
+            }),
+            Provider::Postmark => json!({
+                "From": from,
+                "To": message.to.as_str(),
+                "Subject": subject,
+                "HtmlBody": message.html,
+                "TextBody": message.text,
+                "MessageStream": "outbound",
+            }),
+        }
+    }
+
+    /// The provider's "send one email" request for `message`.
+    pub fn single(&self, message: &Message) -> OutgoingRequest {
+        let path = match self.provider {
+            Provider::Resend => "/emails",
+            Provider::Postmark => "/email",
+        };
+        self.request(path, &[], self.message_json(message))
+    }
+
+    /// The provider's batch request: one call for up to [`Provider::batch_limit`]
+    /// messages (Resend `POST /emails/batch`, in permissive mode so that one bad
+    /// message does not sink the rest; Postmark `POST /email/batch`).
+    pub fn batch(&self, messages: &[Message]) -> OutgoingRequest {
+        let body =
+            serde_json::Value::Array(messages.iter().map(|m| self.message_json(m)).collect());
+        match self.provider {
+            Provider::Resend => self.request(
+                "/emails/batch",
+                &[("x-batch-validation", "permissive")],
+                body,
+            ),
+            Provider::Postmark => self.request("/email/batch", &[], body),
+        }
+    }
+}
+
 /// The provider's "send one email" request for `message`.
 pub fn provider_request(
     provider: Provider,
@@ -273,49 +375,139 @@ pub fn provider_request(
     from: &str,
     message: &Message,
 ) -> OutgoingRequest {
-    let base = api_url.trim().trim_end_matches('/');
-    let token = header_safe(api_token);
-    let from = header_safe(from);
-    let subject = header_safe(&message.subject);
-    let json = ("Content-Type".to_owned(), "application/json".to_owned());
-    match provider {
-        Provider::Resend => OutgoingRequest {
-            method: "POST",
-            url: format!("{base}/emails"),
-            headers: vec![
-                ("Authorization".to_owned(), format!("Bearer {token}")),
-                json,
-            ],
-            body: json!({
-                "from": from,
-                "to": [message.to.as_str()],
-                "subject": subject,
-                "html": message.html,
-                "text": message.text,
-            })
-            .to_string()
-            .into_bytes(),
-        },
-        Provider::Postmark => OutgoingRequest {
-            method: "POST",
-            url: format!("{base}/email"),
-            headers: vec![
-                ("X-Postmark-Server-Token".to_owned(), token),
-                ("Accept".to_owned(), "application/json".to_owned()),
-                json,
-            ],
-            body: json!({
-                "From": from,
-                "To": message.to.as_str(),
-                "Subject": subject,
-                "HtmlBody": message.html,
-                "TextBody": message.text,
-                "MessageStream": "outbound",
-            })
-            .to_string()
-            .into_bytes(),
-        },
+    MailApi {
+        provider,
+        api_url,
+        api_token,
+        from,
     }
+    .single(message)
+}
+
+/// A peer's answer to an [`OutgoingRequest`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    /// Lower-case names.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// What it said, briefly, for an admin to read.
+    pub fn excerpt(&self, peer: &str) -> String {
+        let text: String = String::from_utf8_lossy(&self.body)
+            .chars()
+            .take(200)
+            .collect();
+        format!("{peer} answered {}: {text}", self.status)
+    }
+
+    /// Seconds the peer asks us to wait before calling again: `retry-after`
+    /// (seconds) or `ratelimit-reset` (seconds until the window resets), the
+    /// longer of the two. `None` when it said neither.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        let secs = |name: &str| self.header(name).and_then(|v| v.trim().parse::<u64>().ok());
+        match (secs("retry-after"), secs("ratelimit-reset")) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0).max(b.unwrap_or(0))),
+        }
+    }
+}
+
+/// Waiting longer than this for a provider's reset is not waiting, it is a
+/// provider that is down; the sweep's ordinary backoff takes over.
+const MAX_DEFERRAL_SECS: u64 = 3600;
+
+/// What a provider's answer (or the failure to get one) means for each of the
+/// `n` messages of the call. A `429`, or a `503` that says when to come back,
+/// is a rate limit: every message is deferred to the provider's reset and no
+/// attempt is used. For a batch, per-message errors in the answer fail only
+/// those messages.
+pub fn outcomes(
+    provider: Provider,
+    batch: bool,
+    n: usize,
+    answer: &Result<Answer, String>,
+    now: Timestamp,
+) -> Vec<SendOutcome> {
+    let all = |outcome: SendOutcome| vec![outcome; n];
+    let answer = match answer {
+        Err(e) => return all(Err(SendFailure::Failed(e.clone()))),
+        Ok(a) => a,
+    };
+    let wait = answer.retry_after_secs();
+    if answer.status == 429 || (answer.status == 503 && wait.is_some()) {
+        let secs = wait.unwrap_or(1).clamp(1, MAX_DEFERRAL_SECS);
+        return all(Err(SendFailure::Deferred {
+            until: now.plus_secs(secs as i64),
+            reason: format!(
+                "rate limited by the mail provider ({}): next try in {secs} s",
+                answer.status
+            ),
+        }));
+    }
+    if !answer.is_success() {
+        return all(Err(SendFailure::Failed(answer.excerpt("mail provider"))));
+    }
+    if !batch {
+        return all(Ok(()));
+    }
+    let parsed: Option<serde_json::Value> = serde_json::from_slice(&answer.body).ok();
+    let mut out = all(Ok(()));
+    match (provider, parsed) {
+        // {"data": [...], "errors": [{"index": i, "message": "..."}]}
+        (Provider::Resend, Some(body)) => {
+            for error in body["errors"].as_array().into_iter().flatten() {
+                if let Some(slot) = error["index"]
+                    .as_u64()
+                    .and_then(|i| out.get_mut(i as usize))
+                {
+                    let message = error["message"].as_str().unwrap_or("refused");
+                    *slot = Err(SendFailure::Failed(format!(
+                        "mail provider refused it: {message}"
+                    )));
+                }
+            }
+        }
+        // [{"ErrorCode": 0, "Message": "OK", ...}, ...] in the order sent.
+        (Provider::Postmark, Some(serde_json::Value::Array(items))) => {
+            for (slot, item) in out
+                .iter_mut()
+                .zip(items.iter().map(Some).chain(std::iter::repeat(None)))
+            {
+                match item.map(|i| (i["ErrorCode"].as_i64(), i["Message"].as_str())) {
+                    Some((Some(0), _)) => {}
+                    Some((code, message)) => {
+                        *slot = Err(SendFailure::Failed(format!(
+                            "mail provider refused it: {} ({})",
+                            message.unwrap_or("error"),
+                            code.unwrap_or(-1)
+                        )))
+                    }
+                    None => {
+                        *slot = Err(SendFailure::Failed(
+                            "mail provider answered no result for this message".into(),
+                        ))
+                    }
+                }
+            }
+        }
+        // A 2xx we cannot read: the provider accepted the call.
+        _ => {}
+    }
+    out
 }
 
 #[cfg(test)]
@@ -712,5 +904,112 @@ mod tests {
         ));
         assert_eq!(postmark["Subject"], message.subject.as_str());
         assert_eq!(postmark["TextBody"], message.text.as_str());
+    }
+
+    fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> Result<Answer, String> {
+        Ok(Answer {
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            body: body.as_bytes().to_vec(),
+        })
+    }
+
+    fn now() -> Timestamp {
+        Timestamp::from_unix_secs(1_800_000_000)
+    }
+
+    #[test]
+    fn batch_requests_use_the_batch_endpoints() {
+        let message = render(&job(Invite::default()), BASE);
+        let api = |provider| MailApi {
+            provider,
+            api_url: "https://api.example/",
+            api_token: "t",
+            from: "Acme <a@example.com>",
+        };
+        let resend = api(Provider::Resend).batch(&[message.clone(), message.clone()]);
+        assert_eq!(resend.url, "https://api.example/emails/batch");
+        assert!(resend
+            .headers
+            .contains(&("x-batch-validation".into(), "permissive".into())));
+        let body = body_json(&resend);
+        assert_eq!(body.as_array().unwrap().len(), 2);
+        assert_eq!(body[1]["to"][0], "bob@example.com");
+        let postmark = api(Provider::Postmark).batch(&[message]);
+        assert_eq!(postmark.url, "https://api.example/email/batch");
+        assert_eq!(body_json(&postmark)[0]["To"], "bob@example.com");
+        assert_eq!(
+            (
+                Provider::Resend.batch_limit(),
+                Provider::Postmark.batch_limit()
+            ),
+            (100, 500)
+        );
+    }
+
+    #[test]
+    fn a_rate_limit_defers_every_message_to_the_reset() {
+        for (status, headers, secs) in [
+            (429, vec![("retry-after", "7")], 7),
+            (429, vec![("ratelimit-reset", "3"), ("retry-after", "1")], 3),
+            (429, vec![], 1),
+            (503, vec![("Retry-After", "30")], 30),
+        ] {
+            let got = outcomes(
+                Provider::Resend,
+                true,
+                3,
+                &answer(status, &headers, ""),
+                now(),
+            );
+            assert_eq!(got.len(), 3);
+            for outcome in got {
+                match outcome {
+                    Err(SendFailure::Deferred { until, .. }) => {
+                        assert_eq!(until, now().plus_secs(secs), "{status} {headers:?}")
+                    }
+                    other => panic!("{status} {headers:?}: {other:?}"),
+                }
+            }
+        }
+        // A 503 that names no time is an outage: an attempt.
+        let got = outcomes(Provider::Resend, false, 1, &answer(503, &[], "down"), now());
+        assert!(matches!(&got[0], Err(SendFailure::Failed(e)) if e.contains("503")));
+        let got = outcomes(Provider::Postmark, true, 2, &Err("timed out".into()), now());
+        assert_eq!(got, vec![Err(SendFailure::Failed("timed out".into())); 2]);
+    }
+
+    #[test]
+    fn batch_answers_fail_only_the_messages_they_name() {
+        let resend = answer(
+            200,
+            &[],
+            r#"{"data": [{"id": "a"}, {"id": "c"}], "errors": [{"index": 1, "message": "bad to"}]}"#,
+        );
+        let got = outcomes(Provider::Resend, true, 3, &resend, now());
+        assert_eq!(got[0], Ok(()));
+        assert!(matches!(&got[1], Err(SendFailure::Failed(e)) if e.contains("bad to")));
+        assert_eq!(got[2], Ok(()));
+        let postmark = answer(
+            200,
+            &[],
+            r#"[{"ErrorCode": 0, "Message": "OK"}, {"ErrorCode": 406, "Message": "Inactive recipient"}]"#,
+        );
+        let got = outcomes(Provider::Postmark, true, 3, &postmark, now());
+        assert_eq!(got[0], Ok(()));
+        assert!(
+            matches!(&got[1], Err(SendFailure::Failed(e)) if e.contains("Inactive") && e.contains("406"))
+        );
+        assert!(
+            matches!(&got[2], Err(SendFailure::Failed(_))),
+            "no answer for the third"
+        );
+        assert_eq!(
+            outcomes(Provider::Postmark, false, 1, &answer(200, &[], "{}"), now()),
+            vec![Ok(())]
+        );
     }
 }

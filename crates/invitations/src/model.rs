@@ -374,6 +374,30 @@ pub struct Delivery {
     pub last_error: Option<String>,
     pub sent_count: u32,
     pub last_sent_at: Option<Timestamp>,
+    /// The provider asked us to wait (a rate limit): no try before this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<Timestamp>,
+}
+
+/// Why a mail did not go out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SendFailure {
+    /// Refused, unreachable or timed out: one of the invitation's attempts.
+    Failed(String),
+    /// The provider is rate limiting us: not an attempt, and no try before `until`.
+    Deferred { until: Timestamp, reason: String },
+}
+
+impl From<&str> for SendFailure {
+    fn from(reason: &str) -> Self {
+        SendFailure::Failed(reason.to_owned())
+    }
+}
+
+impl From<String> for SendFailure {
+    fn from(reason: String) -> Self {
+        SendFailure::Failed(reason)
+    }
 }
 
 impl Default for Delivery {
@@ -386,6 +410,7 @@ impl Default for Delivery {
             last_error: None,
             sent_count: 0,
             last_sent_at: None,
+            not_before: None,
         }
     }
 }
@@ -393,12 +418,13 @@ impl Default for Delivery {
 impl Delivery {
     /// Records one send attempt for `inv`'s current token. An outcome for an
     /// older token than the last one recorded is stale: it is ignored (returns
-    /// false), so a late failure cannot hide a newer success.
+    /// false), so a late failure cannot hide a newer success. A deferral (the
+    /// provider's rate limit) is not an attempt: the mail stays `queued`.
     pub fn record(
         &mut self,
         now: Timestamp,
         inv: &Invitation,
-        outcome: &std::result::Result<(), String>,
+        outcome: &std::result::Result<(), SendFailure>,
     ) -> bool {
         if self
             .token_issued_at
@@ -408,6 +434,13 @@ impl Delivery {
         }
         self.attempts = self.attempts_since(inv.reissued_at);
         self.token_issued_at = Some(inv.issued_at);
+        self.not_before = None;
+        if let Err(SendFailure::Deferred { until, reason }) = outcome {
+            self.status = DeliveryStatus::Queued;
+            self.last_error = Some(reason.chars().take(500).collect());
+            self.not_before = Some(*until);
+            return true;
+        }
         self.attempts += 1;
         self.last_attempt_at = Some(now);
         match outcome {
@@ -417,7 +450,7 @@ impl Delivery {
                 self.sent_count += 1;
                 self.last_sent_at = Some(now);
             }
-            Err(e) => {
+            Err(SendFailure::Failed(e)) | Err(SendFailure::Deferred { reason: e, .. }) => {
                 self.status = DeliveryStatus::Failed;
                 self.last_error = Some(e.chars().take(500).collect());
             }
@@ -425,7 +458,6 @@ impl Delivery {
         true
     }
 
-    /// Attempts recorded since a person last sent the invitation.
     pub fn attempts_since(&self, reissued_at: Timestamp) -> u32 {
         match self.token_issued_at {
             Some(t) if t >= reissued_at => self.attempts,

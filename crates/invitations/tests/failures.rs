@@ -244,7 +244,7 @@ fn a_broken_sweep_is_finished_by_the_next() {
             let outcomes: Vec<_> = out
                 .mails
                 .iter()
-                .map(|m| (m.invitation.clone(), Err("down".to_owned())))
+                .map(|m| (m.invitation.clone(), Err("down".into())))
                 .collect();
             record_deliveries(&w.env(), &outcomes).unwrap();
             cancel(&w.env(), &owner, &acc, &out.mails[2].invitation.id).unwrap();

@@ -749,7 +749,7 @@ fn deliveries_are_recorded_with_events() {
         (out.mails[0].invitation.clone(), Ok(())),
         (
             out.mails[1].invitation.clone(),
-            Err("provider said 503".to_owned()),
+            Err("provider said 503".into()),
         ),
     ];
     let events = record_deliveries(&w.env(), &outcomes).unwrap();

@@ -266,3 +266,49 @@ fn two_sweeps_at_once_do_nothing_twice() {
         }
     }
 }
+
+#[test]
+fn a_rate_limited_mail_stays_queued_uses_no_attempt_and_waits_for_the_reset() {
+    let w = World::new(14);
+    let owner = user("owner");
+    let acc = w.create_account(&owner);
+    let out = w.invite(&owner, &acc, &["bob@example.com"]).unwrap();
+    let job = out.mails[0].clone();
+    // The provider says: not for another 10 minutes.
+    let until = w.now().plus_secs(600);
+    let deferred = invitations::model::SendFailure::Deferred {
+        until,
+        reason: "rate limited".into(),
+    };
+    let events = record_deliveries(&w.env(), &[(job.invitation.clone(), Err(deferred))]).unwrap();
+    assert!(events.is_empty(), "a deferral tells no receiver anything");
+    let v = get_invitation(&w.env(), &owner, &acc, &job.invitation.id).unwrap();
+    assert_eq!(
+        (v.delivery.status, v.delivery.attempts),
+        (DeliveryStatus::Queued, 0)
+    );
+    assert_eq!(v.delivery.last_error.as_deref(), Some("rate limited"));
+
+    // The first mail check comes and goes: still before the reset.
+    let mut retried_after = None;
+    for minute in 1..=20 {
+        w.advance(60);
+        let run = sweep(&w.env()).unwrap();
+        if let Some(next) = run.mails.into_iter().next() {
+            retried_after = Some(minute);
+            record_deliveries(&w.env(), &[(next.invitation.clone(), Ok(()))]).unwrap();
+            break;
+        }
+    }
+    let minute = retried_after.expect("retried once the provider's reset passed");
+    assert!(
+        (10..=12).contains(&minute),
+        "retried after {minute} minutes"
+    );
+    let v = get_invitation(&w.env(), &owner, &acc, &job.invitation.id).unwrap();
+    assert_eq!(
+        (v.delivery.status, v.delivery.attempts),
+        (DeliveryStatus::Sent, 1),
+        "the deferral was not counted"
+    );
+}

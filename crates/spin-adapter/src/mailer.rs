@@ -1,44 +1,123 @@
-//! Sends the mail operations hand back, all at once, and records how it went.
+//! Mail through the configured provider: its single-message endpoint for one
+//! invitation, its batch endpoint (up to the provider's limit per call) for
+//! more, and the outcome of each message recorded on its invitation.
 
 use crate::config;
-use crate::outbound::send;
+use crate::outbound::{send_all, Limits};
 use crate::web::Ctx;
-use futures::future::join_all;
-use invitations::effects::{Event, MailJob};
-use invitations::model::Invitation;
-use invitations::ops::deliveries::{record_deliveries, SendOutcome};
-use invitations_edge::mail::{provider_request, render};
+use invitations::effects::MailJob;
+use invitations::model::{Invitation, SendFailure};
+use invitations::ops::deliveries::{record_outcomes, Recorded, SendOutcome};
+use invitations::time::Clock;
+use invitations_edge::mail::{outcomes, render, Answer, MailApi, OutgoingRequest, Provider};
+use std::ops::Range;
 
-/// Sends every job concurrently, then records the outcomes in one write.
-/// Returns the `invitation.sent` / `.delivery_failed` events.
-pub async fn deliver(ctx: &Ctx, jobs: Vec<MailJob>) -> Vec<Event> {
-    if jobs.is_empty() {
-        return Vec::new();
-    }
-    let outcomes: Vec<(Invitation, SendOutcome)> = match config::mail() {
-        Err(e) => jobs
-            .into_iter()
-            .map(|j| (j.invitation, Err(e.to_string())))
-            .collect(),
-        Ok(mail) => {
-            let sends = jobs.iter().map(|job| {
-                let message = render(job, &mail.public_base_url);
-                let request = provider_request(
-                    mail.provider,
-                    &mail.api_url,
-                    &mail.api_token,
-                    &mail.from,
-                    &message,
-                );
-                send(request, "mail provider")
-            });
-            let results = join_all(sends).await;
-            jobs.into_iter()
-                .map(|j| j.invitation)
-                .zip(results)
-                .collect()
+/// The provider calls for some mail jobs, ready to send.
+pub struct Prepared {
+    jobs: Vec<MailJob>,
+    provider: Provider,
+    /// Which jobs each call carries, and whether it is a batch call.
+    calls: Vec<(Range<usize>, bool)>,
+    /// Set when the mail settings are unusable: nothing is sent.
+    misconfigured: Option<String>,
+}
+
+/// Groups `jobs` into provider calls; returns them with their requests.
+pub fn prepare(jobs: Vec<MailJob>) -> (Prepared, Vec<OutgoingRequest>) {
+    let mail = match config::mail() {
+        Ok(mail) => mail,
+        Err(e) => {
+            let prepared = Prepared {
+                jobs,
+                provider: Provider::Resend,
+                calls: Vec::new(),
+                misconfigured: Some(e.to_string()),
+            };
+            return (prepared, Vec::new());
         }
     };
+    let api = MailApi {
+        provider: mail.provider,
+        api_url: &mail.api_url,
+        api_token: &mail.api_token,
+        from: &mail.from,
+    };
+    let messages: Vec<_> = jobs
+        .iter()
+        .map(|job| render(job, &mail.public_base_url))
+        .collect();
+    let mut calls = Vec::new();
+    let mut requests = Vec::new();
+    if messages.len() == 1 {
+        calls.push((0..1, false));
+        requests.push(api.single(&messages[0]));
+    } else {
+        let limit = mail.provider.batch_limit();
+        for start in (0..messages.len()).step_by(limit) {
+            let range = start..(start + limit).min(messages.len());
+            requests.push(api.batch(&messages[range.clone()]));
+            calls.push((range, true));
+        }
+    }
+    let prepared = Prepared {
+        jobs,
+        provider: mail.provider,
+        calls,
+        misconfigured: None,
+    };
+    (prepared, requests)
+}
+
+/// Records what each call's answer means for each of its messages, in one
+/// write. Returns the `invitation.sent` / `.delivery_failed` events and the
+/// invitations as they now read.
+pub fn settle(ctx: &Ctx, prepared: Prepared, answers: Vec<Result<Answer, String>>) -> Recorded {
+    let now = ctx.clock.now();
+    let mut per_job: Vec<SendOutcome> = vec![Ok(()); prepared.jobs.len()];
+    match &prepared.misconfigured {
+        Some(e) => per_job.fill(Err(SendFailure::Failed(e.clone()))),
+        None => {
+            for ((range, batch), answer) in prepared.calls.iter().zip(&answers) {
+                let got = outcomes(prepared.provider, *batch, range.len(), answer, now);
+                for (slot, outcome) in per_job[range.clone()].iter_mut().zip(got) {
+                    *slot = outcome;
+                }
+            }
+        }
+    }
+    let recorded: Vec<(Invitation, SendOutcome)> = prepared
+        .jobs
+        .into_iter()
+        .map(|j| j.invitation)
+        .zip(per_job)
+        .collect();
     // Not recorded means still `queued`: the sweep looks again later.
-    record_deliveries(&ctx.env(), &outcomes).unwrap_or_default()
+    record_outcomes(&ctx.env(), &recorded).unwrap_or_default()
+}
+
+/// The provider's documented rate, `mail_max_per_second` (default 2, Resend's).
+pub fn max_per_second() -> f64 {
+    config::var("mail_max_per_second")
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|r| r.is_finite() && *r > 0.0)
+        .unwrap_or(2.0)
+}
+
+/// Sends `jobs` one provider call at a time, each call at least
+/// `1 / mail_max_per_second` after the one before (and after whatever called
+/// just before this run), so a sweep never trips the provider's rate limit.
+pub fn deliver_paced(ctx: &Ctx, jobs: Vec<MailJob>) -> Recorded {
+    if jobs.is_empty() {
+        return Recorded::default();
+    }
+    let (prepared, requests) = prepare(jobs);
+    // 5% over the minimum spacing: the provider's clock and ours differ.
+    let gap_ns = (1.05e9 / max_per_second()) as u64;
+    let limits = Limits::from_config();
+    let mut answers = Vec::with_capacity(requests.len());
+    for request in requests {
+        wasi::clocks::monotonic_clock::subscribe_duration(gap_ns).block();
+        answers.extend(send_all(std::slice::from_ref(&request), limits));
+    }
+    settle(ctx, prepared, answers)
 }

@@ -1,18 +1,18 @@
 //! One sweep run with its effects carried out: the domain's step, then the
-//! mail and events it hands back, and the webhooks due for a retry. The
-//! `expire` component's cron export and its HTTP route both call [`run`].
+//! events it hands back and the webhooks due for a retry, then its mail in
+//! provider batches no faster than `mail_max_per_second`. The `expire`
+//! component's cron export and its HTTP route both call [`run`].
 
-use crate::effects::carry_out;
 use crate::web::Ctx;
-use crate::webhooks;
+use crate::{mailer, webhooks};
 use invitations::ops::sweep::{sweep, SweepReport};
 use invitations_edge::problem::ApiError;
 
 pub async fn run(ctx: &Ctx) -> Result<SweepReport, ApiError> {
     let run = sweep(&ctx.env())?;
-    futures::join!(
-        carry_out(ctx, run.mails, run.events),
-        webhooks::redeliver(ctx, run.webhooks)
-    );
+    webhooks::publish(ctx, run.events).await;
+    webhooks::redeliver(ctx, run.webhooks);
+    let recorded = mailer::deliver_paced(ctx, run.mails);
+    webhooks::publish(ctx, recorded.events).await;
     Ok(run.report)
 }

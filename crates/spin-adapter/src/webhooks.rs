@@ -1,51 +1,85 @@
-//! Delivers events to `webhook_url`, signed, all at once; keeps what fails in
-//! the domain's outbox for the sweep to retry.
+//! Delivers events to `webhook_url`, signed; keeps what fails in the domain's
+//! outbox for the sweep to retry.
 
 use crate::config::{self, WebhookConfig};
-use crate::outbound::send;
+use crate::outbound::{send_all, Limits};
 use crate::web::Ctx;
-use futures::future::join_all;
 use invitations::effects::Event;
 use invitations::ids::EventId;
 use invitations::ops::webhooks::{delivered, keep_undelivered, Redelivery};
 use invitations::time::Clock;
+use invitations_edge::mail::{Answer, OutgoingRequest};
 use invitations_edge::webhook::{payload, request};
 
 const PEER: &str = "webhook receiver";
 
-/// Sends each `(id, payload)` once, concurrently; returns the outcome of each.
-async fn attempt(
+/// Signed events, ready to send.
+pub struct Prepared {
+    items: Vec<(EventId, String)>,
+    /// Set when the webhook settings are unusable: nothing is sent.
+    misconfigured: Option<String>,
+}
+
+fn requests_for(
     ctx: &Ctx,
-    config: &Result<WebhookConfig, String>,
-    items: &[(EventId, String)],
-) -> Vec<Result<(), String>> {
+    config: Result<WebhookConfig, String>,
+    items: Vec<(EventId, String)>,
+) -> (Prepared, Vec<OutgoingRequest>) {
     let now_secs = ctx.clock.now().unix_millis().div_euclid(1000);
     match config {
-        Err(e) => items.iter().map(|_| Err(e.clone())).collect(),
+        Err(e) => (
+            Prepared {
+                items,
+                misconfigured: Some(e),
+            },
+            Vec::new(),
+        ),
         Ok(c) => {
-            let sends = items.iter().map(|(id, body)| {
-                send(
-                    request(&c.url, &c.secret, id.as_str(), body, now_secs),
-                    PEER,
-                )
-            });
-            join_all(sends).await
+            let requests = items
+                .iter()
+                .map(|(id, body)| request(&c.url, &c.secret, id.as_str(), body, now_secs))
+                .collect();
+            (
+                Prepared {
+                    items,
+                    misconfigured: None,
+                },
+                requests,
+            )
         }
     }
 }
 
-/// Delivers events right after the change that made them. Nothing happens
-/// when `webhook_url` is unset; a failed delivery is kept for the sweep.
-pub async fn publish(ctx: &Ctx, events: Vec<Event>) {
+/// The deliveries of `events`, in the order they were made; `None` when
+/// `webhook_url` is unset.
+pub fn prepare(ctx: &Ctx, events: &[Event]) -> Option<(Prepared, Vec<OutgoingRequest>)> {
     if events.is_empty() {
-        return;
+        return None;
     }
-    let Some(config) = config::webhooks() else {
-        return;
-    };
-    let items: Vec<(EventId, String)> = events.iter().map(|e| (e.id.clone(), payload(e))).collect();
-    let outcomes = attempt(ctx, &config, &items).await;
-    let failed: Vec<(EventId, String, String)> = items
+    let config = config::webhooks()?;
+    let items = events.iter().map(|e| (e.id.clone(), payload(e))).collect();
+    Some(requests_for(ctx, config, items))
+}
+
+fn results(prepared: &Prepared, answers: Vec<Result<Answer, String>>) -> Vec<Result<(), String>> {
+    match &prepared.misconfigured {
+        Some(e) => vec![Err(e.clone()); prepared.items.len()],
+        None => answers
+            .into_iter()
+            .map(|a| match a {
+                Ok(a) if a.is_success() => Ok(()),
+                Ok(a) => Err(a.excerpt(PEER)),
+                Err(e) => Err(format!("{PEER} unreachable: {e}")),
+            })
+            .collect(),
+    }
+}
+
+/// Keeps what did not get through for the sweep.
+pub fn settle(ctx: &Ctx, prepared: Prepared, answers: Vec<Result<Answer, String>>) {
+    let outcomes = results(&prepared, answers);
+    let failed: Vec<(EventId, String, String)> = prepared
+        .items
         .into_iter()
         .zip(outcomes)
         .filter_map(|((id, body), outcome)| outcome.err().map(|e| (id, body, e)))
@@ -58,9 +92,18 @@ pub async fn publish(ctx: &Ctx, events: Vec<Event>) {
     }
 }
 
+/// Delivers events right after the change that made them. Nothing happens
+/// when `webhook_url` is unset; a failed delivery is kept for the sweep.
+pub async fn publish(ctx: &Ctx, events: Vec<Event>) {
+    if let Some((prepared, requests)) = prepare(ctx, &events) {
+        let answers = send_all(&requests, Limits::from_config());
+        settle(ctx, prepared, answers);
+    }
+}
+
 /// Tries again what the sweep handed back; forgets what got through.
 /// Returns how many were delivered.
-pub async fn redeliver(ctx: &Ctx, due: Vec<Redelivery>) -> usize {
+pub fn redeliver(ctx: &Ctx, due: Vec<Redelivery>) -> usize {
     if due.is_empty() {
         return 0;
     }
@@ -68,9 +111,11 @@ pub async fn redeliver(ctx: &Ctx, due: Vec<Redelivery>) -> usize {
     let config =
         config::webhooks().unwrap_or_else(|| Err("webhook_url is no longer set".to_owned()));
     let items: Vec<(EventId, String)> = due.into_iter().map(|r| (r.id, r.payload)).collect();
-    let outcomes = attempt(ctx, &config, &items).await;
+    let (prepared, requests) = requests_for(ctx, config, items);
+    let answers = send_all(&requests, Limits::from_config());
+    let outcomes = results(&prepared, answers);
     let mut done = Vec::new();
-    for ((id, _), outcome) in items.into_iter().zip(outcomes) {
+    for ((id, _), outcome) in prepared.items.into_iter().zip(outcomes) {
         match outcome {
             Ok(()) => done.push(id),
             Err(e) => eprintln!("webhook {id} retry failed: {e}"),

@@ -1,7 +1,11 @@
-//! A local mail inbox that speaks the Resend (`POST /emails`) and Postmark
-//! (`POST /email`) APIs, keeps what it receives, and shows it on a page with
-//! the links in each mail. It is also a webhook receiver (`POST /webhooks`)
-//! that keeps each delivery as it came. Both can refuse on purpose, for tests.
+//! A local mail inbox that speaks the Resend (`POST /emails`, `POST
+//! /emails/batch`) and Postmark (`POST /email`, `POST /email/batch`) APIs,
+//! keeps what it receives, and shows it on a page with the links in each mail.
+//! It is also a webhook receiver (`POST /webhooks`) that keeps each delivery
+//! as it came. Both can refuse on purpose, for tests; the mail API can act
+//! like Resend's rate limit (`429` with `retry-after` and `ratelimit-*`
+//! headers beyond N calls per second); and it counts calls and how many were
+//! open at once.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -62,14 +66,55 @@ impl Hook {
     }
 }
 
+/// One call to the mail API, as it arrived.
+#[derive(Clone, Debug, Serialize)]
+pub struct Call {
+    pub path: String,
+    /// Messages it carried (0 when refused before reading).
+    pub messages: usize,
+    pub status: u16,
+    pub content_length: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Counts since the inbox started.
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    /// Calls to the mail API, refused ones included.
+    pub mail_calls: usize,
+    /// Of those, refused by the rate limit.
+    pub rate_limited: usize,
+    /// Webhook deliveries, refused ones included.
+    pub webhook_calls: usize,
+    /// The most requests (mail and webhooks) open at once.
+    pub max_in_flight: usize,
+}
+
 #[derive(Default)]
 struct State {
     hooks: Vec<Hook>,
     hooks_down: bool,
     mails: Vec<Mail>,
+    calls: Vec<Call>,
+    counts: Counts,
+    in_flight: usize,
     /// Requests to refuse with 503 before accepting again.
     refuse: u32,
     down: bool,
+    /// Mail API calls allowed per second; more get 429.
+    rate_limit: Option<u32>,
+    /// When recent mail API calls were accepted or refused.
+    recent: std::collections::VecDeque<std::time::Instant>,
+    latency: std::time::Duration,
+}
+
+/// Decrements the open-request count when a request is answered.
+struct Open(Arc<Mutex<State>>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.lock().unwrap().in_flight -= 1;
+    }
 }
 
 #[derive(Clone)]
@@ -151,7 +196,57 @@ impl Inbox {
         self.state.lock().unwrap().down = down;
     }
 
+    /// Acts like Resend's rate limit: beyond `per_second` mail API calls in
+    /// any second, `429` with `retry-after` and `ratelimit-*` headers.
+    /// A new limit starts a fresh one-second window.
+    pub fn set_rate_limit(&self, per_second: Option<u32>) {
+        let mut s = self.state.lock().unwrap();
+        s.rate_limit = per_second;
+        s.recent.clear();
+    }
+
+    /// Waits this long before answering anything, as a distant peer would.
+    pub fn set_latency(&self, latency: std::time::Duration) {
+        self.state.lock().unwrap().latency = latency;
+    }
+
+    /// Calls to the mail API, oldest first.
+    pub fn calls(&self) -> Vec<Call> {
+        self.state.lock().unwrap().calls.clone()
+    }
+
+    pub fn counts(&self) -> Counts {
+        self.state.lock().unwrap().counts
+    }
+
+    /// Whether the rate limit refuses a mail API call now; counts it.
+    fn over_rate_limit(&self) -> Option<u32> {
+        let mut s = self.state.lock().unwrap();
+        let limit = s.rate_limit?;
+        let now = std::time::Instant::now();
+        while s
+            .recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= std::time::Duration::from_secs(1))
+        {
+            s.recent.pop_front();
+        }
+        // Refused calls count too, as they do at Resend.
+        s.recent.push_back(now);
+        (s.recent.len() > limit as usize).then_some(limit)
+    }
+
     async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let latency = {
+            let mut s = self.state.lock().unwrap();
+            s.in_flight += 1;
+            s.counts.max_in_flight = s.counts.max_in_flight.max(s.in_flight);
+            s.latency
+        };
+        let _open = Open(self.state.clone());
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
         let header = |name: &str| {
@@ -163,6 +258,8 @@ impl Inbox {
         };
         let (auth_bearer, auth_postmark) =
             (header("authorization"), header("x-postmark-server-token"));
+        let optional = |name: &str| Some(header(name)).filter(|v| !v.is_empty());
+        let (content_length, user_agent) = (optional("content-length"), optional("user-agent"));
         let hook = (
             header("webhook-id"),
             header("webhook-timestamp"),
@@ -186,6 +283,7 @@ impl Inbox {
             ),
             ("POST", "/webhooks") => {
                 let mut s = self.state.lock().unwrap();
+                s.counts.webhook_calls += 1;
                 if s.hooks_down {
                     return respond(503, "text/plain", "receiver down on purpose".into());
                 }
@@ -198,51 +296,117 @@ impl Inbox {
                 });
                 respond(204, "text/plain", String::new())
             }
-            ("POST", "/emails") | ("POST", "/email") => {
-                {
-                    let mut s = self.state.lock().unwrap();
-                    if s.down || s.refuse > 0 {
-                        s.refuse = s.refuse.saturating_sub(1);
-                        return respond(
-                            503,
-                            "application/json",
-                            json!({"message": "inbox refusing on purpose"}).to_string(),
-                        );
+            ("POST", "/emails" | "/email" | "/emails/batch" | "/email/batch") => {
+                let call = Call {
+                    path: path.clone(),
+                    messages: 0,
+                    status: 0,
+                    content_length,
+                    user_agent,
+                };
+                let (status, answer, extra, messages) =
+                    self.mail_call(&path, &body, auth_bearer, auth_postmark);
+                let mut s = self.state.lock().unwrap();
+                s.counts.mail_calls += 1;
+                s.calls.push(Call {
+                    status,
+                    messages,
+                    ..call
+                });
+                drop(s);
+                let mut response = respond(status, "application/json", answer.to_string());
+                for (name, value) in extra {
+                    if let Ok(value) = value.parse() {
+                        response.headers_mut().insert(name, value);
                     }
                 }
-                let Ok(v) = serde_json::from_slice::<Value>(&body) else {
-                    return respond(
-                        422,
-                        "application/json",
-                        json!({"message": "invalid JSON"}).to_string(),
-                    );
-                };
-                let mail = if path == "/emails" {
-                    resend(&v, auth_bearer)
-                } else {
-                    postmark(&v, auth_postmark)
-                };
-                let Some(mail) = mail else {
-                    return respond(
-                        422,
-                        "application/json",
-                        json!({"message": "missing fields"}).to_string(),
-                    );
-                };
-                let id = {
-                    let mut s = self.state.lock().unwrap();
-                    s.mails.push(mail);
-                    s.mails.len()
-                };
-                let answer = if path == "/emails" {
-                    json!({"id": format!("local-{id}")})
-                } else {
-                    json!({"MessageID": format!("local-{id}"), "ErrorCode": 0})
-                };
-                respond(200, "application/json", answer.to_string())
+                response
             }
             _ => respond(404, "text/plain", "not found".into()),
         }
+    }
+
+    /// Answers one call to the mail API: status, JSON, extra headers.
+    fn mail_call(
+        &self,
+        path: &str,
+        body: &[u8],
+        auth_bearer: String,
+        auth_postmark: String,
+    ) -> (u16, Value, Vec<(&'static str, String)>, usize) {
+        if let Some(limit) = self.over_rate_limit() {
+            self.state.lock().unwrap().counts.rate_limited += 1;
+            let headers = vec![
+                ("retry-after", "1".to_owned()),
+                ("ratelimit-limit", limit.to_string()),
+                ("ratelimit-remaining", "0".to_owned()),
+                ("ratelimit-reset", "1".to_owned()),
+            ];
+            let answer = json!({"statusCode": 429, "name": "rate_limit_exceeded",
+                "message": format!("Too many requests. You can only make {limit} requests per second.")});
+            return (429, answer, headers, 0);
+        }
+        {
+            let mut s = self.state.lock().unwrap();
+            if s.down || s.refuse > 0 {
+                s.refuse = s.refuse.saturating_sub(1);
+                return (
+                    503,
+                    json!({"message": "inbox refusing on purpose"}),
+                    Vec::new(),
+                    0,
+                );
+            }
+        }
+        let Ok(v) = serde_json::from_slice::<Value>(body) else {
+            return (422, json!({"message": "invalid JSON"}), Vec::new(), 0);
+        };
+        let resend_api = path.starts_with("/emails");
+        let items: Vec<Value> = if path.ends_with("/batch") {
+            match v {
+                Value::Array(items) => items,
+                _ => {
+                    return (
+                        422,
+                        json!({"message": "a batch is a JSON array"}),
+                        Vec::new(),
+                        0,
+                    )
+                }
+            }
+        } else {
+            vec![v]
+        };
+        let mut mails = Vec::new();
+        for item in &items {
+            let mail = if resend_api {
+                resend(item, auth_bearer.clone())
+            } else {
+                postmark(item, auth_postmark.clone())
+            };
+            match mail {
+                Some(mail) => mails.push(mail),
+                None => return (422, json!({"message": "missing fields"}), Vec::new(), 0),
+            }
+        }
+        let mut s = self.state.lock().unwrap();
+        let first = s.mails.len() + 1;
+        let count = mails.len();
+        s.mails.extend(mails);
+        drop(s);
+        let ids = (first..first + count).map(|i| format!("local-{i}"));
+        let answer = match (resend_api, path.ends_with("/batch")) {
+            (true, false) => json!({"id": format!("local-{first}")}),
+            (true, true) => json!({"data": ids.map(|id| json!({"id": id})).collect::<Vec<_>>()}),
+            (false, false) => {
+                json!({"MessageID": format!("local-{first}"), "ErrorCode": 0, "Message": "OK"})
+            }
+            (false, true) => Value::Array(
+                ids.map(|id| json!({"MessageID": id, "ErrorCode": 0, "Message": "OK"}))
+                    .collect(),
+            ),
+        };
+        (200, answer, Vec::new(), count)
     }
 
     fn page(&self) -> String {

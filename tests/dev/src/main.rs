@@ -12,12 +12,16 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const USAGE: &str = "usage:
-  cargo up [--listen 127.0.0.1:3000] [--inbox 127.0.0.1:8025] [--variable name=value]... [--from spin.toml]
+  cargo up [--listen 127.0.0.1:3000] [--inbox 127.0.0.1:8025] [--inbox-rate-limit N]
+           [--variable name=value]... [--from spin.toml]
   cargo up -- token --sub ID [--email ADDRESS] [--name NAME] [--unverified] [--service] [--ttl SECONDS]
+  cargo bench-app [--rounds 100] [--peer-latency-ms 0]
 
 Variables come from --variable, then SPIN_VARIABLE_<NAME>, then development defaults
 (auth_hs256_secret, sweep_token, mail_* and webhook_* pointed at the local inbox) for
-whatever is still unset. Setting webhook_url yourself turns off all webhook_* defaults.";
+whatever is still unset. Setting webhook_url yourself turns off all webhook_* defaults.
+--inbox-rate-limit 2 makes the local inbox act like Resend's default limit: beyond 2 mail
+API calls per second it answers 429 with retry-after and ratelimit-* headers.";
 
 fn env_var(name: &str) -> Option<String> {
     std::env::var(format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase())).ok()
@@ -71,9 +75,23 @@ async fn main() -> anyhow::Result<()> {
     if args.first().map(String::as_str) == Some("token") {
         return token(&args[1..]);
     }
+    if args.first().map(String::as_str) == Some("bench") {
+        let number = |flag: &str, default: u64| -> anyhow::Result<u64> {
+            match args.iter().position(|a| a == flag) {
+                Some(i) => Ok(args.get(i + 1).context("a number")?.parse()?),
+                None => Ok(default),
+            }
+        };
+        return invitations_dev::bench::run(
+            number("--rounds", 100)? as usize,
+            number("--peer-latency-ms", 0)?,
+        )
+        .await;
+    }
     let mut listen = "127.0.0.1:3000".to_owned();
     let mut inbox_addr = "127.0.0.1:8025".to_owned();
     let mut from: Option<PathBuf> = None;
+    let mut rate_limit: Option<u32> = None;
     let mut flags = BTreeMap::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -86,6 +104,7 @@ async fn main() -> anyhow::Result<()> {
             "--listen" => listen = value()?,
             "--inbox" => inbox_addr = value()?,
             "--from" | "-f" => from = Some(PathBuf::from(value()?)),
+            "--inbox-rate-limit" => rate_limit = Some(value()?.parse()?),
             "--variable" => {
                 let pair = value()?;
                 let (k, v) = pair
@@ -104,6 +123,7 @@ async fn main() -> anyhow::Result<()> {
     let inbox = Inbox::start(&inbox_addr)
         .await
         .with_context(|| format!("cannot start the mail inbox on {inbox_addr}"))?;
+    inbox.set_rate_limit(rate_limit);
     let mut builder = match &from {
         // Another Spin app: build it the way `spin build` would.
         Some(path) => {
@@ -145,6 +165,9 @@ async fn main() -> anyhow::Result<()> {
         println!("  cron `{expression}` {component}");
     }
     println!("Local mail inbox and webhook receiver: {}/", inbox.url());
+    if let Some(n) = rate_limit {
+        println!("  the inbox answers 429 beyond {n} mail API calls per second");
+    }
     if !defaulted.is_empty() {
         println!(
             "Development defaults for: {} (local use only)",

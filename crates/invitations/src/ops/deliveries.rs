@@ -3,23 +3,38 @@
 use crate::effects::{Event, EventKind};
 use crate::error::Result;
 use crate::keys;
-use crate::model::{Delivery, Invitation, InvitationView};
+use crate::model::{Delivery, Invitation, InvitationView, SendFailure};
 use crate::store::{self, decode, encode};
 use crate::Env;
 
-/// One send attempt's outcome: `Err` holds the provider's complaint, for the admin to see.
-pub type SendOutcome = std::result::Result<(), String>;
+/// One send's outcome: `Err` says why it did not go out, for the admin to see.
+pub type SendOutcome = std::result::Result<(), SendFailure>;
 
-/// Records send outcomes and returns `invitation.sent` / `.delivery_failed` events.
+/// What recording send outcomes led to.
+#[derive(Debug, Default)]
+pub struct Recorded {
+    /// `invitation.sent` / `.delivery_failed` (a deferral by the provider's
+    /// rate limit has none).
+    pub events: Vec<Event>,
+    /// Each invitation whose delivery was recorded, as it now reads.
+    pub views: Vec<InvitationView>,
+}
+
+/// Records send outcomes and returns their events; see [`record_outcomes`].
+pub fn record_deliveries(env: &Env, outcomes: &[(Invitation, SendOutcome)]) -> Result<Vec<Event>> {
+    Ok(record_outcomes(env, outcomes)?.events)
+}
+
+/// Records send outcomes; returns the events and the invitations as they now read.
 /// Cost: 2 round trips for any number of invitations (`get-many`, `set-many`).
 ///
 /// Delivery records are written without compare-and-swap: senders claim an
 /// attempt by changing the invitation's token first, and an outcome for an
 /// older token than the one recorded is dropped, so a late answer about an
 /// old link cannot hide the newest one.
-pub fn record_deliveries(env: &Env, outcomes: &[(Invitation, SendOutcome)]) -> Result<Vec<Event>> {
+pub fn record_outcomes(env: &Env, outcomes: &[(Invitation, SendOutcome)]) -> Result<Recorded> {
     if outcomes.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Recorded::default());
     }
     let now = env.clock.now();
     let keys: Vec<String> = outcomes
@@ -29,6 +44,7 @@ pub fn record_deliveries(env: &Env, outcomes: &[(Invitation, SendOutcome)]) -> R
     let current = store::get_many_raw(env.store, &keys)?;
     let mut writes = Vec::with_capacity(outcomes.len());
     let mut events = Vec::with_capacity(outcomes.len());
+    let mut views = Vec::with_capacity(outcomes.len());
     for (((inv, outcome), key), value) in outcomes.iter().zip(&keys).zip(current) {
         let mut delivery: Delivery = value
             .map(|b| decode(key, &b))
@@ -38,13 +54,16 @@ pub fn record_deliveries(env: &Env, outcomes: &[(Invitation, SendOutcome)]) -> R
             continue;
         }
         writes.push((key.clone(), encode(&delivery)));
+        let view = InvitationView::new(inv.clone(), delivery, now);
+        views.push(view.clone());
         let kind = match outcome {
             Ok(()) => EventKind::InvitationSent,
-            Err(_) => EventKind::InvitationDeliveryFailed,
+            Err(SendFailure::Failed(_)) => EventKind::InvitationDeliveryFailed,
+            // Still queued: nothing happened the receiver needs to hear of.
+            Err(SendFailure::Deferred { .. }) => continue,
         };
-        let view = InvitationView::new(inv.clone(), delivery, now);
         events.push(Event::invitation(env.random, kind, now, view));
     }
     store::set_many(env.store, &writes)?;
-    Ok(events)
+    Ok(Recorded { events, views })
 }

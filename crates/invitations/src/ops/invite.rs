@@ -84,17 +84,15 @@ impl Invited {
     }
 
     /// Shows the invitations as the send events left them (delivery recorded).
-    pub fn apply(&mut self, events: &[Event]) {
-        for e in events {
-            if let crate::effects::Subject::Invitation(view) = &e.subject {
-                let shown = self
-                    .results
-                    .iter_mut()
-                    .filter_map(|r| r.invitation.as_mut())
-                    .find(|v| v.invitation.id == view.invitation.id);
-                if let Some(v) = shown {
-                    *v = (**view).clone();
-                }
+    pub fn apply(&mut self, views: &[InvitationView]) {
+        for view in views {
+            let shown = self
+                .results
+                .iter_mut()
+                .filter_map(|r| r.invitation.as_mut())
+                .find(|v| v.invitation.id == view.invitation.id);
+            if let Some(v) = shown {
+                *v = view.clone();
             }
         }
     }

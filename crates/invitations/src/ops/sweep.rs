@@ -77,6 +77,10 @@ pub(crate) fn mail_due_at(inv: &Invitation, dlv: &Delivery, policy: &Policy) -> 
         return None;
     }
     match dlv.last_attempt_at {
+        // The provider asked us to wait: not before then.
+        _ if current && dlv.status == DeliveryStatus::Queued && dlv.not_before.is_some() => {
+            dlv.not_before
+        }
         // The current token's last attempt failed: back off exponentially.
         Some(at) if current => {
             let exp = attempts.saturating_sub(1).min(20);

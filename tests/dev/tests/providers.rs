@@ -1,0 +1,252 @@
+//! Mail and webhooks against providers and receivers that push back: a
+//! provider that allows 2 calls per second (as Resend does by default) and
+//! answers `429` beyond, batch endpoints, a bound on calls open at once,
+//! timeouts, and the headers every outbound request carries.
+
+mod common;
+
+use common::{App, Options};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+fn deliveries(reply: &common::Reply) -> Vec<Value> {
+    reply.json()["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["invitation"]["delivery"].clone())
+        .collect()
+}
+
+fn addresses(tag: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{tag}{i}@example.com")).collect()
+}
+
+async fn invite_many(app: &App, acc: &str, emails: &[String]) -> common::Reply {
+    let r = app
+        .post(
+            &format!("/v1/accounts/{acc}/invitations"),
+            Some(&app.token("owner")),
+            json!({ "emails": emails }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    r
+}
+
+async fn hundred_addresses_in_one_batch_call(provider: &str, endpoint: &str) {
+    let app = App::start_with(Options {
+        variables: vec![("mail_provider", provider.to_owned())],
+        ..Options::default()
+    })
+    .await;
+    app.inbox.set_rate_limit(Some(2));
+    let acc = app.account("owner").await;
+    let r = invite_many(&app, &acc, &addresses("p", 100)).await;
+    let all = deliveries(&r);
+    assert_eq!(all.len(), 100);
+    assert!(
+        all.iter()
+            .all(|d| d["status"] == "sent" && d["attempts"] == 1),
+        "{all:?}"
+    );
+    let calls = app.inbox.calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(
+        (calls[0].path.as_str(), calls[0].messages, calls[0].status),
+        (endpoint, 100, 200)
+    );
+    assert_eq!(app.inbox.mails().len(), 100);
+    assert_eq!(app.inbox.counts().rate_limited, 0);
+    // Each mail has its own working link.
+    let token = app.last_mail("p42@example.com").token().unwrap();
+    let r = app.accept("p42", &token).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_addresses_are_one_resend_batch_call_within_the_rate_limit() {
+    hundred_addresses_in_one_batch_call("resend", "/emails/batch").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_addresses_are_one_postmark_batch_call_within_the_rate_limit() {
+    hundred_addresses_in_one_batch_call("postmark", "/email/batch").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_outbound_call_has_a_length_a_user_agent_and_single_mail_its_own_endpoint() {
+    let app = App::start().await;
+    let acc = app.account("owner").await;
+    let r = app.invite("owner", &acc, &["solo@example.com"]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let calls = app.inbox.calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(
+        calls[0].path, "/emails",
+        "one invitation: the single endpoint"
+    );
+    let length: usize = calls[0].content_length.as_deref().unwrap().parse().unwrap();
+    assert!(length > 100, "{length}");
+    let agent = calls[0].user_agent.clone().unwrap_or_default();
+    assert!(agent.starts_with("invitations-for-spin/"), "{agent}");
+    assert!(app.inbox.counts().webhook_calls >= 2, "created and sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_mail_stays_queued_uses_no_attempt_and_goes_out_after_the_reset() {
+    let app = App::start().await;
+    let acc = app.account("owner").await;
+    // Every call refused, as when other senders used up the second.
+    app.inbox.set_rate_limit(Some(0));
+    let since = app.now_secs();
+    let r = app.invite("owner", &acc, &["later@example.com"]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let d = &deliveries(&r)[0];
+    assert_eq!(
+        (d["status"].as_str(), d["attempts"].as_u64()),
+        (Some("queued"), Some(0)),
+        "{d}"
+    );
+    assert!(
+        d["last_error"].as_str().unwrap().contains("rate limited"),
+        "{d}"
+    );
+    assert!(
+        !app.hook_kinds()
+            .contains(&"invitation.delivery_failed".to_owned()),
+        "a deferral is not a failure"
+    );
+    app.inbox.set_rate_limit(Some(2));
+    app.until_queue_due(since).await;
+    app.sweep_all().await;
+    let id = r.json()["results"][0]["invitation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let seen = app
+        .get(
+            &format!("/v1/accounts/{acc}/invitations/{id}"),
+            Some(&app.token("owner")),
+        )
+        .await
+        .json();
+    assert_eq!(seen["delivery"]["status"], "sent", "{seen}");
+    assert_eq!(seen["delivery"]["attempts"], 1, "{seen}");
+    assert_eq!(app.inbox.mails_to("later@example.com").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_sends_three_hundred_queued_mails_in_batches_without_tripping_the_limit() {
+    let app = App::start_with(Options {
+        variables: vec![("webhook_url", String::new())],
+        ..Options::default()
+    })
+    .await;
+    let acc = app.account("owner").await;
+    app.inbox.set_rate_limit(Some(0));
+    let since = app.now_secs();
+    let mut ids = Vec::new();
+    for tag in ["a", "b", "c"] {
+        let r = invite_many(&app, &acc, &addresses(tag, 100)).await;
+        assert!(deliveries(&r).iter().all(|d| d["status"] == "queued"));
+        ids.extend(
+            r.json()["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x["invitation"]["id"].as_str().unwrap().to_owned()),
+        );
+    }
+    assert_eq!(app.inbox.counts().rate_limited, 3);
+    app.inbox.set_rate_limit(Some(2));
+    let before = app.inbox.calls().len();
+    app.until_queue_due(since).await;
+    let swept = app.sweep_all().await;
+    assert_eq!(swept.mailed, 300, "{swept:?}");
+    let calls: Vec<_> = app.inbox.calls().into_iter().skip(before).collect();
+    assert_eq!(calls.len(), 3, "{calls:?}");
+    assert!(
+        calls
+            .iter()
+            .all(|c| c.status == 200 && c.path == "/emails/batch"),
+        "{calls:?}"
+    );
+    assert_eq!(calls.iter().map(|c| c.messages).sum::<usize>(), 300);
+    assert_eq!(app.inbox.mails().len(), 300);
+    let owner = app.token("owner");
+    for id in ids.iter().step_by(37) {
+        let seen = app
+            .get(
+                &format!("/v1/accounts/{acc}/invitations/{id}"),
+                Some(&owner),
+            )
+            .await
+            .json();
+        assert_eq!(
+            (
+                seen["delivery"]["status"].as_str(),
+                seen["delivery"]["attempts"].as_u64()
+            ),
+            (Some("sent"), Some(1)),
+            "{seen}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_invite_never_has_more_calls_open_than_the_bound() {
+    for (bound, variables) in [
+        (8, vec![]),
+        (3, vec![("outbound_max_in_flight", "3".to_owned())]),
+    ] {
+        let app = App::start_with(Options {
+            variables,
+            ..Options::default()
+        })
+        .await;
+        let acc = app.account("owner").await;
+        app.inbox.set_latency(Duration::from_millis(20));
+        invite_many(&app, &acc, &addresses("w", 100)).await;
+        let counts = app.inbox.counts();
+        assert!(
+            (2..=bound).contains(&counts.max_in_flight),
+            "bound {bound}: {counts:?}"
+        );
+        // 100 created + 100 sent, every one delivered within the request.
+        assert_eq!(app.hooks().len(), 200, "{counts:?}");
+        assert_eq!(counts.mail_calls, 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_slower_than_the_timeout_is_a_failed_attempt() {
+    let app = App::start_with(Options {
+        variables: vec![
+            ("outbound_timeout_seconds", "1".to_owned()),
+            ("webhook_url", String::new()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let acc = app.account("owner").await;
+    app.inbox.set_latency(Duration::from_secs(3));
+    let started = std::time::Instant::now();
+    let r = app.invite("owner", &acc, &["slow@example.com"]).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let d = &deliveries(&r)[0];
+    assert_eq!(
+        (d["status"].as_str(), d["attempts"].as_u64()),
+        (Some("failed"), Some(1)),
+        "{d}"
+    );
+    assert!(
+        !d["last_error"].as_str().unwrap_or_default().is_empty(),
+        "{d}"
+    );
+}
