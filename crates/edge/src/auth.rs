@@ -1,6 +1,6 @@
 //! The caller's identity: a JWT in `Authorization: Bearer`, verified against
 //! an HS256 secret or an inline JWKS (RS256, ES256, EdDSA), and turned into a
-//! [`Principal`] (DESIGN.md section 6).
+//! [`Principal`] (`docs/design.md` section 4).
 //!
 //! Algorithm confusion cannot happen here: the token's `alg` only chooses
 //! which *kind* of configured key to try, every key is typed (an HMAC secret

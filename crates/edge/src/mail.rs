@@ -1,5 +1,5 @@
 //! Invitation mail: what it says ([`render`]) and how a provider is asked to
-//! send it ([`provider_request`]), DESIGN.md section 7. No IO here: the
+//! send it ([`provider_request`]), `docs/design.md` section 5. No IO here: the
 //! component sends the [`OutgoingRequest`].
 //!
 //! Everything a person typed (account name, inviter's name, note) is escaped in

@@ -4,7 +4,7 @@ use crate::random::Random;
 use crate::store::Store;
 use crate::time::Clock;
 
-/// Tunable rules of the service. Defaults are what DESIGN.md describes.
+/// Tunable rules of the service. Defaults are what `docs/design.md` section 3 describes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
     /// A resend within this many seconds of the last token is refused (429).

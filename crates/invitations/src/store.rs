@@ -1,7 +1,7 @@
 //! The key-value store as the domain uses it: exactly the operations Spin
 //! offers (`get`, `set`, `delete`, `get-many`, `set-many`, `delete-many`,
 //! `increment`, compare-and-swap), plus typed helpers that encode the rules of
-//! DESIGN.md section 2:
+//! `docs/design.md` section 2:
 //!
 //! * compare-and-swap only on keys that already exist ([`update`] refuses to
 //!   swap an absent key), because Spin's SQLite store upserts an absent key

@@ -238,3 +238,129 @@ fn on_spins_redis_store_batch_reads_fall_back_to_one_get_per_key() {
     // deliveries (1 refused + 100).
     assert_eq!(costs[1], (3 + 1 + 51 + 101, 10, 10), "Redis");
 }
+
+/// Durable write transactions per operation, uncontended: on Spin's SQLite
+/// store each `set`, `delete`, `increment` and swap is its own flushed
+/// transaction and a `set-many`/`delete-many` is one for all its keys, so
+/// this, not the round trips, is what an operation costs under `spin up`.
+/// Against the write column of the table in the crate docs.
+#[test]
+fn write_transactions_match_the_documented_table() {
+    let w = World::new(13);
+    let owner = user("owner");
+    let writes = |f: &dyn Fn()| {
+        w.store.reset_stats();
+        f();
+        w.store.stats().writes
+    };
+    let mut got: Vec<(&str, u64)> = Vec::new();
+    let acc = std::cell::RefCell::new(None);
+    got.push((
+        "create account",
+        writes(&|| {
+            let created =
+                create_account(&w.env(), &owner, AccountName::parse("Acme").unwrap()).unwrap();
+            *acc.borrow_mut() = Some(created.account.id);
+        }),
+    ));
+    let acc = acc.into_inner().unwrap();
+    let one = std::cell::RefCell::new(None);
+    got.push((
+        "invite one",
+        writes(&|| *one.borrow_mut() = Some(w.invite(&owner, &acc, &["bob@example.com"]).unwrap())),
+    ));
+    let one = one.into_inner().unwrap();
+    let sent = vec![(one.mails[0].invitation.clone(), Ok(()))];
+    got.push((
+        "record sends",
+        writes(&|| {
+            record_deliveries(&w.env(), &sent).unwrap();
+        }),
+    ));
+    let emails: Vec<String> = (0..100).map(|i| format!("bulk{i}@example.com")).collect();
+    let refs: Vec<&str> = emails.iter().map(|s| s.as_str()).collect();
+    let bulk = std::cell::RefCell::new(None);
+    got.push((
+        "invite 100 (16 shards)",
+        writes(&|| *bulk.borrow_mut() = Some(w.invite(&owner, &acc, &refs).unwrap())),
+    ));
+    let bulk = bulk.into_inner().unwrap();
+    let token = one.mails[0].token.clone();
+    got.push((
+        "accept",
+        writes(&|| {
+            accept_by_token(&w.env(), &user("bob"), &token).unwrap();
+        }),
+    ));
+    let cancel_id = bulk.mails[5].invitation.id.clone();
+    got.push((
+        "cancel",
+        writes(&|| {
+            cancel(&w.env(), &owner, &acc, &cancel_id).unwrap();
+        }),
+    ));
+    w.advance(120);
+    let resend_id = bulk.mails[6].invitation.id.clone();
+    got.push((
+        "resend",
+        writes(&|| {
+            resend(&w.env(), &owner, &acc, &resend_id).unwrap();
+        }),
+    ));
+    let patch = || AccountPatch {
+        default_ttl: Some(Ttl::MAX),
+        ..Default::default()
+    };
+    got.push((
+        "update settings",
+        writes(&|| {
+            update_account(&w.env(), &owner, &acc, patch()).unwrap();
+        }),
+    ));
+    let key = IdempotencyKey::parse("k").unwrap();
+    let claim = std::cell::RefCell::new(None);
+    got.push((
+        "idempotency begin",
+        writes(&|| {
+            let Begin::Proceed(c) = begin(&w.env(), "owner", "POST /x", &key, b"{}").unwrap()
+            else {
+                panic!("a fresh key proceeds")
+            };
+            *claim.borrow_mut() = Some(c);
+        }),
+    ));
+    let claim = claim.into_inner().unwrap();
+    let claim = std::cell::RefCell::new(Some(claim));
+    got.push((
+        "idempotency complete",
+        writes(&|| {
+            complete(&w.env(), claim.borrow_mut().take().unwrap(), b"ok").unwrap();
+        }),
+    ));
+    let bob = UserId::parse("bob").unwrap();
+    got.push((
+        "remove member",
+        writes(&|| {
+            remove_member(&w.env(), &owner, &acc, &bob).unwrap();
+        }),
+    ));
+    for (name, n) in &got {
+        eprintln!("{name:<24} {n}");
+    }
+    assert_eq!(
+        got,
+        vec![
+            ("create account", 2),
+            ("invite one", 5),
+            ("record sends", 1),
+            ("invite 100 (16 shards)", 20),
+            ("accept", 3),
+            ("cancel", 1),
+            ("resend", 4),
+            ("update settings", 1),
+            ("idempotency begin", 1),
+            ("idempotency complete", 2),
+            ("remove member", 1),
+        ]
+    );
+}
