@@ -12,22 +12,22 @@ use invitations::model::InvitationView;
 /// to (`invitation.sent` / `.delivery_failed`). Returns the mailed
 /// invitations as they now read, delivery recorded.
 pub async fn carry_out(ctx: &Ctx, mails: Vec<MailJob>, events: Vec<Event>) -> Vec<InvitationView> {
-    let hooks = webhooks::prepare(ctx, &events);
-    let hook_count = hooks.as_ref().map_or(0, |(_, r)| r.len());
-    let mail = (!mails.is_empty()).then(|| mailer::prepare(mails));
-    let mut requests = Vec::new();
-    if let Some((_, r)) = &hooks {
-        requests.extend(r.iter().cloned());
-    }
-    if let Some((_, r)) = &mail {
-        requests.extend(r.iter().cloned());
-    }
+    // One list of requests, the events' first; the prepared halves keep
+    // what each answer belongs to.
+    let (hooks, requests) = webhooks::prepare(ctx, &events).unzip();
+    let mut requests = requests.unwrap_or_default();
+    let hook_count = requests.len();
+    let mail = (!mails.is_empty()).then(|| {
+        let (prepared, mail_requests) = mailer::prepare(mails);
+        requests.extend(mail_requests);
+        prepared
+    });
     let mut answers = send_all(&requests, Limits::from_config());
     let mail_answers = answers.split_off(hook_count);
-    if let Some((prepared, _)) = hooks {
+    if let Some(prepared) = hooks {
         webhooks::settle(ctx, prepared, answers);
     }
-    let Some((prepared, _)) = mail else {
+    let Some(prepared) = mail else {
         return Vec::new();
     };
     let recorded = mailer::settle(ctx, prepared, mail_answers);
