@@ -10,15 +10,18 @@ use invitations::token::InvitationToken;
 use invitations_edge::body::{AcceptBody, AcceptBy};
 use invitations_edge::problem::ApiError;
 use invitations_edge::{join, render};
+use invitations_spin::config;
+use invitations_spin::effects::Later;
 use invitations_spin::web::{self, Ctx};
-use invitations_spin::{config, webhooks};
 use serde_json::json;
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
 
 #[http_component]
-async fn handle(req: Request) -> Response {
-    web::finish(run(&req).await)
+async fn handle(req: Request, out: ResponseOutparam) {
+    let mut later = Later::default();
+    let response = web::finish(run(&req, &mut later).await);
+    later.answer(out, response).await;
 }
 
 fn token(req: &Request) -> Result<InvitationToken, ApiError> {
@@ -27,7 +30,7 @@ fn token(req: &Request) -> Result<InvitationToken, ApiError> {
         .ok_or(ApiError::Domain(Error::InvitationNotFound))
 }
 
-async fn run(req: &Request) -> Result<Response, ApiError> {
+async fn run(req: &Request, later: &mut Later) -> Result<Response, ApiError> {
     let ctx = Ctx::open()?;
     match (web::route(req).as_str(), req.method()) {
         ("/v1/invitations/accept", Method::Post) => {
@@ -36,7 +39,7 @@ async fn run(req: &Request) -> Result<Response, ApiError> {
                 AcceptBy::Token(t) => accept_by_token(&ctx.env(), &who, &t)?,
                 AcceptBy::Account(acc) => accept_for_account(&ctx.env(), &who, &acc)?,
             };
-            webhooks::publish(&ctx, accepted.events).await;
+            later.events(&ctx, accepted.events).await;
             Ok(web::json(
                 200,
                 &json!({

@@ -8,17 +8,19 @@ use invitations::ops::list::list_invitations;
 use invitations_edge::body::{invitation_query, InviteBody};
 use invitations_edge::problem::ApiError;
 use invitations_edge::render;
-use invitations_spin::effects;
+use invitations_spin::effects::Later;
 use invitations_spin::web::{self, Ctx};
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
 
 #[http_component]
-async fn handle(req: Request) -> Response {
-    web::finish(run(&req).await)
+async fn handle(req: Request, out: ResponseOutparam) {
+    let mut later = Later::default();
+    let response = web::finish(run(&req, &mut later).await);
+    later.answer(out, response).await;
 }
 
-async fn run(req: &Request) -> Result<Response, ApiError> {
+async fn run(req: &Request, later: &mut Later) -> Result<Response, ApiError> {
     let ctx = Ctx::open()?;
     let who = web::caller(req, &ctx)?;
     let acc = web::account_id(req)?;
@@ -29,7 +31,8 @@ async fn run(req: &Request) -> Result<Response, ApiError> {
                 let mut out = invite(&ctx.env(), &who, &acc, request)?;
                 let mails = std::mem::take(&mut out.mails);
                 let events = std::mem::take(&mut out.events);
-                let mailed = effects::carry_out(&ctx, mails, events).await;
+                let leftovers = std::mem::take(&mut out.leftovers);
+                let mailed = later.mail(&ctx, mails, events, leftovers).await;
                 out.apply(&mailed);
                 let body = render::invite_results(&out);
                 match out.created() {

@@ -9,17 +9,19 @@ use invitations::ops::members::{get_member, list_members, remove_member};
 use invitations_edge::body::member_query;
 use invitations_edge::problem::ApiError;
 use invitations_edge::render;
+use invitations_spin::effects::Later;
 use invitations_spin::web::{self, Ctx};
-use invitations_spin::webhooks;
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
 
 #[http_component]
-async fn handle(req: Request) -> Response {
-    web::finish(run(&req).await)
+async fn handle(req: Request, out: ResponseOutparam) {
+    let mut later = Later::default();
+    let response = web::finish(run(&req, &mut later).await);
+    later.answer(out, response).await;
 }
 
-async fn run(req: &Request) -> Result<Response, ApiError> {
+async fn run(req: &Request, later: &mut Later) -> Result<Response, ApiError> {
     let ctx = Ctx::open()?;
     let who = web::caller(req, &ctx)?;
     let env = ctx.env();
@@ -31,7 +33,7 @@ async fn run(req: &Request) -> Result<Response, ApiError> {
         }
         ("/v1/accounts/:account/invitations/:invitation", Method::Delete) => {
             let (view, events) = cancel(&env, &who, &acc, &web::invitation_id(req)?)?;
-            webhooks::publish(&ctx, events).await;
+            later.events(&ctx, events).await;
             Ok(web::json(200, &render::invitation(&view)))
         }
         ("/v1/accounts/:account/invitations/:invitation", _) => {
@@ -49,7 +51,7 @@ async fn run(req: &Request) -> Result<Response, ApiError> {
         }
         ("/v1/accounts/:account/members/:user", Method::Delete) => {
             let events = remove_member(&env, &who, &acc, &web::user_id(req)?)?;
-            webhooks::publish(&ctx, events).await;
+            later.events(&ctx, events).await;
             Ok(web::no_content())
         }
         ("/v1/accounts/:account/members/:user", _) => {

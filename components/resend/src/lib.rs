@@ -5,17 +5,19 @@
 use invitations::ops::resend::resend;
 use invitations_edge::problem::ApiError;
 use invitations_edge::render;
-use invitations_spin::effects;
+use invitations_spin::effects::Later;
 use invitations_spin::web::{self, Ctx};
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
 
 #[http_component]
-async fn handle(req: Request) -> Response {
-    web::finish(run(&req).await)
+async fn handle(req: Request, out: ResponseOutparam) {
+    let mut later = Later::default();
+    let response = web::finish(run(&req, &mut later).await);
+    later.answer(out, response).await;
 }
 
-async fn run(req: &Request) -> Result<Response, ApiError> {
+async fn run(req: &Request, later: &mut Later) -> Result<Response, ApiError> {
     let ctx = Ctx::open()?;
     let who = web::caller(req, &ctx)?;
     if *req.method() != Method::Post {
@@ -25,7 +27,9 @@ async fn run(req: &Request) -> Result<Response, ApiError> {
     let id = web::invitation_id(req)?;
     web::idempotent(req, &ctx, &who, || async {
         let resent = resend(&ctx.env(), &who, &acc, &id)?;
-        let mailed = effects::carry_out(&ctx, vec![resent.mail], resent.events).await;
+        let mailed = later
+            .mail(&ctx, vec![resent.mail], resent.events, resent.leftovers)
+            .await;
         let view = mailed.into_iter().next().unwrap_or(resent.invitation);
         Ok(web::json(200, &render::invitation(&view)))
     })

@@ -121,7 +121,7 @@ pub fn preview(p: &Preview) -> Value {
 pub fn page<T>(page: &Page<T>, item: impl Fn(&T) -> Value) -> Value {
     json!({
         "data": page.items.iter().map(item).collect::<Vec<_>>(),
-        "next_cursor": page.next_cursor.map(Cursor::encode),
+        "next_cursor": page.next_cursor.as_ref().map(Cursor::encode),
     })
 }
 

@@ -2,13 +2,16 @@
 //! can change with the version prefix.
 
 use crate::error::{Error, Result};
+use crate::ids::InvitationId;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Cursor {
     /// Next position to read in an account log, going down.
     Log(i64),
+    /// Invitations made before this one (ids sort as they were made).
+    Before(InvitationId),
     /// Next offset in an address's invitation history.
     History(usize),
 }
@@ -16,9 +19,10 @@ pub enum Cursor {
 const VERSION: &str = "c1";
 
 impl Cursor {
-    pub fn encode(self) -> String {
+    pub fn encode(&self) -> String {
         let inner = match self {
             Cursor::Log(seq) => format!("{VERSION}:log:{seq}"),
+            Cursor::Before(id) => format!("{VERSION}:before:{id}"),
             Cursor::History(offset) => format!("{VERSION}:hist:{offset}"),
         };
         URL_SAFE_NO_PAD.encode(inner)
@@ -35,6 +39,9 @@ impl Cursor {
                 Ok(seq) if seq >= 0 => Ok(Cursor::Log(seq)),
                 _ => Err(Error::InvalidCursor),
             },
+            (Some(VERSION), Some("before"), Some(id)) => InvitationId::parse(id)
+                .map(Cursor::Before)
+                .map_err(|_| Error::InvalidCursor),
             (Some(VERSION), Some("hist"), Some(n)) => n
                 .parse()
                 .map(Cursor::History)
@@ -50,7 +57,13 @@ mod tests {
 
     #[test]
     fn round_trips_and_refuses_forgeries() {
-        for c in [Cursor::Log(0), Cursor::Log(12345), Cursor::History(7)] {
+        let id = InvitationId::parse("inv_0123456789abcdef01234567").unwrap();
+        for c in [
+            Cursor::Log(0),
+            Cursor::Log(12345),
+            Cursor::History(7),
+            Cursor::Before(id),
+        ] {
             assert_eq!(Cursor::parse(&c.encode()).unwrap(), c);
         }
         for bad in [
@@ -59,6 +72,7 @@ mod tests {
             "!!!",
             &URL_SAFE_NO_PAD.encode("c2:log:5"),
             &URL_SAFE_NO_PAD.encode("c1:log:-1"),
+            &URL_SAFE_NO_PAD.encode("c1:before:acc_0123456789abcdef01234567"),
         ] {
             assert_eq!(Cursor::parse(bad), Err(Error::InvalidCursor), "{bad}");
         }

@@ -1,5 +1,6 @@
-//! What operations hand back for the edge to carry out: mail to send and
-//! events to publish. The domain does no IO.
+//! What operations hand back for the edge to carry out: mail to send,
+//! events to publish, and store writes that can wait until the caller has
+//! its answer. The domain does no IO.
 
 use crate::ids::EventId;
 use crate::model::{Invitation, InvitationView, Member};
@@ -22,6 +23,20 @@ pub struct MailJob {
     pub invitation: Invitation,
     pub account_name: AccountName,
     pub token: InvitationToken,
+}
+
+/// Keys an operation left behind that nothing reaches any more (a retired
+/// link, the record of an address someone else claimed first). Deleting them
+/// only tidies up, so it waits until after the answer
+/// ([`crate::ops::deliveries::before_sending`]); the sweep's purge deletes
+/// whatever a failure leaves.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Leftovers(pub(crate) Vec<String>);
+
+impl Leftovers {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

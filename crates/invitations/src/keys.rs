@@ -19,14 +19,6 @@ pub fn shard_of(email: &Email, shards: u16) -> u16 {
     u16::from_be_bytes([h[0], h[1]]) % shards.max(1)
 }
 
-pub fn invitation_seq(acc: &AccountId) -> String {
-    format!("v1/acct/{acc}/iseq")
-}
-
-pub fn invitation_log(acc: &AccountId, seq: i64) -> String {
-    format!("v1/acct/{acc}/ilog/{seq}")
-}
-
 pub fn member_seq(acc: &AccountId) -> String {
     format!("v1/acct/{acc}/mseq")
 }

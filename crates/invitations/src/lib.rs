@@ -22,14 +22,13 @@
 //! | key | value | written by |
 //! | --- | --- | --- |
 //! | `v1/acct/{acc}` | [`model::Account`] (settings, owner list) | create (set), settings and owner removal (CAS) |
-//! | `v1/acct/{acc}/slots/{0..16}` | open-invitation index shard: address → latest invitation, expiry, history | create (set, all shards), invite/resend/purge (CAS) |
-//! | `v1/acct/{acc}/iseq`, `…/ilog/{n}` | invitation log: counter, and entry n → invitation id | invite (`increment`, set) |
+//! | `v1/acct/{acc}/slots/{0..16}` | the account's invitation index, in shards: address → latest invitation and history; an account's list is read from it | create (set, all shards), invite/purge (CAS) |
 //! | `v1/acct/{acc}/mseq`, `…/mlog/{n}` | member log: counter, and entry n → user id | create, accept (`increment`, set) |
 //! | `v1/acct/{acc}/mem/{user}` | [`model::Member`], a tombstone once removed | create, accept, remove (set) |
 //! | `v1/acct/{acc}/memail/{email}` | user id of the member with that address | create, accept (set) |
-//! | `v1/inv/{inv}` | [`model::Invitation`] | invite (set), every transition (CAS) |
+//! | `v1/inv/{inv}` | [`model::Invitation`]; ids sort as they were made | invite (set), every transition (CAS) |
 //! | `v1/dlv/{inv}` | [`model::Delivery`] | after each send (set) |
-//! | `v1/tok/{sha256 hex}` | invitation and account id of a token | invite, resend, retry (set) |
+//! | `v1/tok/{sha256 hex}` | invitation and account id of a token | just before its mail (set) |
 //! | `v1/due/{minute}/n`, `…/{i}` | due queue: counter, and entry i → what to look at | invite, sweep, idempotency (`increment`, set) |
 //! | `v1/sweep` | the sweep's watermark (minute, entry) | the first account (set), then the sweep (CAS) |
 //! | `v1/idem/{scope}`, `…/claim/{hour}` | an Idempotency-Key's answer, and its claim counter | POSTs with the header |
@@ -55,18 +54,19 @@
 //! | create account | 3 | 2 |
 //! | get account | 1 | 0 |
 //! | update settings | 3 | 1 |
-//! | invite, one address | 8 (then 2 to record the send); +2 when an expired invitation for the address is superseded | 5 (then 1 to record the send) |
-//! | invite, n addresses in s shards | 6 + 2·s, +1 if any member matched, +1 per shard with prior holders, +1 if any claim lost (then 2 to record all sends) | 20 for 100 addresses in 16 shards (then 1) |
-//! | list invitations (page) | at most 8 (2 + 2 per log batch, at most 3 batches; filtered by state, batches of at least 50); by email 3 | 0 |
+//! | invite, one address | 6; +2 when an expired invitation for the address is superseded | 3 |
+//! | invite, n addresses in s shards | 4 + 2·s, +1 if any member matched, +1 per shard with prior holders | 2 + s: 18 for 100 addresses in 16 shards |
+//! | after an invite or resend's answer: open the links, send, record | 1 + 2 (+1 to delete what a resend retired or an invite lost) | 2 (+1) |
+//! | list invitations (page) | at most 5 (access, the slot shards, at most 3 batches of records; filtered by state, batches of at least 50); by email 3 | 0 |
 //! | get invitation | 2 | 0 |
 //! | preview | 2 | 0 |
 //! | accept by token / by account | 7 (5 when the caller already accepted) | 3 |
 //! | cancel | 4 | 1 |
-//! | resend pending / expired | 8 / 9 | 4 (then 1 to record the send) |
+//! | resend pending / expired | 7 / 8 | 3 |
 //! | list members (page) | at most 8 | 0 |
 //! | get member | 2 | 0 |
 //! | remove member / owner | 3 / 5 | 1 |
-//! | sweep run | 5 + per due item: 2 to expire, 2 to retry mail, 4 to purge (+1 per distinct account), 2 to retry a webhook; + one `increment` per distinct minute re-queued | (not yet counted) |
+//! | sweep run | 5 + per due item: 1 to check an open invitation's slot, +2 to expire, +2 to retry mail, 4 to purge (+1 per distinct account), 2 to retry a webhook; + one `increment` per distinct minute re-queued | (not yet counted) |
 //! | keep undelivered events / forget delivered ones | 2 / 1, for any number; none when there are none | 2 / 1 |
 //! | idempotency begin / complete | 2 / 2 | 1 / 2 |
 //!
@@ -76,7 +76,7 @@
 //!
 //! On Spin's Redis store `get-many` does not work (it sends Redis `KEYS`), so
 //! every batch read of `k ≥ 2` keys costs the refused call plus `k` reads
-//! (`store::get_many_raw`): a list page of 50 invitations costs 156 round
+//! (`store::get_many_raw`): a list page of 50 invitations costs 121 round
 //! trips, accept 10, a members page 10 (asserted in `tests/round_trips.rs`).
 //! Writes are the same on both stores.
 //!
@@ -90,8 +90,11 @@
 //! * An expired invitation gives up its address only by being superseded (a
 //!   CAS on it), so a resend renewing it and an invite replacing it cannot both win.
 //! * No index entry leads a reader astray: readers verify what an entry names
-//!   (log entries whose record is gone are skipped, slots are checked against
+//!   (slot history whose record is gone is skipped, slots are checked against
 //!   the invitation, queue entries against what is really due).
+//! * An invitation is reachable (listed, found by address, opened by a link)
+//!   only once its slot names it: a record whose invite failed or lost before
+//!   that is seen by nothing but the sweep, which deletes it.
 
 pub mod cursor;
 pub mod effects;

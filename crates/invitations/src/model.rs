@@ -140,8 +140,6 @@ pub struct Invitation {
     pub retired_token_hashes: Vec<TokenHash>,
     #[serde(flatten)]
     pub state: State,
-    /// Position in the account's invitation log.
-    pub seq: i64,
     pub rev: Rev,
 }
 
@@ -552,7 +550,6 @@ mod tests {
             previous_token_hash: None,
             retired_token_hashes: Vec::new(),
             state: State::Pending,
-            seq: 1,
             rev: Rev::default(),
         }
     }

@@ -47,7 +47,7 @@ fn ten_invites_of_one_address_leave_one_open_invitation() {
                 .map(|r| {
                     let (w, owner, acc, policy) = (&w, &owner, &acc, &policy);
                     Box::new(move || {
-                        invitations::ops::invite::invite(
+                        invite(
                             &env_for(w, r, policy),
                             owner,
                             acc,
@@ -193,7 +193,7 @@ fn invite_racing_renewal_of_an_expired_invitation_leaves_one_open() {
                         .is_ok()
                 }),
                 Box::new(|| {
-                    invitations::ops::invite::invite(
+                    invite(
                         &env_for(&w, &r2, &policy),
                         &owner,
                         &acc,
@@ -227,7 +227,7 @@ fn resend_racing_expiry_and_a_new_invite_leaves_one_open() {
             let acc = w.create_account(&owner);
             let mut req = request(&["bob@example.com"]);
             req.ttl = Some(invitations::values::Ttl::from_secs(120).unwrap());
-            let out = invitations::ops::invite::invite(&w.env(), &owner, &acc, req).unwrap();
+            let out = invite(&w.env(), &owner, &acc, req).unwrap();
             let id = out.mails[0].invitation.id.clone();
             w.advance(119);
             let (r1, r2) = (SeededRandom::new(seed + 1), SeededRandom::new(seed + 2));
@@ -241,7 +241,7 @@ fn resend_racing_expiry_and_a_new_invite_leaves_one_open() {
                     use invitations::store::Store;
                     let _ = w.store.get("ordering point");
                     w.advance(2);
-                    invitations::ops::invite::invite(
+                    invite(
                         &env_for(&w, &r2, &policy),
                         &owner,
                         &acc,

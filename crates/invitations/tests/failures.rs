@@ -16,7 +16,7 @@ use invitations::ops::deliveries::record_deliveries;
 use invitations::ops::invite::InviteStatus;
 use invitations::ops::list::{get_invitation, list_invitations, InvitationFilter};
 use invitations::ops::members::remove_member;
-use invitations::ops::resend::resend;
+
 use invitations::ops::sweep::sweep;
 use invitations::principal::Principal;
 use invitations::store::Store;

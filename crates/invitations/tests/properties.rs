@@ -11,7 +11,7 @@ use invitations::ops::accept::accept_by_token;
 use invitations::ops::cancel::cancel;
 use invitations::ops::deliveries::record_deliveries;
 use invitations::ops::members::remove_member;
-use invitations::ops::resend::resend;
+
 use invitations::ops::sweep::sweep;
 use invitations::token::InvitationToken;
 use proptest::prelude::*;

@@ -8,8 +8,9 @@ use invitations::ids::UserId;
 use invitations::ops::accept::{accept_by_token, accept_for_account};
 use invitations::ops::accounts::{create_account, get_account, update_account, AccountPatch};
 use invitations::ops::cancel::cancel;
-use invitations::ops::deliveries::record_deliveries;
+use invitations::ops::deliveries::{before_sending, record_deliveries};
 use invitations::ops::idempotency::{begin, complete, Begin, IdempotencyKey};
+use invitations::ops::invite::invite;
 use invitations::ops::list::{get_invitation, list_invitations, InvitationFilter};
 use invitations::ops::members::{get_member, list_members, remove_member};
 use invitations::ops::preview::preview;
@@ -49,8 +50,17 @@ fn round_trips_match_the_documented_table() {
         "update settings"
     );
 
-    let (n, one) = cost(&w, || w.invite(&owner, &acc, &["bob@example.com"]).unwrap());
-    assert_eq!(n, 8, "invite one");
+    let (n, one) = cost(&w, || {
+        invite(&w.env(), &owner, &acc, request(&["bob@example.com"])).unwrap()
+    });
+    assert_eq!(n, 6, "invite one");
+    assert_eq!(
+        cost(&w, || before_sending(&w.env(), &one.mails, &one.leftovers)
+            .unwrap())
+        .0,
+        1,
+        "open the links, after the answer"
+    );
     let outcomes = vec![(one.mails[0].invitation.clone(), Ok(()))];
     assert_eq!(
         cost(&w, || record_deliveries(&w.env(), &outcomes).unwrap()).0,
@@ -58,12 +68,15 @@ fn round_trips_match_the_documented_table() {
         "record sends"
     );
 
-    // 100 fresh addresses spread over all 16 shards: 6 + 2·16.
+    // 100 fresh addresses spread over all 16 shards: 4 + 2·16.
     let emails: Vec<String> = (0..100).map(|i| format!("bulk{i}@example.com")).collect();
     let refs: Vec<&str> = emails.iter().map(|s| s.as_str()).collect();
-    let (n, bulk) = cost(&w, || w.invite(&owner, &acc, &refs).unwrap());
+    let (n, bulk) = cost(&w, || {
+        invite(&w.env(), &owner, &acc, request(&refs)).unwrap()
+    });
     assert_eq!(bulk.created(), 100);
-    assert_eq!(n, 6 + 2 * 16, "invite 100");
+    assert_eq!(n, 4 + 2 * 16, "invite 100");
+    before_sending(&w.env(), &bulk.mails, &bulk.leftovers).unwrap();
     let outcomes: Vec<_> = bulk
         .mails
         .iter()
@@ -80,8 +93,8 @@ fn round_trips_match_the_documented_table() {
     let (n, p) = cost(&w, || page(InvitationFilter::default()));
     assert_eq!(
         (n, p.items.len()),
-        (4, 50),
-        "list page, unfiltered: access, head, one batch"
+        (3, 50),
+        "list page, unfiltered: access, the slot shards, one batch"
     );
     let by_email = InvitationFilter {
         email: Some(Email::parse("bob@example.com").unwrap()),
@@ -94,7 +107,7 @@ fn round_trips_match_the_documented_table() {
     };
     assert_eq!(
         cost(&w, || page(rare)).0,
-        8,
+        5,
         "list page, filter matching nothing: bounded"
     );
 
@@ -141,13 +154,13 @@ fn round_trips_match_the_documented_table() {
     let resend_id = bulk.mails[6].invitation.id.clone();
     assert_eq!(
         cost(&w, || resend(&w.env(), &owner, &acc, &resend_id).unwrap()).0,
-        8,
+        7,
         "resend pending"
     );
     w.advance(Ttl::MAX.secs());
     assert_eq!(
         cost(&w, || resend(&w.env(), &owner, &acc, &resend_id).unwrap()).0,
-        9,
+        8,
         "resend expired"
     );
 
@@ -232,11 +245,11 @@ fn on_spins_redis_store_batch_reads_fall_back_to_one_get_per_key() {
         assert_eq!(list_m.items.len(), 2);
         costs.push((list, accept, members));
     }
-    assert_eq!(costs[0], (4, 7, 4), "SQLite: the documented table");
+    assert_eq!(costs[0], (3, 7, 4), "SQLite: the documented table");
     // Redis, list page of 50: access (1 refused + account and member), the
-    // log head, 50 log entries (1 refused + 50), 50 records with their
-    // deliveries (1 refused + 100).
-    assert_eq!(costs[1], (3 + 1 + 51 + 101, 10, 10), "Redis");
+    // 16 slot shards (1 refused + 16), 50 records with their deliveries
+    // (1 refused + 100).
+    assert_eq!(costs[1], (3 + 17 + 101, 10, 10), "Redis");
 }
 
 /// Durable write transactions per operation, uncontended: on Spin's SQLite
@@ -267,9 +280,16 @@ fn write_transactions_match_the_documented_table() {
     let one = std::cell::RefCell::new(None);
     got.push((
         "invite one",
-        writes(&|| *one.borrow_mut() = Some(w.invite(&owner, &acc, &["bob@example.com"]).unwrap())),
+        writes(&|| {
+            let out = invite(&w.env(), &owner, &acc, request(&["bob@example.com"])).unwrap();
+            *one.borrow_mut() = Some(out);
+        }),
     ));
     let one = one.into_inner().unwrap();
+    got.push((
+        "open links after answer",
+        writes(&|| before_sending(&w.env(), &one.mails, &one.leftovers).unwrap()),
+    ));
     let sent = vec![(one.mails[0].invitation.clone(), Ok(()))];
     got.push((
         "record sends",
@@ -282,9 +302,13 @@ fn write_transactions_match_the_documented_table() {
     let bulk = std::cell::RefCell::new(None);
     got.push((
         "invite 100 (16 shards)",
-        writes(&|| *bulk.borrow_mut() = Some(w.invite(&owner, &acc, &refs).unwrap())),
+        writes(&|| {
+            let out = invite(&w.env(), &owner, &acc, request(&refs)).unwrap();
+            *bulk.borrow_mut() = Some(out);
+        }),
     ));
     let bulk = bulk.into_inner().unwrap();
+    before_sending(&w.env(), &bulk.mails, &bulk.leftovers).unwrap();
     let token = one.mails[0].token.clone();
     got.push((
         "accept",
@@ -301,10 +325,23 @@ fn write_transactions_match_the_documented_table() {
     ));
     w.advance(120);
     let resend_id = bulk.mails[6].invitation.id.clone();
+    let resent = std::cell::RefCell::new(None);
     got.push((
         "resend",
         writes(&|| {
-            resend(&w.env(), &owner, &acc, &resend_id).unwrap();
+            *resent.borrow_mut() = Some(resend(&w.env(), &owner, &acc, &resend_id).unwrap())
+        }),
+    ));
+    let resent = resent.into_inner().unwrap();
+    got.push((
+        "resend links after answer",
+        writes(&|| {
+            before_sending(
+                &w.env(),
+                std::slice::from_ref(&resent.mail),
+                &resent.leftovers,
+            )
+            .unwrap()
         }),
     ));
     let patch = || AccountPatch {
@@ -351,12 +388,14 @@ fn write_transactions_match_the_documented_table() {
         got,
         vec![
             ("create account", 2),
-            ("invite one", 5),
+            ("invite one", 3),
+            ("open links after answer", 1),
             ("record sends", 1),
-            ("invite 100 (16 shards)", 20),
+            ("invite 100 (16 shards)", 18),
             ("accept", 3),
             ("cancel", 1),
-            ("resend", 4),
+            ("resend", 3),
+            ("resend links after answer", 2),
             ("update settings", 1),
             ("idempotency begin", 1),
             ("idempotency complete", 2),

@@ -9,7 +9,7 @@ use invitations::ids::AccountId;
 use invitations::model::{DeliveryStatus, Status};
 use invitations::ops::accept::accept_by_token;
 use invitations::ops::deliveries::record_deliveries;
-use invitations::ops::invite::invite;
+
 use invitations::ops::list::get_invitation;
 use invitations::ops::preview::preview;
 use invitations::ops::sweep::{sweep, SweepReport};

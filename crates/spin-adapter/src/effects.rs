@@ -1,10 +1,13 @@
-//! Carries out what an operation handed back: its mail and its events.
+//! Carries out what an operation handed back: its mail and its events,
+//! before the answer or (by default) after it.
 
 use crate::outbound::{send_all, Limits};
 use crate::web::Ctx;
-use crate::{mailer, webhooks};
-use invitations::effects::{Event, MailJob};
+use crate::{config, mailer, webhooks};
+use invitations::effects::{Event, Leftovers, MailJob};
 use invitations::model::InvitationView;
+use invitations::ops::deliveries::before_sending;
+use spin_sdk::http::{OutgoingResponse, Response, ResponseOutparam};
 
 /// Sends the change's own events and its mail in one bounded pass (the events
 /// first, in the order they were made, so a receiver hears of a change before
@@ -33,4 +36,84 @@ pub async fn carry_out(ctx: &Ctx, mails: Vec<MailJob>, events: Vec<Event>) -> Ve
     let recorded = mailer::settle(ctx, prepared, mail_answers);
     webhooks::publish(ctx, recorded.events).await;
     recorded.views
+}
+
+/// The mail and events of a request, kept to be carried out after its answer.
+///
+/// Spin sends a response as soon as the handler sets it, and the handler may
+/// go on working: so the caller does not wait on the mail provider or the
+/// webhook receiver (100–300 ms each in real life). The change is stored
+/// before the answer, with the sweep's due entry; if the instance dies before
+/// the mail goes out, the sweep sends it. `send_after_answer = "false"` sends
+/// first instead, for a platform that stops a request once it has answered.
+#[derive(Default)]
+pub struct Later {
+    mails: Vec<MailJob>,
+    events: Vec<Event>,
+    leftovers: Leftovers,
+}
+
+/// Whether this deployment answers before sending (the default).
+fn after_answer() -> bool {
+    config::var("send_after_answer").is_none_or(|v| v.trim() != "false")
+}
+
+impl Later {
+    /// Mail with its events: kept for after the answer, or carried out now,
+    /// returning the mailed invitations as they now read (empty when kept).
+    pub async fn mail(
+        &mut self,
+        ctx: &Ctx,
+        mails: Vec<MailJob>,
+        events: Vec<Event>,
+        leftovers: Leftovers,
+    ) -> Vec<InvitationView> {
+        let work = Later {
+            mails,
+            events,
+            leftovers,
+        };
+        if after_answer() {
+            *self = work;
+            return Vec::new();
+        }
+        work.run(ctx).await
+    }
+
+    /// Events alone: kept for after the answer, or published now.
+    pub async fn events(&mut self, ctx: &Ctx, events: Vec<Event>) {
+        self.mail(ctx, Vec::new(), events, Leftovers::default())
+            .await;
+    }
+
+    async fn run(self, ctx: &Ctx) -> Vec<InvitationView> {
+        if before_sending(&ctx.env(), &self.mails, &self.leftovers).is_err() {
+            // The links did not open: mail nothing (the sweep mails new
+            // ones), but the events still go out.
+            return carry_out(ctx, Vec::new(), self.events).await;
+        }
+        carry_out(ctx, self.mails, self.events).await
+    }
+
+    /// Sends `response`, then carries out what was kept.
+    pub async fn answer(self, out: ResponseOutparam, mut response: Response) {
+        let body = std::mem::take(response.body_mut());
+        match OutgoingResponse::try_from(response) {
+            Ok(outgoing) => {
+                if let Err(e) = out.set_with_body(outgoing, body).await {
+                    eprintln!("could not send the response: {e}");
+                }
+            }
+            Err(e) => eprintln!("could not convert the response: {e}"),
+        }
+        if self.mails.is_empty() && self.events.is_empty() && self.leftovers.is_empty() {
+            return;
+        }
+        match Ctx::open() {
+            Ok(ctx) => {
+                self.run(&ctx).await;
+            }
+            Err(_) => eprintln!("store unavailable after the answer: the sweep sends the mail"),
+        }
+    }
 }

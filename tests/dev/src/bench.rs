@@ -1,8 +1,12 @@
-//! `cargo bench-app`: the app on the test host with a local inbox (mail API and
-//! webhook receiver) on loopback; times a single invite and a 100-address
-//! invite in the same run, and counts the outbound calls each made.
+//! `cargo bench-app`: each operation timed one request at a time, on the test
+//! host and (with `--spin PATH`) on a real `spin up` with its SQLite store and
+//! with Redis. Prints per operation p50, p95, the p50 as a multiple of the
+//! floor (the preview of an unknown link: one read), and the store reads and
+//! write transactions the caller waits on (counted by the test host; the same
+//! code runs on Spin). Mail API and webhook receiver: the local inbox.
 
 use crate::inbox::Inbox;
+use crate::platform::{Kv, RunningSpin, SpinApp};
 use crate::{manifest, wasm, COMPONENTS, DEV_SECRET, DEV_SWEEP_TOKEN, DEV_WEBHOOK_SECRET};
 use anyhow::{bail, Context};
 use bytes::Bytes;
@@ -12,129 +16,420 @@ use hyper_util::rt::TokioExecutor;
 use invitations_edge::auth::{mint_hs256, DevClaims};
 use serde_json::{json, Value};
 use spin_test_host::TestHost;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
+pub struct BenchArgs {
+    pub rounds: usize,
+    pub peer_latency_ms: u64,
+    /// A `spin` binary: also run on real Spin (SQLite, then Redis).
+    pub spin: Option<PathBuf>,
+}
+
+enum Runtime {
+    Host(TestHost),
+    /// Held so that `spin up` runs until the target is dropped.
+    Spin(#[allow(dead_code)] RunningSpin),
+}
+
 struct Target {
+    runtime: Runtime,
+    inbox: Inbox,
     client: HttpClient,
     base: String,
-    token: String,
+    _dir: tempfile::TempDir,
+}
+
+/// The operations, in the order they are printed; the first is the floor.
+const OPERATIONS: [&str; 8] = [
+    "preview (floor)",
+    "invite 1 address",
+    "resend",
+    "accept",
+    "cancel",
+    "remove member",
+    "list page (50)",
+    "invite 100 addresses",
+];
+
+#[derive(Default)]
+struct Samples {
+    times: Vec<Duration>,
+    /// Store reads and write transactions before the answer (host only).
+    cost: Option<(u64, u64)>,
+}
+
+fn token(sub: &str, email: &str) -> anyhow::Result<String> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let claims = DevClaims {
+        sub: sub.into(),
+        email: Some(email.into()),
+        email_verified: true,
+        name: Some(sub.into()),
+        principal_type: None,
+        issuer: None,
+        audience: "invitations".into(),
+    };
+    Ok(mint_hs256(DEV_SECRET, &claims, now, 24 * 3600)?)
 }
 
 impl Target {
-    async fn post(&self, path: &str, body: Value) -> anyhow::Result<(u16, Value)> {
-        let request = http::Request::post(format!("{}{path}", self.base))
-            .header("authorization", format!("Bearer {}", self.token))
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(serde_json::to_vec(&body)?)))?;
+    async fn start(spin: Option<(&PathBuf, Kv)>, peer_latency_ms: u64) -> anyhow::Result<Target> {
+        let dir = tempfile::tempdir()?;
+        let inbox = Inbox::start("127.0.0.1:0").await?;
+        inbox.set_latency(Duration::from_millis(peer_latency_ms));
+        let variables: Vec<(String, String)> = [
+            ("auth_hs256_secret", DEV_SECRET.to_owned()),
+            ("mail_api_url", inbox.url()),
+            ("mail_api_token", "bench".to_owned()),
+            ("mail_from", "Bench <bench@example.com>".to_owned()),
+            ("sweep_token", DEV_SWEEP_TOKEN.to_owned()),
+            ("webhook_url", format!("{}/webhooks", inbox.url())),
+            ("webhook_secret", DEV_WEBHOOK_SECRET.to_owned()),
+            ("webhook_origin", inbox.url()),
+            ("resend_cooldown_seconds", "0".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let (runtime, addr) = match spin {
+            None => {
+                let mut builder = TestHost::builder()
+                    .manifest(manifest())
+                    .environment(Vec::<(String, String)>::new())
+                    .store_path(dir.path().join("kv.db"))
+                    .manual_cron();
+                for c in COMPONENTS {
+                    builder = builder.component_source(c, wasm(c));
+                }
+                for (name, value) in &variables {
+                    builder = builder.variable(name, value);
+                }
+                let host = builder.build().context("cannot load the app")?;
+                let addr = host.serve("127.0.0.1:0").await?;
+                (Runtime::Host(host), addr)
+            }
+            Some((spin, kv)) => {
+                let running = RunningSpin::start(
+                    &SpinApp {
+                        spin,
+                        manifest: &manifest(),
+                        wasm: &wasm,
+                        kv,
+                        variables: &variables,
+                        cron: false,
+                    },
+                    dir.path(),
+                )?;
+                let addr = running.addr;
+                (Runtime::Spin(running), addr)
+            }
+        };
+        Ok(Target {
+            runtime,
+            inbox,
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            base: format!("http://{addr}"),
+            _dir: dir,
+        })
+    }
+
+    /// One request, timed to its answer; then waits until the app has done
+    /// what it does after answering, so the next request runs alone.
+    async fn call(
+        &self,
+        op: &str,
+        method: &str,
+        path: &str,
+        bearer: &str,
+        body: Option<Value>,
+        samples: &mut BTreeMap<&'static str, Samples>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header("x-test-tag", op);
+        if !bearer.is_empty() {
+            request = request.header("authorization", format!("Bearer {bearer}"));
+        }
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        let bytes = body.map(|b| serde_json::to_vec(&b)).transpose()?;
+        let request = request.body(Full::new(Bytes::from(bytes.unwrap_or_default())))?;
+        let started = Instant::now();
         let response = self.client.request(request).await?;
         let status = response.status().as_u16();
         let bytes = response.into_body().collect().await?.to_bytes();
+        let elapsed = started.elapsed();
+        self.settle().await;
+        let name = OPERATIONS
+            .into_iter()
+            .find(|o| *o == op)
+            .context("a known operation")?;
+        let entry = samples.entry(name).or_default();
+        entry.times.push(elapsed);
+        if let Runtime::Host(host) = &self.runtime {
+            if let Some(r) = host.stats().tagged(op) {
+                let writes = r.writes_before_answer();
+                entry.cost = Some((r.round_trips_before_answer() - writes, writes));
+            }
+        }
         Ok((
             status,
             serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         ))
     }
+
+    async fn settle(&self) {
+        match &self.runtime {
+            Runtime::Host(host) => {
+                host.stats().wait_idle(Duration::from_secs(30)).await;
+            }
+            Runtime::Spin(_) => {
+                let mut last = self.inbox.activity();
+                let mut since = Instant::now();
+                let deadline = Instant::now() + Duration::from_secs(30);
+                while Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    let now = self.inbox.activity();
+                    if now != last {
+                        (last, since) = (now, Instant::now());
+                    } else if now.1 == 0 && since.elapsed() >= Duration::from_millis(150) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The newest link mailed to `to`.
+    async fn link_for(&self, to: &str) -> anyhow::Result<String> {
+        for _ in 0..500 {
+            if let Some(t) = self.inbox.mails_to(to).pop().and_then(|m| m.token()) {
+                return Ok(t);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        bail!("no mail to {to}")
+    }
 }
 
-/// Milliseconds at the given quantile of sorted samples.
-fn quantile(sorted: &[Duration], q: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * q) as usize].as_secs_f64() * 1000.0
-}
-
-pub async fn run(rounds: usize, peer_latency_ms: u64) -> anyhow::Result<()> {
-    let dir = std::env::temp_dir().join(format!("invitations-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let inbox = Inbox::start("127.0.0.1:0").await?;
-    let mut builder = TestHost::builder()
-        .manifest(manifest())
-        .environment(Vec::<(String, String)>::new())
-        .store_path(dir.join("kv.db"))
-        .manual_cron();
-    for c in COMPONENTS {
-        builder = builder.component_source(c, wasm(c));
-    }
-    for (name, value) in [
-        ("auth_hs256_secret", DEV_SECRET.to_owned()),
-        ("mail_api_url", inbox.url()),
-        ("mail_api_token", "bench".to_owned()),
-        ("mail_from", "Bench <bench@example.com>".to_owned()),
-        ("sweep_token", DEV_SWEEP_TOKEN.to_owned()),
-        ("webhook_url", format!("{}/webhooks", inbox.url())),
-        ("webhook_secret", DEV_WEBHOOK_SECRET.to_owned()),
-        ("webhook_origin", inbox.url()),
-    ] {
-        builder = builder.variable(name, value);
-    }
-    let host = builder.build().context("cannot load the app")?;
-    let addr = host.serve("127.0.0.1:0").await?;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
-    let claims = DevClaims {
-        sub: "bench".into(),
-        email: Some("bench@example.com".into()),
-        email_verified: true,
-        name: Some("Bench".into()),
-        principal_type: None,
-        issuer: None,
-        audience: "invitations".into(),
-    };
-    let target = Target {
-        client: Client::builder(TokioExecutor::new()).build_http(),
-        base: format!("http://{addr}"),
-        token: mint_hs256(DEV_SECRET, &claims, now, 24 * 3600)?,
-    };
+async fn measure(
+    target: &Target,
+    rounds: usize,
+) -> anyhow::Result<BTreeMap<&'static str, Samples>> {
+    let mut samples = BTreeMap::new();
+    let owner = token("bench", "bench@example.com")?;
+    let mut s = BTreeMap::new();
     let (status, account) = target
-        .post("/v1/accounts", json!({"name": "Bench"}))
+        .call(
+            "preview (floor)",
+            "POST",
+            "/v1/accounts",
+            &owner,
+            Some(json!({"name": "Bench"})),
+            &mut s,
+        )
         .await?;
     if status != 201 {
         bail!("creating the account answered {status}: {account}");
     }
     let acc = account["id"].as_str().context("account id")?.to_owned();
     let path = format!("/v1/accounts/{acc}/invitations");
-    inbox.set_latency(Duration::from_millis(peer_latency_ms));
-
-    println!(
-        "invites on the test host, mail API and webhook receiver on loopback \
-         (answering after {peer_latency_ms} ms), webhooks on"
-    );
-    println!(
-        "{:<22} {:>7} {:>10} {:>10} {:>13} {:>16} {:>15}",
-        "operation", "rounds", "p50 ms", "max ms", "mail calls", "webhook calls", "open at once"
-    );
-    let mut serial = 0;
-    for (name, size, rounds) in [
-        ("invite 1 address", 1, rounds),
-        ("invite 100 addresses", 100, rounds.div_ceil(10).max(3)),
-    ] {
-        let before = inbox.counts();
-        let mut times = Vec::with_capacity(rounds);
-        for _ in 0..rounds {
-            let emails: Vec<String> = (0..size)
-                .map(|i| {
-                    serial += 1;
-                    format!("b{serial}-{i}@example.com")
-                })
-                .collect();
-            let started = Instant::now();
-            let (status, body) = target.post(&path, json!({"emails": emails})).await?;
-            times.push(started.elapsed());
-            if status != 201 {
-                bail!("{name} answered {status}: {body}");
-            }
+    let unknown = "A".repeat(43);
+    let expect = |op: &str, want: u16, (got, body): (u16, Value)| -> anyhow::Result<Value> {
+        if got != want {
+            bail!("{op} answered {got}: {body}");
         }
-        let after = inbox.counts();
-        times.sort();
+        Ok(body)
+    };
+    let mut serial = 0;
+    for round in 0..rounds {
+        let floor = format!("/v1/invitations/preview?token={unknown}");
+        let r = target
+            .call("preview (floor)", "GET", &floor, "", None, &mut samples)
+            .await?;
+        expect("preview", 404, r)?;
+
+        let who = format!("m{round}");
+        let email = format!("{who}@example.com");
+        let r = target
+            .call(
+                "invite 1 address",
+                "POST",
+                &path,
+                &owner,
+                Some(json!({"emails": [email]})),
+                &mut samples,
+            )
+            .await?;
+        let body = expect("invite", 201, r)?;
+        let id = body["results"][0]["invitation"]["id"]
+            .as_str()
+            .context("invitation id")?
+            .to_owned();
+        let r = target
+            .call(
+                "resend",
+                "POST",
+                &format!("{path}/{id}/resend"),
+                &owner,
+                Some(json!({})),
+                &mut samples,
+            )
+            .await?;
+        expect("resend", 200, r)?;
+        let link = target.link_for(&email).await?;
+        let r = target
+            .call(
+                "accept",
+                "POST",
+                "/v1/invitations/accept",
+                &token(&who, &email)?,
+                Some(json!({"token": link})),
+                &mut samples,
+            )
+            .await?;
+        expect("accept", 200, r)?;
+
+        let doomed = format!("c{round}@example.com");
+        let r = target
+            .call(
+                "invite 1 address",
+                "POST",
+                &path,
+                &owner,
+                Some(json!({"emails": [doomed]})),
+                &mut samples,
+            )
+            .await?;
+        let body = expect("invite", 201, r)?;
+        let id = body["results"][0]["invitation"]["id"]
+            .as_str()
+            .context("invitation id")?
+            .to_owned();
+        let r = target
+            .call(
+                "cancel",
+                "DELETE",
+                &format!("{path}/{id}"),
+                &owner,
+                None,
+                &mut samples,
+            )
+            .await?;
+        expect("cancel", 200, r)?;
+        let r = target
+            .call(
+                "remove member",
+                "DELETE",
+                &format!("/v1/accounts/{acc}/members/{who}"),
+                &owner,
+                None,
+                &mut samples,
+            )
+            .await?;
+        expect("remove", 204, r)?;
+        let r = target
+            .call(
+                "list page (50)",
+                "GET",
+                &format!("{path}?limit=50"),
+                &owner,
+                None,
+                &mut samples,
+            )
+            .await?;
+        expect("list", 200, r)?;
+    }
+    for _ in 0..rounds.div_ceil(10).max(3) {
+        let emails: Vec<String> = (0..100)
+            .map(|i| {
+                serial += 1;
+                format!("b{serial}-{i}@example.com")
+            })
+            .collect();
+        let r = target
+            .call(
+                "invite 100 addresses",
+                "POST",
+                &path,
+                &owner,
+                Some(json!({"emails": emails})),
+                &mut samples,
+            )
+            .await?;
+        expect("invite 100", 201, r)?;
+    }
+    Ok(samples)
+}
+
+/// Milliseconds at the given quantile of sorted samples.
+fn quantile(sorted: &[Duration], q: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1000.0
+}
+
+fn print(
+    title: &str,
+    samples: &mut BTreeMap<&'static str, Samples>,
+    costs: &BTreeMap<&'static str, (u64, u64)>,
+) {
+    println!("\n{title}");
+    println!(
+        "{:<22} {:>7} {:>9} {:>9} {:>10} {:>7} {:>7}",
+        "operation", "rounds", "p50 ms", "p95 ms", "p50/floor", "reads", "writes"
+    );
+    let floor = samples.get_mut(OPERATIONS[0]).map(|s| {
+        s.times.sort();
+        quantile(&s.times, 0.5)
+    });
+    for op in OPERATIONS {
+        let Some(s) = samples.get_mut(op) else {
+            continue;
+        };
+        s.times.sort();
+        let p50 = quantile(&s.times, 0.5);
+        let (reads, writes) = costs.get(op).map_or(("-".into(), "-".into()), |(r, w)| {
+            (r.to_string(), w.to_string())
+        });
         println!(
-            "{name:<22} {rounds:>7} {:>10.2} {:>10.2} {:>13.1} {:>16.1} {:>15}",
-            quantile(&times, 0.5),
-            quantile(&times, 1.0),
-            (after.mail_calls - before.mail_calls) as f64 / rounds as f64,
-            (after.webhook_calls - before.webhook_calls) as f64 / rounds as f64,
-            after.max_in_flight,
+            "{op:<22} {:>7} {:>9.2} {:>9.2} {:>10.1} {reads:>7} {writes:>7}",
+            s.times.len(),
+            p50,
+            quantile(&s.times, 0.95),
+            floor.map_or(f64::NAN, |f| p50 / f),
         );
     }
-    println!("(calls are per invite; `open at once` is the most the inbox saw, all rounds so far)");
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    println!(
+        "one request at a time; mail API and webhook receiver on loopback answering after {} ms; \
+         reads and writes: store calls before the answer, counted by the test host",
+        args.peer_latency_ms
+    );
+    let host = Target::start(None, args.peer_latency_ms).await?;
+    let mut samples = measure(&host, args.rounds).await?;
+    let costs: BTreeMap<&'static str, (u64, u64)> = samples
+        .iter()
+        .filter_map(|(op, s)| s.cost.map(|c| (*op, c)))
+        .collect();
+    print("test host (wasmtime, SQLite file)", &mut samples, &costs);
+    drop(host);
+    if let Some(spin) = &args.spin {
+        for (kv, name) in [(Kv::Sqlite, "SQLite"), (Kv::Redis, "Redis")] {
+            let target = Target::start(Some((spin, kv)), args.peer_latency_ms).await?;
+            let mut samples = measure(&target, args.rounds).await?;
+            print(
+                &format!("real Spin ({}), {name} store", spin.display()),
+                &mut samples,
+                &costs,
+            );
+        }
+    }
     Ok(())
 }

@@ -215,6 +215,12 @@ impl Inbox {
         self.state.lock().unwrap().calls.clone()
     }
 
+    /// Requests received so far (mail and webhooks), and how many are open now.
+    pub fn activity(&self) -> (usize, usize) {
+        let s = self.state.lock().unwrap();
+        (s.counts.mail_calls + s.counts.webhook_calls, s.in_flight)
+    }
+
     pub fn counts(&self) -> Counts {
         self.state.lock().unwrap().counts
     }

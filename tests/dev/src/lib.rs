@@ -8,7 +8,7 @@
 //! | `src/inbox.rs` | local mail inbox (Resend and Postmark APIs, a page listing mails) |
 //! | `src/platform.rs` | where end-to-end tests run: the test host, or real `spin up` on SQLite or Redis |
 //! | `src/main.rs` | `cargo up` (host + inbox + defaults), `cargo up -- token`, `cargo bench-app` |
-//! | `src/bench.rs` | `cargo bench-app`: a single and a 100-address invite, timed, with their outbound calls |
+//! | `src/bench.rs` | `cargo bench-app`: every operation timed (p50, p95, x floor) with its store reads and writes, on the host and on real Spin |
 //! | `build.rs` | builds the components into `target/app-wasm` |
 //! | `tests/` | end-to-end tests on the real `.wasm` files, through the host or a real Spin |
 

@@ -15,7 +15,7 @@ const USAGE: &str = "usage:
   cargo up [--listen 127.0.0.1:3000] [--inbox 127.0.0.1:8025] [--inbox-rate-limit N]
            [--variable name=value]... [--from spin.toml]
   cargo up -- token --sub ID [--email ADDRESS] [--name NAME] [--unverified] [--service] [--ttl SECONDS]
-  cargo bench-app [--rounds 100] [--peer-latency-ms 0]
+  cargo bench-app [--rounds 100] [--peer-latency-ms 0] [--spin ../shared/spin/spin]
 
 Variables come from --variable, then SPIN_VARIABLE_<NAME>, then development defaults
 (auth_hs256_secret, sweep_token, mail_* and webhook_* pointed at the local inbox) for
@@ -82,10 +82,16 @@ async fn main() -> anyhow::Result<()> {
                 None => Ok(default),
             }
         };
-        return invitations_dev::bench::run(
-            number("--rounds", 100)? as usize,
-            number("--peer-latency-ms", 0)?,
-        )
+        let spin = args
+            .iter()
+            .position(|a| a == "--spin")
+            .map(|i| args.get(i + 1).map(PathBuf::from).context("--spin PATH"))
+            .transpose()?;
+        return invitations_dev::bench::run(invitations_dev::bench::BenchArgs {
+            rounds: number("--rounds", 100)? as usize,
+            peer_latency_ms: number("--peer-latency-ms", 0)?,
+            spin,
+        })
         .await;
     }
     let mut listen = "127.0.0.1:3000".to_owned();

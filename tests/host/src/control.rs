@@ -64,6 +64,12 @@ pub struct RequestRecord {
     pub tag: Option<String>,
     round_trips: AtomicU64,
     writes: AtomicU64,
+    /// Set once the response's head went back to the client.
+    answered: AtomicBool,
+    round_trips_before_answer: AtomicU64,
+    writes_before_answer: AtomicU64,
+    /// Set once the guest returned, work after the answer included.
+    done: AtomicBool,
 }
 
 impl RequestRecord {
@@ -77,11 +83,51 @@ impl RequestRecord {
         self.writes.load(Ordering::SeqCst)
     }
 
+    /// Round trips made before the response went back.
+    pub fn round_trips_before_answer(&self) -> u64 {
+        self.round_trips_before_answer.load(Ordering::SeqCst)
+    }
+
+    /// Write transactions made before the response went back: what the caller waited on.
+    pub fn writes_before_answer(&self) -> u64 {
+        self.writes_before_answer.load(Ordering::SeqCst)
+    }
+
+    /// Whether the guest has returned (all its work after the answer done).
+    pub fn is_done(&self) -> bool {
+        self.done.load(Ordering::SeqCst)
+    }
+
     pub(crate) fn count(&self, write: bool) {
+        let before = !self.answered.load(Ordering::SeqCst);
         self.round_trips.fetch_add(1, Ordering::SeqCst);
+        if before {
+            self.round_trips_before_answer
+                .fetch_add(1, Ordering::SeqCst);
+        }
         if write {
             self.writes.fetch_add(1, Ordering::SeqCst);
+            if before {
+                self.writes_before_answer.fetch_add(1, Ordering::SeqCst);
+            }
         }
+    }
+
+    pub(crate) fn mark_answered(&self) {
+        self.answered.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn mark_done(&self) {
+        self.done.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Marks its request done when dropped, however the guest's work ended.
+pub(crate) struct DoneOnDrop(pub Arc<RequestRecord>);
+
+impl Drop for DoneOnDrop {
+    fn drop(&mut self) {
+        self.0.mark_done();
     }
 }
 
@@ -127,6 +173,21 @@ impl Stats {
             .rev()
             .find(|r| r.tag.as_deref() == Some(tag))
             .cloned()
+    }
+
+    /// Waits until every request so far has finished its work, including what
+    /// it does after answering (mail, webhooks), up to `limit`.
+    pub async fn wait_idle(&self, limit: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if self.requests().iter().all(|r| r.is_done()) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
     }
 
     pub fn total_round_trips(&self) -> u64 {

@@ -505,6 +505,8 @@ impl HostInner {
         let record = self
             .stats
             .start(req.method().as_str(), &path, &route.component, tag);
+        let done = crate::control::DoneOnDrop(record.clone());
+        let answered = record.clone();
         let mut store = self.new_store(component, record);
 
         let (sender, receiver) = tokio::sync::oneshot::channel();
@@ -513,7 +515,15 @@ impl HostInner {
             .http()
             .new_incoming_request(Scheme::Http, req)
             .and_then(|request| {
-                let out = store.data_mut().http().new_response_outparam(sender)?;
+                // Marked when the guest sets its response, before it goes on
+                // working, so store calls after the answer count as such.
+                let out = store
+                    .data_mut()
+                    .http()
+                    .new_response_outparam_from_callback(move |value| {
+                        answered.mark_answered();
+                        let _ = sender.send(value);
+                    })?;
                 Ok((request, out))
             });
         let (request, out) = match prepared {
@@ -527,6 +537,7 @@ impl HostInner {
         let http_export = http_export.clone();
         let name = route.component.clone();
         let task = tokio::spawn(async move {
+            let _done = done;
             let outcome = async {
                 let instance = pre.instantiate_async(&mut store).await?;
                 let guest = http_export.load(&mut store, &instance)?;
@@ -565,6 +576,7 @@ impl HostInner {
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("component `{name}` exports no handle-cron-event"))?;
         let record = self.stats.start("CRON", "", name, None);
+        let _done = crate::control::DoneOnDrop(record.clone());
         let mut store = self.new_store(component, record);
         let instance = component
             .pre

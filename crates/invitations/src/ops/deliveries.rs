@@ -1,9 +1,11 @@
-//! Write down how sending went, after the edge sent the mail an operation asked for.
+//! Around the sending of the mail an operation asked for: open its links just
+//! before, write down how it went after.
 
-use crate::effects::{Event, EventKind};
+use crate::effects::{Event, EventKind, Leftovers, MailJob, MailKind};
 use crate::error::Result;
 use crate::keys;
 use crate::model::{Delivery, Invitation, InvitationView, SendFailure};
+use crate::ops::invite::TokenRef;
 use crate::store::{self, decode, encode};
 use crate::Env;
 
@@ -18,6 +20,28 @@ pub struct Recorded {
     pub events: Vec<Event>,
     /// Each invitation whose delivery was recorded, as it now reads.
     pub views: Vec<InvitationView>,
+}
+
+/// Makes the mails' links work, then tidies up what the operation left over.
+/// Runs after the answer, just before the mail goes out; if it fails, send
+/// nothing: the link would not open, and the sweep mails the invitation a
+/// new one. Cost: 1 `set-many`, +1 `delete-many` when there are leftovers.
+/// (A mail retried by the sweep had its link written by the sweep itself.)
+pub fn before_sending(env: &Env, mails: &[MailJob], leftovers: &Leftovers) -> Result<()> {
+    let links: Vec<(String, Vec<u8>)> = mails
+        .iter()
+        .filter(|m| m.kind != MailKind::Retry)
+        .map(|m| {
+            (
+                keys::token(&m.token.hash()),
+                encode(&TokenRef::of(&m.invitation)),
+            )
+        })
+        .collect();
+    store::set_many(env.store, &links)?;
+    // Nothing reaches these any more; a failure here leaves them to the purge.
+    let _ = store::delete_many(env.store, &leftovers.0);
+    Ok(())
 }
 
 /// Records send outcomes and returns their events; see [`record_outcomes`].

@@ -1,22 +1,25 @@
 //! Invite 1 to 100 addresses into an account, with one outcome per address.
 //!
 //! Order of writes, and why:
-//! 1. the invitation records (pending, not yet reachable: no token key, no log
-//!    entry, nobody knows their ids);
-//! 2. the slot claims, which decide who is open (see `slots`);
-//! 3. for the winners, token keys, log entries and due-queue entries, which
-//!    make them reachable; the losers' records are deleted.
+//! 1. the invitation records with the sweep's due entries (pending, not yet
+//!    reachable: no slot names them, nobody knows their ids or links);
+//! 2. the slot claims, which decide who is open (see `slots`) and make the
+//!    winners reachable: an account's list is read from its slots;
+//! 3. after the answer, the winners' links, just before their mail
+//!    ([`crate::ops::deliveries::before_sending`]).
 //!
-//! A failure before step 2 leaves only unreachable records. A failure in step
-//! 3 is compensated by cancelling the winners, so an address is never blocked
-//! by an invitation nobody can see or use.
+//! A failure before step 2 leaves only unreachable records, which the sweep
+//! deletes when their due entry comes up. A failure in step 2 is compensated
+//! by cancelling the drafts, so an address is never blocked by an invitation
+//! the caller never heard of. A failure after the answer leaves an open
+//! invitation without a link: the sweep mails it a new one.
 
-use crate::effects::{Event, EventKind, MailJob, MailKind};
+use crate::effects::{Event, EventKind, Leftovers, MailJob, MailKind};
 use crate::email::Email;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, InvitationId, Rev, UserId};
 use crate::keys;
-use crate::model::{Delivery, Invitation, InvitationView, Inviter, Member, State};
+use crate::model::{Account, Delivery, Invitation, InvitationView, Inviter, Member, State};
 use crate::ops::load_access;
 use crate::principal::Principal;
 use crate::queue::{self, DueItem};
@@ -73,6 +76,8 @@ pub struct Invited {
     pub results: Vec<InviteResult>,
     pub mails: Vec<MailJob>,
     pub events: Vec<Event>,
+    /// Records of addresses another invitation holds, to delete after the answer.
+    pub leftovers: Leftovers,
 }
 
 impl Invited {
@@ -98,17 +103,35 @@ impl Invited {
     }
 }
 
+/// Where one address of the request stands, step by step.
+enum Address {
+    /// Settled without an invitation: why.
+    Refused(InviteStatus),
+    /// Passed the checks so far.
+    Candidate(Email),
+    /// Its record is written; its slot not yet claimed.
+    Drafted(Box<Draft>),
+    /// It holds its address's slot: the invitation is open.
+    Won(Box<Draft>),
+}
+
+struct Draft {
+    invitation: Invitation,
+    token: InvitationToken,
+}
+
 /// Cost for a request whose addresses fall in `s` slot shards, uncontended:
-/// 8 round trips for one address; 6 + 2·s (+1 per shard whose slots already
-/// hold invitations, +1 if any address belongs to a member, +1 if any claim
-/// was lost) for many.
+/// reads: access, members (1, +1 if any address is a member's), each shard
+/// and its current holders; writes: 1 `increment` (the due minute), 1
+/// `set-many` (records and due entries), 1 swap per shard. So 3 write
+/// transactions for one address, 2 + s for many. The links are written after
+/// the answer, before the mail ([`crate::ops::deliveries::before_sending`]).
 pub fn invite(
     env: &Env,
     principal: &Principal,
     acc: &AccountId,
     request: InviteRequest,
 ) -> Result<Invited> {
-    let now = env.clock.now();
     let access = load_access(env, principal, acc)?;
     let inviter = access.manager(principal)?;
     let account = access.account;
@@ -118,75 +141,92 @@ pub fn invite(
             format!("give 1 to {} addresses", env.policy.max_invites_per_request),
         ));
     }
-    // Never longer than the account allows: a longer request gets the account's maximum.
-    let ttl = request
-        .ttl
-        .map_or(account.default_ttl, |t| t.min(account.default_ttl));
-
-    // Per-address checks that need no store.
-    let mut statuses: Vec<Option<InviteStatus>> = Vec::with_capacity(request.emails.len());
-    let mut parsed: Vec<Option<Email>> = Vec::with_capacity(request.emails.len());
-    let mut seen = HashSet::new();
-    for input in &request.emails {
-        match Email::parse(input) {
-            Err(_) => {
-                statuses.push(Some(InviteStatus::InvalidEmail));
-                parsed.push(None);
-            }
-            Ok(email) => {
-                let status = if !seen.insert(email.clone()) {
-                    Some(InviteStatus::DuplicateInRequest)
-                } else if !account.allows(&email) {
-                    Some(InviteStatus::DomainNotAllowed)
-                } else {
-                    None
-                };
-                statuses.push(status);
-                parsed.push(Some(email));
-            }
-        }
-    }
-
-    // Addresses that already belong to active members.
-    let open: Vec<usize> = (0..statuses.len())
-        .filter(|&i| statuses[i].is_none())
-        .collect();
-    let members = existing_members(env, acc, open.iter().map(|&i| parsed[i].as_ref().unwrap()))?;
-    for &i in &open {
-        if members.contains(parsed[i].as_ref().unwrap()) {
-            statuses[i] = Some(InviteStatus::AlreadyMember);
-        }
-    }
-    let candidates: Vec<usize> = (0..statuses.len())
-        .filter(|&i| statuses[i].is_none())
-        .collect();
-    if candidates.is_empty() {
-        return Ok(finish(
-            request.emails,
-            statuses,
-            BTreeMap::new(),
-            Vec::new(),
-            Vec::new(),
-        ));
-    }
-
-    // 1. The records, unreachable until claimed.
-    let last_seq = env
-        .store
-        .increment(&keys::invitation_seq(acc), candidates.len() as i64)?;
-    let first_seq = last_seq - candidates.len() as i64 + 1;
     let by = Inviter {
         user_id: inviter.id.clone(),
         email: inviter.email.clone(),
         name: inviter.name.clone(),
     };
-    let mut drafts: BTreeMap<usize, (Invitation, InvitationToken)> = BTreeMap::new();
-    for (n, &i) in candidates.iter().enumerate() {
+    let mut addresses = screen(&request.emails, &account);
+    refuse_members(env, acc, &mut addresses)?;
+    draft(env, &account, &request, by.clone(), &mut addresses);
+    if !addresses.iter().any(|a| matches!(a, Address::Drafted(_))) {
+        return Ok(finish(
+            env,
+            &account,
+            request.emails,
+            addresses,
+            Leftovers::default(),
+        ));
+    }
+    write_drafts(env, &addresses)?;
+    let lost = claim_slots(env, &account, &by.user_id, &mut addresses)?;
+    Ok(finish(env, &account, request.emails, addresses, lost))
+}
+
+/// The checks that need no store: a valid address, not repeated, in the
+/// account's domains.
+fn screen(inputs: &[String], account: &Account) -> Vec<Address> {
+    let mut seen = HashSet::new();
+    inputs
+        .iter()
+        .map(|input| match Email::parse(input) {
+            Err(_) => Address::Refused(InviteStatus::InvalidEmail),
+            Ok(email) if !seen.insert(email.clone()) => {
+                Address::Refused(InviteStatus::DuplicateInRequest)
+            }
+            Ok(email) if !account.allows(&email) => {
+                Address::Refused(InviteStatus::DomainNotAllowed)
+            }
+            Ok(email) => Address::Candidate(email),
+        })
+        .collect()
+}
+
+/// Addresses that already belong to active members.
+fn refuse_members(env: &Env, acc: &AccountId, addresses: &mut [Address]) -> Result<()> {
+    let members = existing_members(
+        env,
+        acc,
+        addresses.iter().filter_map(|a| match a {
+            Address::Candidate(email) => Some(email),
+            _ => None,
+        }),
+    )?;
+    for a in addresses.iter_mut() {
+        if matches!(a, Address::Candidate(email) if members.contains(email)) {
+            *a = Address::Refused(InviteStatus::AlreadyMember);
+        }
+    }
+    Ok(())
+}
+
+/// An invitation and its link for every candidate; nothing written yet.
+fn draft(
+    env: &Env,
+    account: &Account,
+    request: &InviteRequest,
+    by: Inviter,
+    addresses: &mut [Address],
+) {
+    let now = env.clock.now();
+    // Never longer than the account allows: a longer request gets the account's maximum.
+    let ttl = request
+        .ttl
+        .map_or(account.default_ttl, |t| t.min(account.default_ttl));
+    let candidates = addresses
+        .iter()
+        .filter(|a| matches!(a, Address::Candidate(_)))
+        .count();
+    let mut ids = InvitationId::sequence(now, env.random, candidates).into_iter();
+    for a in addresses.iter_mut() {
+        let Address::Candidate(email) = a else {
+            continue;
+        };
         let token = InvitationToken::generate(env.random);
         let invitation = Invitation {
-            id: InvitationId::generate(env.random),
-            account_id: acc.clone(),
-            email: parsed[i].clone().unwrap(),
+            id: ids.next().expect("one id per candidate"),
+            account_id: account.id.clone(),
+            email: email.clone(),
             role: request.role,
             access_groups: request.access_groups.clone(),
             metadata: request.metadata.clone(),
@@ -202,32 +242,61 @@ pub fn invite(
             previous_token_hash: None,
             retired_token_hashes: Vec::new(),
             state: State::Pending,
-            seq: first_seq + n as i64,
             rev: Rev::generate(env.random),
         };
-        drafts.insert(i, (invitation, token));
+        *a = Address::Drafted(Box::new(Draft { invitation, token }));
     }
-    let records: Vec<(String, Vec<u8>)> = drafts
-        .values()
-        .map(|(inv, _)| (keys::invitation(&inv.id), encode(inv)))
-        .collect();
-    store::set_many(env.store, &records)?;
+}
 
-    // 2. The claims, shard by shard.
+/// The records, with the sweep's look at each (if the mail is never sent,
+/// the sweep sends it). Not reachable yet: no slot, list or link names them,
+/// and the sweep leaves alone a record its slot does not name.
+/// Cost: 1 `increment` (the due minute) + 1 `set-many`.
+fn write_drafts(env: &Env, addresses: &[Address]) -> Result<()> {
+    let check_at = env.clock.now().plus_secs(env.policy.mail_check_delay_secs);
+    let drafts: Vec<&Invitation> = addresses
+        .iter()
+        .filter_map(|a| match a {
+            Address::Drafted(d) => Some(&d.invitation),
+            _ => None,
+        })
+        .collect();
+    let due: Vec<_> = drafts
+        .iter()
+        .map(|inv| (check_at, DueItem::Invitation(inv.id.clone())))
+        .collect();
+    let mut writes = queue::entries(env, &due)?;
+    writes.extend(
+        drafts
+            .iter()
+            .map(|inv| (keys::invitation(&inv.id), encode(*inv))),
+    );
+    store::set_many(env.store, &writes)
+}
+
+/// Claims the slots, shard by shard: drafts that win are open; the others
+/// are `already_invited`, and their records are left over for deletion.
+fn claim_slots(
+    env: &Env,
+    account: &Account,
+    by: &UserId,
+    addresses: &mut [Address],
+) -> Result<Leftovers> {
     let mut by_shard: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for &i in &candidates {
-        by_shard
-            .entry(slots::shard_key(&account, parsed[i].as_ref().unwrap()))
-            .or_default()
-            .push(i);
+    for (i, a) in addresses.iter().enumerate() {
+        if let Address::Drafted(d) = a {
+            by_shard
+                .entry(slots::shard_key(account, &d.invitation.email))
+                .or_default()
+                .push(i);
+        }
     }
-    let mut winners = Vec::new();
-    let mut losers = Vec::new();
+    let mut lost = Vec::new();
     for (key, members) in &by_shard {
         let claims: Vec<Claim> = members
             .iter()
-            .map(|i| {
-                let inv = &drafts[i].0;
+            .map(|&i| {
+                let inv = &drafted(&addresses[i]).invitation;
                 Claim {
                     email: inv.email.clone(),
                     invitation: inv.id.clone(),
@@ -238,82 +307,94 @@ pub fn invite(
             Ok(r) => r,
             Err(e) => {
                 // This shard's swap may have happened without our hearing of
-                // it: cancel its drafts too, so no unreachable invitation
-                // holds an address.
-                let doomed = winners.iter().chain(members.iter());
-                abandon(env, &by.user_id, doomed.map(|i: &usize| &drafts[i].0));
+                // it: cancel its drafts and the winners so far, so no
+                // invitation the caller never heard of holds an address.
+                abandon(env, by, addresses.iter().filter_map(claimed_or_drafted));
                 return Err(e);
             }
         };
         for (&i, r) in members.iter().zip(results) {
+            let a = std::mem::replace(
+                &mut addresses[i],
+                Address::Refused(InviteStatus::AlreadyInvited),
+            );
+            let Address::Drafted(d) = a else {
+                unreachable!("only drafts are claimed")
+            };
             match r {
-                ClaimResult::Won => winners.push(i),
-                ClaimResult::AlreadyInvited => {
-                    statuses[i] = Some(InviteStatus::AlreadyInvited);
-                    losers.push(i);
-                }
+                ClaimResult::Won => addresses[i] = Address::Won(d),
+                ClaimResult::AlreadyInvited => lost.push(keys::invitation(&d.invitation.id)),
             }
         }
     }
-
-    // 3. Make the winners reachable; drop the losers' records.
-    let reachable = make_reachable(env, acc, &winners, &drafts);
-    if let Err(e) = reachable {
-        abandon(env, &by.user_id, winners.iter().map(|i| &drafts[i].0));
-        return Err(e);
-    }
-    let lost: Vec<String> = losers
-        .iter()
-        .map(|i| keys::invitation(&drafts[i].0.id))
-        .collect();
-    // Best effort: a leftover loser record is unreachable and harmless.
-    let _ = store::delete_many(env.store, &lost);
-
-    let mut mails = Vec::with_capacity(winners.len());
-    let mut events = Vec::with_capacity(winners.len());
-    let mut created = BTreeMap::new();
-    for &i in &winners {
-        let (inv, token) = drafts.remove(&i).unwrap();
-        statuses[i] = Some(InviteStatus::Created);
-        let view = InvitationView::new(inv.clone(), Delivery::default(), now);
-        events.push(Event::invitation(
-            env.random,
-            EventKind::InvitationCreated,
-            now,
-            view.clone(),
-        ));
-        mails.push(MailJob {
-            kind: MailKind::Invitation,
-            invitation: inv,
-            account_name: account.name.clone(),
-            token,
-        });
-        created.insert(i, view);
-    }
-    Ok(finish(request.emails, statuses, created, mails, events))
+    Ok(Leftovers(lost))
 }
 
+fn drafted(a: &Address) -> &Draft {
+    match a {
+        Address::Drafted(d) => d,
+        _ => unreachable!("only drafts are claimed"),
+    }
+}
+
+fn claimed_or_drafted(a: &Address) -> Option<&Invitation> {
+    match a {
+        Address::Drafted(d) | Address::Won(d) => Some(&d.invitation),
+        _ => None,
+    }
+}
+
+/// The per-address outcomes, with the mail and events of what was created.
 fn finish(
+    env: &Env,
+    account: &Account,
     inputs: Vec<String>,
-    statuses: Vec<Option<InviteStatus>>,
-    mut created: BTreeMap<usize, InvitationView>,
-    mails: Vec<MailJob>,
-    events: Vec<Event>,
+    addresses: Vec<Address>,
+    leftovers: Leftovers,
 ) -> Invited {
+    let now = env.clock.now();
+    let mut mails = Vec::new();
+    let mut events = Vec::new();
     let results = inputs
         .into_iter()
-        .zip(statuses)
-        .enumerate()
-        .map(|(i, (input, status))| InviteResult {
-            input,
-            status: status.expect("every address has an outcome"),
-            invitation: created.remove(&i),
+        .zip(addresses)
+        .map(|(input, a)| match a {
+            Address::Refused(status) => InviteResult {
+                input,
+                status,
+                invitation: None,
+            },
+            Address::Won(d) => {
+                let Draft { invitation, token } = *d;
+                let view = InvitationView::new(invitation.clone(), Delivery::default(), now);
+                events.push(Event::invitation(
+                    env.random,
+                    EventKind::InvitationCreated,
+                    now,
+                    view.clone(),
+                ));
+                mails.push(MailJob {
+                    kind: MailKind::Invitation,
+                    invitation,
+                    account_name: account.name.clone(),
+                    token,
+                });
+                InviteResult {
+                    input,
+                    status: InviteStatus::Created,
+                    invitation: Some(view),
+                }
+            }
+            Address::Candidate(_) | Address::Drafted(_) => {
+                unreachable!("every address is settled before the answer")
+            }
         })
         .collect();
     Invited {
         results,
         mails,
         events,
+        leftovers,
     }
 }
 
@@ -350,31 +431,6 @@ pub(crate) fn existing_members<'a>(
         }
     }
     Ok(out)
-}
-
-/// Token keys, log entries and due entries for the winners.
-/// Cost: 1 `increment` (due minute) + 1 `set-many`.
-fn make_reachable(
-    env: &Env,
-    acc: &AccountId,
-    winners: &[usize],
-    drafts: &BTreeMap<usize, (Invitation, InvitationToken)>,
-) -> Result<()> {
-    if winners.is_empty() {
-        return Ok(());
-    }
-    let check_at = env.clock.now().plus_secs(env.policy.mail_check_delay_secs);
-    let due: Vec<_> = winners
-        .iter()
-        .map(|i| (check_at, DueItem::Invitation(drafts[i].0.id.clone())))
-        .collect();
-    let mut writes = queue::entries(env, &due)?;
-    for i in winners {
-        let inv = &drafts[i].0;
-        writes.push((keys::token(&inv.token_hash), encode(&TokenRef::of(inv))));
-        writes.push((keys::invitation_log(acc, inv.seq), encode(&inv.id)));
-    }
-    store::set_many(env.store, &writes)
 }
 
 /// Cancels claimed invitations that could not be made reachable, so their

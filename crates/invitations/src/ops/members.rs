@@ -27,7 +27,7 @@ pub fn list_members(
     let mut position = match cursor {
         None => decode_counter(env.store.get(&keys::member_seq(acc))?.as_deref()),
         Some(Cursor::Log(seq)) => seq,
-        Some(Cursor::History(_)) => return Err(Error::InvalidCursor),
+        Some(_) => return Err(Error::InvalidCursor),
     };
     let mut items = Vec::new();
     for _ in 0..MAX_BATCHES_PER_PAGE {

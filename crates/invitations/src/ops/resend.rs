@@ -5,16 +5,16 @@
 //! supersedes the expired invitation first (see `slots`), and that CAS and
 //! this one meet on the same record, so only one of them can win.
 
-use crate::effects::{Event, EventKind, MailJob, MailKind};
+use crate::effects::{Event, EventKind, Leftovers, MailJob, MailKind};
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, InvitationId};
 use crate::keys;
 use crate::model::{Delivery, Invitation, InvitationView};
-use crate::ops::invite::{existing_members, TokenRef};
+use crate::ops::invite::existing_members;
 use crate::ops::load_access;
 use crate::principal::Principal;
 use crate::queue::{self, DueItem};
-use crate::store::{self, encode, Decision};
+use crate::store::{self, Decision};
 use crate::token::InvitationToken;
 use crate::Env;
 
@@ -23,11 +23,15 @@ pub struct Resent {
     pub invitation: InvitationView,
     pub mail: MailJob,
     pub events: Vec<Event>,
+    /// The links it retired, to delete after the answer.
+    pub leftovers: Leftovers,
 }
 
-/// Cost: 8 round trips (access, read, CAS, due-minute `increment`, `set-many`
-/// of the new token and due entry, `delete-many` of old tokens, delivery);
-/// +1 to renew an expired invitation (is the address a member now?).
+/// Cost: 7 round trips (access, read, CAS, due-minute `increment`, `set` of
+/// the due entry, delivery), 3 of them writes; +1 read to renew an expired
+/// invitation (is the address a member now?). The new link is written after
+/// the answer, before the mail, and the old ones deleted
+/// ([`crate::ops::deliveries::before_sending`]).
 pub fn resend(
     env: &Env,
     principal: &Principal,
@@ -65,17 +69,12 @@ pub fn resend(
     )?
     .ok_or(Error::InvitationNotFound)?;
 
-    // The new link, and a look from the sweep in case this mail does not go out.
+    // A look from the sweep, in case this mail does not go out.
     let check_at = now.plus_secs(env.policy.mail_check_delay_secs);
-    let mut writes = queue::entries(env, &[(check_at, DueItem::Invitation(after.id.clone()))])?;
-    writes.push((
-        keys::token(&after.token_hash),
-        encode(&TokenRef::of(&after)),
-    ));
+    let writes = queue::entries(env, &[(check_at, DueItem::Invitation(after.id.clone()))])?;
     store::set_many(env.store, &writes)?;
-    // Old links already fail (their hashes no longer match); this only tidies up.
-    let old: Vec<String> = before.token_hashes().map(keys::token).collect();
-    let _ = store::delete_many(env.store, &old);
+    // Old links already fail (their hashes no longer match); deleting them only tidies up.
+    let old = Leftovers(before.token_hashes().map(keys::token).collect());
 
     // The change is made: a failed read below must not lose its event.
     let delivery: Option<Delivery> = store::get_json(env.store, &keys::delivery(id))
@@ -92,5 +91,6 @@ pub fn resend(
             token,
         },
         events: vec![event],
+        leftovers: old,
     })
 }

@@ -279,6 +279,18 @@ fn handle(
     let inv = &view.invitation;
     let item = DueItem::Invitation(inv.id.clone());
     let retention = policy.retention_days * 24 * 60 * 60;
+    if matches!(inv.state, State::Pending) && !claimed(env, inv, accounts)? {
+        // Its invite lost the slot, or stopped before claiming it: nobody
+        // can reach it. Give an invite still under way time to claim it.
+        let settled = inv.created_at.plus_secs(UNCLAIMED_GRACE_SECS);
+        if settled > now {
+            work.requeue.push((settled, item));
+        } else {
+            work.deletes
+                .extend([keys::invitation(&inv.id), keys::delivery(&inv.id)]);
+        }
+        return Ok(());
+    }
     match view.status {
         Status::Pending => match mail_due_at(inv, &view.delivery, policy) {
             Some(at) if at <= now => {
@@ -342,16 +354,28 @@ fn handle(
                 .unwrap_or(policy.shards);
             let shard = keys::slot_shard(&inv.account_id, keys::shard_of(&inv.email, shards));
             slots::release(env, &shard, &inv.email, &inv.id)?;
-            work.deletes.extend([
-                keys::invitation(&inv.id),
-                keys::delivery(&inv.id),
-                keys::invitation_log(&inv.account_id, inv.seq),
-            ]);
+            work.deletes
+                .extend([keys::invitation(&inv.id), keys::delivery(&inv.id)]);
             work.deletes.extend(inv.token_hashes().map(keys::token));
             run.report.purged += 1;
         }
     }
     Ok(())
+}
+
+/// How long after its creation an invitation its slot does not name is taken
+/// for one whose invite failed or lost, rather than one still being claimed.
+const UNCLAIMED_GRACE_SECS: i64 = 10 * 60;
+
+/// Whether the invitation holds its address's slot (an open or expired
+/// invitation always does, once its invite claimed it). 1 round trip, +1
+/// for each account met the first time.
+fn claimed(env: &Env, inv: &Invitation, accounts: &mut Accounts) -> Result<bool> {
+    let Some(account) = accounts.get(env, &inv.account_id)? else {
+        return Ok(false);
+    };
+    let slot = slots::read(env, account, &inv.email)?;
+    Ok(slot.is_some_and(|s| s.latest == inv.id))
 }
 
 /// Forgets idempotency answers past their lifetime (not newer ones that reused the key).

@@ -164,6 +164,34 @@ impl App {
         }
     }
 
+    /// Waits until the app has done what it does after answering (mail,
+    /// webhooks, recording them), so a test sees it. The host knows when a
+    /// request's guest returned; on real Spin the test waits until the inbox
+    /// has been quiet for a while.
+    pub async fn settle(&self) {
+        match &self.runtime {
+            Runtime::Host(host) => {
+                let idle = host.stats().wait_idle(Duration::from_secs(30)).await;
+                assert!(idle, "a request was still working after 30 s");
+            }
+            Runtime::Spin(_) => {
+                let quiet = Duration::from_millis(300);
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+                let mut last = self.inbox.activity();
+                let mut since = tokio::time::Instant::now();
+                while tokio::time::Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    let now = self.inbox.activity();
+                    if now != last {
+                        (last, since) = (now, tokio::time::Instant::now());
+                    } else if now.1 == 0 && since.elapsed() >= quiet {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
     /// The test host, for what only it can do (clock, faults, counters).
     pub fn host(&self) -> &TestHost {
         match &self.runtime {
@@ -276,6 +304,9 @@ impl App {
             .to_vec();
         let content_type = headers.get("content-type").and_then(|v| v.to_str().ok());
         contract::check(method, path, status, content_type, &body);
+        if method != "GET" && status < 400 {
+            self.settle().await;
+        }
         Reply {
             status,
             headers,
