@@ -81,10 +81,16 @@ fn wait_for_port(addr: SocketAddr, child: &mut Child, within: Duration) -> anyho
 
 /// Kills a child and everything it started (it leads its own process group).
 fn kill_group(child: &mut Child) {
-    let _ = Command::new("kill")
-        .args(["-KILL", &format!("-{}", child.id())])
-        .stderr(Stdio::null())
-        .status();
+    // The child leads its own process group (`process_group(0)`), so this
+    // reaches Spin's trigger processes too and nothing else.
+    if let Ok(pgid) = libc::pid_t::try_from(child.id()) {
+        if pgid > 1 {
+            // SAFETY: a plain system call; a negative pid names a process group.
+            unsafe {
+                libc::kill(-pgid, libc::SIGKILL);
+            }
+        }
+    }
     let _ = child.kill();
     let _ = child.wait();
 }
