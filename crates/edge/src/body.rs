@@ -195,33 +195,13 @@ pub fn query_pairs(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Decodes `%XX` escapes, in path segments and queries alike. A `+` stays a
-/// `+`: addresses like `bob+tag@example.com` are common and rarely escaped by
-/// hand; a space is `%20`.
+/// Decodes `%XX` escapes, in path segments and queries alike (a malformed
+/// escape stays as it is). A `+` stays a `+`: addresses like
+/// `bob+tag@example.com` are common and rarely escaped by hand; a space is `%20`.
 pub fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let decoded = bytes
-                    .get(i + 1..i + 3)
-                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                if let Some(b) = decoded {
-                    out.push(b);
-                    i += 3;
-                    continue;
-                }
-                out.push(b'%');
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// A list's paging parameters.

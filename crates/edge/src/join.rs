@@ -1,7 +1,7 @@
 //! The invitee's page at `/join?token=…`: what the invitation is, or plainly
 //! why the link no longer works and what to do. Everything shown is escaped.
 
-use crate::mail::{escape_html as escape, human_utc};
+use crate::text::{escape_html as escape, human_utc};
 use invitations::error::Error;
 use invitations::model::Status;
 use invitations::ops::preview::Preview;

@@ -11,7 +11,9 @@ use invitations::model::{Inviter, SendFailure};
 use invitations::ops::deliveries::SendOutcome;
 use invitations::time::Timestamp;
 use serde_json::json;
-use std::fmt;
+
+use crate::outgoing::{Answer, OutgoingRequest};
+use crate::text::{escape_html, human_utc};
 
 /// Longest subject we send, in characters; mail clients cut around here anyway.
 pub const MAX_SUBJECT_CHARS: usize = 150;
@@ -154,22 +156,6 @@ fn normalize_newlines(text: &str) -> String {
     text.replace("\r\n", "\n").replace('\r', "\n")
 }
 
-/// Escapes the five characters that matter in HTML text and attribute values.
-pub fn escape_html(input: &str) -> String {
-    let mut out = String::with_capacity(input.len());
-    for c in input.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
-        }
-    }
-    out
-}
-
 /// One line fit for a mail header: control characters (CR and LF among them)
 /// become spaces, runs of whitespace collapse, ends are trimmed.
 pub fn header_safe(input: &str) -> String {
@@ -190,34 +176,6 @@ fn header_safe_bounded(input: &str, max_chars: usize) -> String {
     cut.truncate(cut.trim_end().len());
     cut.push('…');
     cut
-}
-
-/// `2026-12-22 14:03 UTC`.
-pub fn human_utc(at: Timestamp) -> String {
-    let secs = at.unix_millis().div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let of_day = secs.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        of_day / 3600,
-        of_day % 3600 / 60
-    )
-}
-
-/// Proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's
-/// `civil_from_days`), so no date crate is needed.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// The mail providers we can talk to, chosen by `mail_provider`.
@@ -241,28 +199,6 @@ impl Provider {
             Provider::Resend => "resend",
             Provider::Postmark => "postmark",
         }
-    }
-}
-
-/// An HTTP request for the component to send.
-#[derive(Clone, PartialEq, Eq)]
-pub struct OutgoingRequest {
-    pub method: &'static str,
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl fmt::Debug for OutgoingRequest {
-    // Header values carry the provider's API token: names only.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
-        f.debug_struct("OutgoingRequest")
-            .field("method", &self.method)
-            .field("url", &self.url)
-            .field("headers", &names)
-            .field("body_bytes", &self.body.len())
-            .finish()
     }
 }
 
@@ -382,48 +318,6 @@ pub fn provider_request(
         from,
     }
     .single(message)
-}
-
-/// A peer's answer to an [`OutgoingRequest`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Answer {
-    pub status: u16,
-    /// Lower-case names.
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Answer {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn is_success(&self) -> bool {
-        (200..300).contains(&self.status)
-    }
-
-    /// What it said, briefly, for an admin to read.
-    pub fn excerpt(&self, peer: &str) -> String {
-        let text: String = String::from_utf8_lossy(&self.body)
-            .chars()
-            .take(200)
-            .collect();
-        format!("{peer} answered {}: {text}", self.status)
-    }
-
-    /// Seconds the peer asks us to wait before calling again: `retry-after`
-    /// (seconds) or `ratelimit-reset` (seconds until the window resets), the
-    /// longer of the two. `None` when it said neither.
-    pub fn retry_after_secs(&self) -> Option<u64> {
-        let secs = |name: &str| self.header(name).and_then(|v| v.trim().parse::<u64>().ok());
-        match (secs("retry-after"), secs("ratelimit-reset")) {
-            (None, None) => None,
-            (a, b) => Some(a.unwrap_or(0).max(b.unwrap_or(0))),
-        }
-    }
 }
 
 /// Waiting longer than this for a provider's reset is not waiting, it is a
@@ -748,29 +642,6 @@ mod tests {
         assert_eq!(header_safe_bounded("abcdef", 4), "abc…");
         assert_eq!(header_safe_bounded("ab   cd", 4), "ab…");
         assert_eq!(header_safe_bounded("ab\ncd", 5), "ab cd");
-    }
-
-    #[test]
-    fn escape_html_covers_the_five_characters() {
-        assert_eq!(
-            escape_html(r#"<a href="x">'&'</a>"#),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
-        );
-        assert_eq!(escape_html("plain ünïcode"), "plain ünïcode");
-    }
-
-    #[test]
-    fn human_dates_are_civil_utc() {
-        let at = |secs: i64| human_utc(Timestamp::from_unix_millis(secs * 1000 + 999));
-        assert_eq!(at(0), "1970-01-01 00:00 UTC");
-        assert_eq!(at(EXPIRES_UNIX), "2026-12-22 14:03 UTC");
-        assert_eq!(at(951_782_400), "2000-02-29 00:00 UTC");
-        assert_eq!(at(4_107_542_399), "2100-02-28 23:59 UTC");
-        assert_eq!(at(4_107_542_400), "2100-03-01 00:00 UTC");
-        assert_eq!(at(-1), "1969-12-31 23:59 UTC");
-        // The far ends of the range render instead of overflowing.
-        assert!(human_utc(Timestamp::from_unix_millis(i64::MAX)).ends_with(" UTC"));
-        assert!(human_utc(Timestamp::from_unix_millis(i64::MIN)).ends_with(" UTC"));
     }
 
     #[test]

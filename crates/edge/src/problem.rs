@@ -17,7 +17,7 @@ pub enum ApiError {
     UnknownField(String),
     #[error("the body is larger than 64 KiB")]
     PayloadTooLarge,
-    #[error("this route does not answer {0}")]
+    #[error("this route answers only {0}")]
     MethodNotAllowed(&'static str),
     #[error("no such route")]
     NotFound,

@@ -5,7 +5,7 @@
 //! `webhook-signature: v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`
 //! keyed with the secret's decoded bytes.
 
-use crate::mail::OutgoingRequest;
+use crate::outgoing::OutgoingRequest;
 use crate::render::{invitation, member, rfc3339};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;

@@ -12,7 +12,7 @@
 //! | [`model`] | stored records and the invitation state machine |
 //! | [`error`] | the one error type, with a stable `code` per variant |
 //! | [`store`] | the store trait (Spin's operations) and the compare-and-swap discipline |
-//! | [`memstore`] | an in-memory store with Spin's SQLite semantics (or its Redis store's), faults, counters |
+//! | `memstore` | an in-memory store with Spin's SQLite semantics (or its Redis store's), faults, counters; feature `test-support` only |
 //! | `slots`, `queue` | the open-invitation index and the sweep's due queue |
 //! | [`ops`] | one file per operation |
 //! | [`effects`] | mail and events the operations hand back for the edge to deliver |
@@ -103,6 +103,7 @@ mod env;
 pub mod error;
 pub mod ids;
 pub mod keys;
+#[cfg(any(test, feature = "test-support"))]
 pub mod memstore;
 pub mod model;
 pub mod ops;

@@ -12,7 +12,7 @@
 use crate::error::Result;
 use crate::ids::{EventId, InvitationId};
 use crate::keys;
-use crate::store::encode;
+use crate::store::{self, decode_counter, encode};
 use crate::time::Timestamp;
 use crate::Env;
 use serde::{Deserialize, Serialize};
@@ -61,4 +61,69 @@ pub(crate) fn entries(env: &Env, items: &[(Timestamp, DueItem)]) -> Result<Vec<(
         }
     }
     Ok(out)
+}
+
+/// Counter reads per `get-many` while stepping over queue minutes.
+const BUCKETS_PER_READ: i64 = 500;
+
+/// The queue entries one sweep run handles, and where the next run starts.
+pub(crate) struct Scan {
+    pub entry_keys: Vec<String>,
+    /// Counters of minutes read to their end, to delete with the entries.
+    pub finished_buckets: Vec<String>,
+    /// Where the next run starts: a minute and its next entry (1-based).
+    pub bucket: i64,
+    pub next: i64,
+    /// More due work was left for the next run.
+    pub more: bool,
+}
+
+/// Walks the minutes from `bucket` (entry `next`) up to `stop` (exclusive),
+/// taking at most `sweep_max_items` entries and stepping over at most
+/// `sweep_max_buckets` minutes. Cost: 1 round trip per 500 minutes.
+pub(crate) fn scan(env: &Env, mut bucket: i64, mut next: i64, stop: i64) -> Result<Scan> {
+    let policy = env.policy;
+    let mut entry_keys: Vec<String> = Vec::new();
+    let mut finished_buckets: Vec<String> = Vec::new();
+    let mut buckets_left = policy.sweep_max_buckets;
+    let mut more = false;
+    'scan: while bucket < stop {
+        if buckets_left <= 0 || entry_keys.len() >= policy.sweep_max_items {
+            more = true;
+            break;
+        }
+        let window = (stop - bucket).min(BUCKETS_PER_READ).min(buckets_left);
+        let count_keys: Vec<String> = (bucket..bucket + window).map(keys::due_count).collect();
+        let counts = store::get_many_raw(env.store, &count_keys)?;
+        for (count_key, value) in count_keys.into_iter().zip(counts) {
+            buckets_left -= 1;
+            let count = decode_counter(value.as_deref());
+            if next <= count {
+                let room = (policy.sweep_max_items - entry_keys.len()) as i64;
+                let take = (count - next + 1).min(room);
+                entry_keys.extend((next..next + take).map(|n| keys::due_entry(bucket, n)));
+                next += take;
+                if next <= count {
+                    more = true;
+                    break 'scan;
+                }
+            }
+            if value.is_some() {
+                finished_buckets.push(count_key);
+            }
+            bucket += 1;
+            next = 1;
+            if entry_keys.len() >= policy.sweep_max_items && bucket < stop {
+                more = true;
+                break 'scan;
+            }
+        }
+    }
+    Ok(Scan {
+        entry_keys,
+        finished_buckets,
+        bucket,
+        next,
+        more,
+    })
 }

@@ -2,6 +2,7 @@
 //! variables it needs, so each group is read when it is needed; a variable
 //! that is undeclared or empty counts as unset.
 
+use crate::outbound::Limits;
 use invitations::Policy;
 use invitations_edge::auth::AuthConfig;
 use invitations_edge::mail::Provider;
@@ -86,18 +87,63 @@ pub fn public_base_url() -> String {
         .to_owned()
 }
 
+/// A number a variable holds: `None` when unset; a value that is not a
+/// number in `range` is a misconfiguration, reported at the first request
+/// (as a bad auth key is), never a silent default.
+fn number<T>(name: &str, range: std::ops::RangeInclusive<T>) -> Result<Option<T>, ApiError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    let Some(raw) = var(name) else {
+        return Ok(None);
+    };
+    match raw.trim().parse::<T>() {
+        Ok(n) if range.contains(&n) => Ok(Some(n)),
+        _ => Err(ApiError::Misconfigured(format!(
+            "variable {name} must be a number from {} to {}, not {raw:?}",
+            range.start(),
+            range.end()
+        ))),
+    }
+}
+
+/// `true` or `false`; unset is `default`.
+pub fn flag(name: &str, default: bool) -> Result<bool, ApiError> {
+    match var(name).as_deref().map(str::trim) {
+        None => Ok(default),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(other) => Err(ApiError::Misconfigured(format!(
+            "variable {name} must be true or false, not {other:?}"
+        ))),
+    }
+}
+
 /// The service's rules, with the knobs a deployment may turn.
-pub fn policy() -> Policy {
+pub fn policy() -> Result<Policy, ApiError> {
     let mut p = Policy::default();
-    let number = |name: &str| var(name).and_then(|v| v.trim().parse::<i64>().ok());
-    if let Some(days) = number("retention_days").filter(|d| *d >= 1) {
+    if let Some(days) = number("retention_days", 1..=36_500)? {
         p.retention_days = days;
     }
-    if let Some(secs) = number("resend_cooldown_seconds").filter(|s| *s >= 0) {
+    if let Some(secs) = number("resend_cooldown_seconds", 0..=86_400)? {
         p.resend_cooldown_secs = secs;
     }
-    if let Some(n) = number("sweep_max_items").filter(|n| (1..=10_000).contains(n)) {
-        p.sweep_max_items = n as usize;
+    if let Some(n) = number("sweep_max_items", 1..=10_000)? {
+        p.sweep_max_items = n;
     }
-    p
+    Ok(p)
+}
+
+/// Outbound calls: `outbound_max_in_flight` (default 8) open at once, each
+/// given up after `outbound_timeout_seconds` (default 10).
+pub fn limits() -> Result<Limits, ApiError> {
+    Ok(Limits {
+        max_in_flight: number("outbound_max_in_flight", 1..=64)?.unwrap_or(8),
+        timeout_ms: number("outbound_timeout_seconds", 1..=120)?.unwrap_or(10) * 1000,
+    })
+}
+
+/// The provider's documented rate, `mail_max_per_second` (default 2, Resend's).
+pub fn mail_max_per_second() -> Result<f64, ApiError> {
+    Ok(number("mail_max_per_second", 0.01..=10_000.0)?.unwrap_or(2.0))
 }

@@ -1,9 +1,9 @@
 //! Carries out what an operation handed back: its mail and its events,
 //! before the answer or (by default) after it.
 
-use crate::outbound::{send_all, Limits};
+use crate::outbound::send_all;
 use crate::web::Ctx;
-use crate::{config, mailer, webhooks};
+use crate::{mailer, webhooks};
 use invitations::effects::{Event, Leftovers, MailJob};
 use invitations::model::InvitationView;
 use invitations::ops::deliveries::before_sending;
@@ -25,7 +25,7 @@ pub async fn carry_out(ctx: &Ctx, mails: Vec<MailJob>, events: Vec<Event>) -> Ve
         requests.extend(mail_requests);
         prepared
     });
-    let mut answers = send_all(&requests, Limits::from_config());
+    let mut answers = send_all(&requests, ctx.limits);
     let mail_answers = answers.split_off(hook_count);
     if let Some(prepared) = hooks {
         webhooks::settle(ctx, prepared, answers);
@@ -53,11 +53,6 @@ pub struct Later {
     leftovers: Leftovers,
 }
 
-/// Whether this deployment answers before sending (the default).
-fn after_answer() -> bool {
-    config::var("send_after_answer").is_none_or(|v| v.trim() != "false")
-}
-
 impl Later {
     /// Mail with its events: kept for after the answer, or carried out now,
     /// returning the mailed invitations as they now read (empty when kept).
@@ -73,7 +68,7 @@ impl Later {
             events,
             leftovers,
         };
-        if after_answer() {
+        if ctx.send_after_answer {
             *self = work;
             return Vec::new();
         }

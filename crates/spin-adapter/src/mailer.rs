@@ -3,13 +3,14 @@
 //! more, and the outcome of each message recorded on its invitation.
 
 use crate::config;
-use crate::outbound::{send_all, Limits};
+use crate::outbound::send_all;
 use crate::web::Ctx;
 use invitations::effects::MailJob;
 use invitations::model::{Invitation, SendFailure};
 use invitations::ops::deliveries::{record_outcomes, Recorded, SendOutcome};
 use invitations::time::Clock;
-use invitations_edge::mail::{outcomes, render, Answer, MailApi, OutgoingRequest, Provider};
+use invitations_edge::mail::{outcomes, render, MailApi, Provider};
+use invitations_edge::outgoing::{Answer, OutgoingRequest};
 use std::ops::Range;
 
 /// The provider calls for some mail jobs, ready to send.
@@ -92,15 +93,13 @@ pub fn settle(ctx: &Ctx, prepared: Prepared, answers: Vec<Result<Answer, String>
         .zip(per_job)
         .collect();
     // Not recorded means still `queued`: the sweep looks again later.
-    record_outcomes(&ctx.env(), &recorded).unwrap_or_default()
-}
-
-/// The provider's documented rate, `mail_max_per_second` (default 2, Resend's).
-pub fn max_per_second() -> f64 {
-    config::var("mail_max_per_second")
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|r| r.is_finite() && *r > 0.0)
-        .unwrap_or(2.0)
+    record_outcomes(&ctx.env(), &recorded).unwrap_or_else(|e| {
+        eprintln!(
+            "the outcome of {} mail(s) could not be recorded (the sweep looks again): {e}",
+            recorded.len()
+        );
+        Recorded::default()
+    })
 }
 
 /// Sends `jobs` one provider call at a time, each call at least
@@ -112,8 +111,8 @@ pub fn deliver_paced(ctx: &Ctx, jobs: Vec<MailJob>) -> Recorded {
     }
     let (prepared, requests) = prepare(jobs);
     // 5% over the minimum spacing: the provider's clock and ours differ.
-    let gap_ns = (1.05e9 / max_per_second()) as u64;
-    let limits = Limits::from_config();
+    let gap_ns = (1.05e9 / ctx.mail_max_per_second) as u64;
+    let limits = ctx.limits;
     let mut answers = Vec::with_capacity(requests.len());
     for request in requests {
         wasi::clocks::monotonic_clock::subscribe_duration(gap_ns).block();

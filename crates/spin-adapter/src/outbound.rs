@@ -8,8 +8,7 @@
 //! are started in order as slots free up, and `wasi:io/poll` waits for the
 //! first answer or the earliest deadline.
 
-use crate::config;
-use invitations_edge::mail::{Answer, OutgoingRequest};
+use invitations_edge::outgoing::{Answer, OutgoingRequest};
 use wasi::clocks::monotonic_clock;
 use wasi::http::outgoing_handler;
 use wasi::http::types::{
@@ -29,22 +28,6 @@ pub struct Limits {
     pub max_in_flight: usize,
     /// From sending to the whole answer, per call.
     pub timeout_ms: u64,
-}
-
-impl Limits {
-    /// `outbound_max_in_flight` (default 8) and `outbound_timeout_seconds` (default 10).
-    pub fn from_config() -> Limits {
-        let number = |name: &str| config::var(name).and_then(|v| v.trim().parse::<u64>().ok());
-        Limits {
-            max_in_flight: number("outbound_max_in_flight")
-                .filter(|n| (1..=64).contains(n))
-                .unwrap_or(8) as usize,
-            timeout_ms: number("outbound_timeout_seconds")
-                .filter(|s| (1..=120).contains(s))
-                .unwrap_or(10)
-                * 1000,
-        }
-    }
 }
 
 /// One call on its way. Fields drop in order: the pollable before its future.

@@ -1,6 +1,7 @@
 //! Request and response glue shared by the components.
 
 use crate::config;
+use crate::outbound::Limits;
 use crate::platform::{HostRandom, WallClock};
 use crate::store::SpinStore;
 use base64::engine::general_purpose::STANDARD;
@@ -16,22 +17,33 @@ use serde_json::Value;
 use spin_sdk::http::{Request, Response};
 use std::future::Future;
 
-/// What one request works with: the store, the clock, randomness and policy.
+/// What one request works with: the store, the clock, randomness, policy,
+/// and the deployment's settings, all read (and checked) once at its start.
 pub struct Ctx {
     pub store: SpinStore,
     pub clock: WallClock,
     pub random: HostRandom,
     pub policy: Policy,
+    pub limits: Limits,
+    /// `mail_max_per_second`: how fast the sweep calls the provider.
+    pub mail_max_per_second: f64,
+    /// `send_after_answer`: mail and webhooks after the response (default), or before it.
+    pub send_after_answer: bool,
 }
 
 impl Ctx {
+    /// Opens the store and reads the settings; a variable that does not
+    /// parse is a `misconfigured` problem, at every request until it is fixed.
     pub fn open() -> Result<Ctx, ApiError> {
         Ok(Ctx {
+            policy: config::policy()?,
+            limits: config::limits()?,
+            mail_max_per_second: config::mail_max_per_second()?,
+            send_after_answer: config::flag("send_after_answer", true)?,
             store: SpinStore::open_default()
                 .map_err(|e| ApiError::Domain(invitations::Error::from(e)))?,
             clock: WallClock,
             random: HostRandom,
-            policy: config::policy(),
         })
     }
 

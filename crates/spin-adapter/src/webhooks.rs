@@ -2,13 +2,13 @@
 //! outbox for the sweep to retry.
 
 use crate::config::{self, WebhookConfig};
-use crate::outbound::{send_all, Limits};
+use crate::outbound::send_all;
 use crate::web::Ctx;
 use invitations::effects::Event;
 use invitations::ids::EventId;
 use invitations::ops::webhooks::{delivered, keep_undelivered, Redelivery};
 use invitations::time::Clock;
-use invitations_edge::mail::{Answer, OutgoingRequest};
+use invitations_edge::outgoing::{Answer, OutgoingRequest};
 use invitations_edge::webhook::{payload, request};
 
 const PEER: &str = "webhook receiver";
@@ -96,7 +96,7 @@ pub fn settle(ctx: &Ctx, prepared: Prepared, answers: Vec<Result<Answer, String>
 /// when `webhook_url` is unset; a failed delivery is kept for the sweep.
 pub async fn publish(ctx: &Ctx, events: Vec<Event>) {
     if let Some((prepared, requests)) = prepare(ctx, &events) {
-        let answers = send_all(&requests, Limits::from_config());
+        let answers = send_all(&requests, ctx.limits);
         settle(ctx, prepared, answers);
     }
 }
@@ -112,7 +112,7 @@ pub fn redeliver(ctx: &Ctx, due: Vec<Redelivery>) -> usize {
         config::webhooks().unwrap_or_else(|| Err("webhook_url is no longer set".to_owned()));
     let items: Vec<(EventId, String)> = due.into_iter().map(|r| (r.id, r.payload)).collect();
     let (prepared, requests) = requests_for(ctx, config, items);
-    let answers = send_all(&requests, Limits::from_config());
+    let answers = send_all(&requests, ctx.limits);
     let outcomes = results(&prepared, answers);
     let mut done = Vec::new();
     for ((id, _), outcome) in prepared.items.into_iter().zip(outcomes) {

@@ -13,7 +13,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use invitations_edge::mail::escape_html as escape;
+use invitations_edge::text::escape_html as escape;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::net::SocketAddr;

@@ -279,3 +279,33 @@ async fn postmark_is_spoken_too() {
     assert_eq!(mail.auth, "test-token");
     assert!(mail.html.contains("/join?token="));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_variable_that_is_not_a_number_is_a_misconfiguration_not_a_default() {
+    for (name, value) in [
+        ("retention_days", "abc"),
+        ("resend_cooldown_seconds", "-5"),
+        ("outbound_max_in_flight", "0"),
+        ("send_after_answer", "yes"),
+    ] {
+        let app = App::start_with(common::Options {
+            variables: vec![(name, value.to_owned())],
+            ..Default::default()
+        })
+        .await;
+        // The invite component reads all four.
+        let r = app
+            .get(
+                "/v1/accounts/acc_0123456789abcdef01234567/invitations",
+                Some(&app.token("olivia")),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (503, "misconfigured".to_owned()),
+            "{name}"
+        );
+        let detail = r.json()["detail"].as_str().unwrap_or_default().to_owned();
+        assert!(detail.contains(name), "{name}: {detail}");
+    }
+}

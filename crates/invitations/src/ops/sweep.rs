@@ -15,16 +15,13 @@ use crate::ops::invite::TokenRef;
 use crate::ops::read_views;
 use crate::ops::webhooks::{self, Claim, Redelivery};
 use crate::queue::{self, bucket_of, DueItem};
-use crate::store::{self, decode, decode_counter, encode, Decision, Versioned};
+use crate::store::{self, decode, encode, Decision, Versioned};
 use crate::time::Timestamp;
 use crate::token::InvitationToken;
 use crate::values::AccountName;
 use crate::{slots, Env, Policy};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// Counter reads per `get-many` while stepping over queue minutes.
-const BUCKETS_PER_READ: i64 = 500;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SweepReport {
@@ -104,7 +101,7 @@ pub fn sweep(env: &Env) -> Result<SweepRun> {
     let policy = env.policy;
     let stop = bucket_of(now); // minutes before this one are wholly due
     let saved: Option<Watermark> = store::get_json(env.store, &keys::sweep_state())?;
-    let (mut bucket, mut next) = match &saved {
+    let (bucket, next) = match &saved {
         Some(w) => (w.bucket, w.next),
         // No account was ever created, so only idempotency answers (which
         // need no account) can have been queued, within their lifetime.
@@ -115,42 +112,10 @@ pub fn sweep(env: &Env) -> Result<SweepRun> {
     };
 
     // 1. Which queue entries to handle this run.
-    let mut entry_keys: Vec<String> = Vec::new();
-    let mut finished_buckets: Vec<String> = Vec::new();
-    let mut buckets_left = policy.sweep_max_buckets;
-    let mut more = false;
-    'scan: while bucket < stop {
-        if buckets_left <= 0 || entry_keys.len() >= policy.sweep_max_items {
-            more = true;
-            break;
-        }
-        let window = (stop - bucket).min(BUCKETS_PER_READ).min(buckets_left);
-        let count_keys: Vec<String> = (bucket..bucket + window).map(keys::due_count).collect();
-        let counts = store::get_many_raw(env.store, &count_keys)?;
-        for (count_key, value) in count_keys.into_iter().zip(counts) {
-            buckets_left -= 1;
-            let count = decode_counter(value.as_deref());
-            if next <= count {
-                let room = (policy.sweep_max_items - entry_keys.len()) as i64;
-                let take = (count - next + 1).min(room);
-                entry_keys.extend((next..next + take).map(|n| keys::due_entry(bucket, n)));
-                next += take;
-                if next <= count {
-                    more = true;
-                    break 'scan;
-                }
-            }
-            if value.is_some() {
-                finished_buckets.push(count_key);
-            }
-            bucket += 1;
-            next = 1;
-            if entry_keys.len() >= policy.sweep_max_items && bucket < stop {
-                more = true;
-                break 'scan;
-            }
-        }
-    }
+    let scan = queue::scan(env, bucket, next, stop)?;
+    let (bucket, next, mut more) = (scan.bucket, scan.next, scan.more);
+    let entry_keys = scan.entry_keys;
+    let finished_buckets = scan.finished_buckets;
 
     let mut run = SweepRun {
         report: SweepReport::default(),
