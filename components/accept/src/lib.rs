@@ -13,7 +13,6 @@ use invitations_edge::{join, render};
 use invitations_spin::config;
 use invitations_spin::effects::Later;
 use invitations_spin::web::{self, Ctx};
-use serde_json::json;
 use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
 
@@ -40,13 +39,11 @@ async fn run(req: &Request, later: &mut Later) -> Result<Response, ApiError> {
                 AcceptBy::Account(acc) => accept_for_account(&ctx.env(), &who, &acc)?,
             };
             later.events(&ctx, accepted.events).await;
-            Ok(web::json(
-                200,
-                &json!({
-                    "member": render::member(&accepted.member),
-                    "invitation": render::invitation(&accepted.invitation),
-                }),
-            ))
+            let body = render::AcceptedBody {
+                member: render::member(&accepted.member),
+                invitation: render::invitation(&accepted.invitation),
+            };
+            Ok(web::json(200, &body))
         }
         ("/v1/invitations/accept", _) => Err(ApiError::MethodNotAllowed("POST")),
         ("/v1/invitations/preview", Method::Get) => {

@@ -28,7 +28,7 @@ impl Guest for Cron {
             let report = sweeper::run(&ctx)
                 .await
                 .map_err(|e| Error::Other(e.to_string()))?;
-            eprintln!("sweep: {}", render::sweep_report(&report));
+            eprintln!("sweep: {:?}", render::sweep_report(&report));
             Ok(())
         })
     }

@@ -36,7 +36,9 @@ async fn run(req: &Request, later: &mut Later) -> Result<Response, ApiError> {
                 out.apply(&mailed);
                 let body = render::invite_results(&out);
                 match out.created() {
-                    0 => Err(nothing_invited(body)),
+                    0 => Err(nothing_invited(
+                        serde_json::to_value(&body).unwrap_or_default(),
+                    )),
                     n if n == out.results.len() => Ok(web::json(201, &body)),
                     _ => Ok(web::json(200, &body)),
                 }

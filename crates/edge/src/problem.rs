@@ -3,7 +3,8 @@
 //! the few that only HTTP knows (authentication, body, method, route).
 
 use invitations::error::{Error as DomainError, FieldError, Kind};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -132,31 +133,57 @@ impl ApiError {
 }
 
 impl Problem {
-    pub fn to_json(&self) -> Value {
-        let mut body = json!({
-            "type": format!("urn:invitations:problem:{}", self.code),
-            "title": self.title,
-            "status": self.status,
-            "detail": self.detail,
-            "code": self.code,
-        });
-        if !self.errors.is_empty() {
-            body["errors"] = self
+    /// The problem+json body: `Problem` in `openapi.yaml`.
+    pub fn body(&self) -> ProblemBody<'_> {
+        ProblemBody {
+            kind: format!("urn:invitations:problem:{}", self.code),
+            title: self.title,
+            status: self.status,
+            detail: &self.detail,
+            code: self.code,
+            errors: self
                 .errors
                 .iter()
-                .map(|e| json!({"field": e.field, "message": e.message}))
-                .collect();
+                .map(|e| FieldErrorBody {
+                    field: &e.field,
+                    message: &e.message,
+                })
+                .collect(),
+            results: self.results.as_ref(),
         }
-        if let Some(results) = &self.results {
-            body["results"] = results.clone();
-        }
-        body
     }
+
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self.body()).unwrap_or_default()
+    }
+}
+
+/// `Problem` in `openapi.yaml`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProblemBody<'a> {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: &'static str,
+    pub status: u16,
+    pub detail: &'a str,
+    pub code: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldErrorBody<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub results: Option<&'a Value>,
+}
+
+/// One field's complaint in a `400`.
+#[derive(Clone, Debug, Serialize)]
+pub struct FieldErrorBody<'a> {
+    pub field: &'a str,
+    pub message: &'a str,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn domain_errors_keep_their_codes_and_get_statuses() {

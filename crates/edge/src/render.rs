@@ -8,7 +8,8 @@ use invitations::ops::preview::Preview;
 use invitations::ops::sweep::SweepReport;
 use invitations::time::Timestamp;
 use invitations::Page;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -21,19 +22,60 @@ pub fn rfc3339(t: Timestamp) -> String {
         .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned())
 }
 
-fn opt_time(t: Option<Timestamp>) -> Value {
-    t.map(|t| Value::String(rfc3339(t))).unwrap_or(Value::Null)
+fn opt_time(t: Option<Timestamp>) -> Option<String> {
+    t.map(rfc3339)
 }
 
-fn inviter(by: &Inviter) -> Value {
-    json!({
-        "user_id": by.user_id.as_str(),
-        "email": by.email.as_ref().map(|e| e.as_str()),
-        "name": by.name.as_ref().map(|n| n.as_str()),
-    })
+/// Who invited: `Person` in `openapi.yaml`.
+#[derive(Clone, Debug, Serialize)]
+pub struct PersonBody<'a> {
+    pub user_id: &'a str,
+    pub email: Option<&'a str>,
+    pub name: Option<&'a str>,
 }
 
-pub fn invitation(view: &InvitationView) -> Value {
+fn inviter(by: &Inviter) -> PersonBody<'_> {
+    PersonBody {
+        user_id: by.user_id.as_str(),
+        email: by.email.as_ref().map(|e| e.as_str()),
+        name: by.name.as_ref().map(|n| n.as_str()),
+    }
+}
+
+/// How sending an invitation's mail went.
+#[derive(Clone, Debug, Serialize)]
+pub struct DeliveryBody<'a> {
+    pub status: &'static str,
+    pub attempts: u32,
+    pub last_attempt_at: Option<String>,
+    pub last_error: Option<&'a str>,
+}
+
+/// `Invitation` in `openapi.yaml`; also the `data` of `invitation.*` webhooks.
+#[derive(Clone, Debug, Serialize)]
+pub struct InvitationBody<'a> {
+    pub id: &'a str,
+    pub account_id: &'a str,
+    pub email: &'a str,
+    pub role: &'static str,
+    pub access_groups: &'a [String],
+    pub metadata: &'a serde_json::Map<String, Value>,
+    pub message: Option<&'a str>,
+    pub state: &'static str,
+    pub delivery: DeliveryBody<'a>,
+    pub invited_by: PersonBody<'a>,
+    pub created_at: String,
+    pub expires_at: String,
+    pub sent_count: u32,
+    pub last_sent_at: Option<String>,
+    pub accepted_at: Option<String>,
+    pub accepted_by: Option<&'a str>,
+    pub cancelled_at: Option<String>,
+    pub cancelled_by: Option<&'a str>,
+    pub expired_at: Option<String>,
+}
+
+pub fn invitation(view: &InvitationView) -> InvitationBody<'_> {
     let inv: &Invitation = &view.invitation;
     let d = &view.delivery;
     let (accepted_at, accepted_by) = match &inv.state {
@@ -51,105 +93,196 @@ pub fn invitation(view: &InvitationView) -> Value {
         } => (Some(*cancelled_at), Some(cancelled_by.as_str())),
         _ => (None, None),
     };
-    json!({
-        "id": inv.id.as_str(),
-        "account_id": inv.account_id.as_str(),
-        "email": inv.email.as_str(),
-        "role": inv.role.as_str(),
-        "access_groups": inv.access_groups.as_slice(),
-        "metadata": inv.metadata.as_map(),
-        "message": inv.message.as_ref().map(|m| m.as_str()),
-        "state": view.status.as_str(),
-        "delivery": {
-            "status": d.status.as_str(),
-            "attempts": d.attempts,
-            "last_attempt_at": opt_time(d.last_attempt_at),
-            "last_error": d.last_error,
+    InvitationBody {
+        id: inv.id.as_str(),
+        account_id: inv.account_id.as_str(),
+        email: inv.email.as_str(),
+        role: inv.role.as_str(),
+        access_groups: inv.access_groups.as_slice(),
+        metadata: inv.metadata.as_map(),
+        message: inv.message.as_ref().map(|m| m.as_str()),
+        state: view.status.as_str(),
+        delivery: DeliveryBody {
+            status: d.status.as_str(),
+            attempts: d.attempts,
+            last_attempt_at: opt_time(d.last_attempt_at),
+            last_error: d.last_error.as_deref(),
         },
-        "invited_by": inviter(&inv.invited_by),
-        "created_at": rfc3339(inv.created_at),
-        "expires_at": rfc3339(inv.expires_at),
-        "sent_count": d.sent_count,
-        "last_sent_at": opt_time(d.last_sent_at),
-        "accepted_at": opt_time(accepted_at),
-        "accepted_by": accepted_by,
-        "cancelled_at": opt_time(cancelled_at),
-        "cancelled_by": cancelled_by,
-        "expired_at": opt_time(view.expired_at),
-    })
+        invited_by: inviter(&inv.invited_by),
+        created_at: rfc3339(inv.created_at),
+        expires_at: rfc3339(inv.expires_at),
+        sent_count: d.sent_count,
+        last_sent_at: opt_time(d.last_sent_at),
+        accepted_at: opt_time(accepted_at),
+        accepted_by,
+        cancelled_at: opt_time(cancelled_at),
+        cancelled_by,
+        expired_at: opt_time(view.expired_at),
+    }
 }
 
-pub fn member(m: &Member) -> Value {
-    json!({
-        "account_id": m.account_id.as_str(),
-        "user_id": m.user_id.as_str(),
-        "email": m.email.as_ref().map(|e| e.as_str()),
-        "role": m.role.as_str(),
-        "access_groups": m.access_groups.as_slice(),
-        "joined_at": rfc3339(m.joined_at),
-        "invitation_id": m.invitation_id.as_ref().map(|i| i.as_str()),
-        "invited_by": m.invited_by.as_ref().map(inviter),
-    })
+/// `Member` in `openapi.yaml`; also the `data` of `member.*` webhooks.
+#[derive(Clone, Debug, Serialize)]
+pub struct MemberBody<'a> {
+    pub account_id: &'a str,
+    pub user_id: &'a str,
+    pub email: Option<&'a str>,
+    pub role: &'static str,
+    pub access_groups: &'a [String],
+    pub joined_at: String,
+    pub invitation_id: Option<&'a str>,
+    pub invited_by: Option<PersonBody<'a>>,
 }
 
-pub fn account(a: &Account) -> Value {
-    json!({
-        "id": a.id.as_str(),
-        "name": a.name.as_str(),
-        "allowed_domains": a.allowed_domains.iter().map(|d| d.as_str()).collect::<Vec<_>>(),
-        "default_ttl_seconds": a.default_ttl.secs(),
-        "owners": a.owners.iter().map(|o| o.as_str()).collect::<Vec<_>>(),
-        "created_at": rfc3339(a.created_at),
-    })
+pub fn member(m: &Member) -> MemberBody<'_> {
+    MemberBody {
+        account_id: m.account_id.as_str(),
+        user_id: m.user_id.as_str(),
+        email: m.email.as_ref().map(|e| e.as_str()),
+        role: m.role.as_str(),
+        access_groups: m.access_groups.as_slice(),
+        joined_at: rfc3339(m.joined_at),
+        invitation_id: m.invitation_id.as_ref().map(|i| i.as_str()),
+        invited_by: m.invited_by.as_ref().map(inviter),
+    }
 }
 
-pub fn preview(p: &Preview) -> Value {
-    json!({
-        "account": {"id": p.account_id.as_str(), "name": p.account_name.as_str()},
-        "email": p.email.as_str(),
-        "role": p.role.as_str(),
-        "access_groups": p.access_groups.as_slice(),
-        "invited_by": {
-            "name": p.invited_by.name.as_ref().map(|n| n.as_str()),
-            "email": p.invited_by.email.as_ref().map(|e| e.as_str()),
+/// `Account` in `openapi.yaml`.
+#[derive(Clone, Debug, Serialize)]
+pub struct AccountBody<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub allowed_domains: Vec<&'a str>,
+    pub default_ttl_seconds: i64,
+    pub owners: Vec<&'a str>,
+    pub created_at: String,
+}
+
+pub fn account(a: &Account) -> AccountBody<'_> {
+    AccountBody {
+        id: a.id.as_str(),
+        name: a.name.as_str(),
+        allowed_domains: a.allowed_domains.iter().map(|d| d.as_str()).collect(),
+        default_ttl_seconds: a.default_ttl.secs(),
+        owners: a.owners.iter().map(|o| o.as_str()).collect(),
+        created_at: rfc3339(a.created_at),
+    }
+}
+
+/// The account an invitation is into, as a preview shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct AccountRef<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+}
+
+/// The inviter, as a preview shows them (no user id).
+#[derive(Clone, Debug, Serialize)]
+pub struct InviterRef<'a> {
+    pub name: Option<&'a str>,
+    pub email: Option<&'a str>,
+}
+
+/// `Preview` in `openapi.yaml`: what a link's holder may see.
+#[derive(Clone, Debug, Serialize)]
+pub struct PreviewBody<'a> {
+    pub account: AccountRef<'a>,
+    pub email: &'a str,
+    pub role: &'static str,
+    pub access_groups: &'a [String],
+    pub invited_by: InviterRef<'a>,
+    pub expires_at: String,
+    pub state: &'static str,
+}
+
+pub fn preview(p: &Preview) -> PreviewBody<'_> {
+    PreviewBody {
+        account: AccountRef {
+            id: p.account_id.as_str(),
+            name: p.account_name.as_str(),
         },
-        "expires_at": rfc3339(p.expires_at),
-        "state": p.status.as_str(),
-    })
+        email: p.email.as_str(),
+        role: p.role.as_str(),
+        access_groups: p.access_groups.as_slice(),
+        invited_by: InviterRef {
+            name: p.invited_by.name.as_ref().map(|n| n.as_str()),
+            email: p.invited_by.email.as_ref().map(|e| e.as_str()),
+        },
+        expires_at: rfc3339(p.expires_at),
+        state: p.status.as_str(),
+    }
 }
 
-pub fn page<T>(page: &Page<T>, item: impl Fn(&T) -> Value) -> Value {
-    json!({
-        "data": page.items.iter().map(item).collect::<Vec<_>>(),
-        "next_cursor": page.next_cursor.as_ref().map(Cursor::encode),
-    })
+/// A page of a list, with the cursor of the next one.
+#[derive(Clone, Debug, Serialize)]
+pub struct PageBody<B> {
+    pub data: Vec<B>,
+    pub next_cursor: Option<String>,
+}
+
+pub fn page<'a, T, B: Serialize>(page: &'a Page<T>, item: impl Fn(&'a T) -> B) -> PageBody<B> {
+    PageBody {
+        data: page.items.iter().map(item).collect(),
+        next_cursor: page.next_cursor.as_ref().map(Cursor::encode),
+    }
 }
 
 /// What one sweep run did.
-pub fn sweep_report(r: &SweepReport) -> Value {
-    json!({
-        "expired": r.expired,
-        "mailed": r.mailed,
-        "purged": r.purged,
-        "webhooks": r.webhooks,
-        "failed": r.failed,
-        "more": r.more,
-    })
+#[derive(Clone, Debug, Serialize)]
+pub struct SweepBody {
+    pub expired: usize,
+    pub mailed: usize,
+    pub purged: usize,
+    pub webhooks: usize,
+    pub failed: usize,
+    pub more: bool,
 }
 
-pub fn invite_results(out: &Invited) -> Value {
-    let results: Vec<Value> = out
-        .results
-        .iter()
-        .map(|r| {
-            let mut v = json!({"email": r.input, "status": r.status.as_str()});
-            if let Some(inv) = &r.invitation {
-                v["invitation"] = invitation(inv);
-            }
-            v
-        })
-        .collect();
-    json!({ "results": results })
+pub fn sweep_report(r: &SweepReport) -> SweepBody {
+    SweepBody {
+        expired: r.expired,
+        mailed: r.mailed,
+        purged: r.purged,
+        webhooks: r.webhooks,
+        failed: r.failed,
+        more: r.more,
+    }
+}
+
+/// One address of an invite and what came of it.
+#[derive(Clone, Debug, Serialize)]
+pub struct InviteResultBody<'a> {
+    pub email: &'a str,
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invitation: Option<InvitationBody<'a>>,
+}
+
+/// `InviteResults` in `openapi.yaml`.
+#[derive(Clone, Debug, Serialize)]
+pub struct InviteResultsBody<'a> {
+    pub results: Vec<InviteResultBody<'a>>,
+}
+
+pub fn invite_results(out: &Invited) -> InviteResultsBody<'_> {
+    InviteResultsBody {
+        results: out
+            .results
+            .iter()
+            .map(|r| InviteResultBody {
+                email: &r.input,
+                status: r.status.as_str(),
+                invitation: r.invitation.as_ref().map(invitation),
+            })
+            .collect(),
+    }
+}
+
+/// An accept's answer: the membership and the invitation it came from.
+#[derive(Clone, Debug, Serialize)]
+pub struct AcceptedBody<'a> {
+    pub member: MemberBody<'a>,
+    pub invitation: InvitationBody<'a>,
 }
 
 #[cfg(test)]

@@ -6,11 +6,11 @@
 //! keyed with the secret's decoded bytes.
 
 use crate::outgoing::OutgoingRequest;
-use crate::render::{invitation, member, rfc3339};
+use crate::render::{invitation, member, rfc3339, InvitationBody, MemberBody};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use invitations::effects::{Event, Subject};
-use serde_json::json;
+use serde::Serialize;
 use std::fmt;
 
 /// The signing key, from `whsec_` + base64 of 24 to 64 random bytes.
@@ -50,19 +50,36 @@ pub fn signature(secret: &WebhookSecret, id: &str, timestamp_secs: i64, body: &[
     format!("v1,{}", STANDARD.encode(mac.finalize()))
 }
 
+/// `WebhookEvent` in `openapi.yaml`.
+#[derive(Clone, Debug, Serialize)]
+pub struct PayloadBody<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub timestamp: String,
+    pub data: Data<'a>,
+}
+
+/// The invitation or member an event is about, as the API shows it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum Data<'a> {
+    Invitation(Box<InvitationBody<'a>>),
+    Member(MemberBody<'a>),
+}
+
 /// The body of an event: its type, when it happened, and the invitation or
 /// member as the API shows it (which never holds a token).
 pub fn payload(event: &Event) -> String {
     let data = match &event.subject {
-        Subject::Invitation(view) => invitation(view),
-        Subject::Member(m) => member(m),
+        Subject::Invitation(view) => Data::Invitation(Box::new(invitation(view))),
+        Subject::Member(m) => Data::Member(member(m)),
     };
-    json!({
-        "type": event.kind.as_str(),
-        "timestamp": rfc3339(event.at),
-        "data": data,
-    })
-    .to_string()
+    let body = PayloadBody {
+        kind: event.kind.as_str(),
+        timestamp: rfc3339(event.at),
+        data,
+    };
+    serde_json::to_string(&body).expect("a payload always serializes")
 }
 
 /// The POST that delivers `payload` under event `id`, signed at `now_secs`.

@@ -13,7 +13,6 @@ use invitations::{Env, Policy};
 use invitations_edge::body::MAX_BODY_BYTES;
 use invitations_edge::problem::ApiError;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use spin_sdk::http::{Request, Response};
 use std::future::Future;
 
@@ -57,7 +56,7 @@ impl Ctx {
     }
 }
 
-pub fn json(status: u16, body: &Value) -> Response {
+pub fn json(status: u16, body: &impl Serialize) -> Response {
     Response::builder()
         .status(status)
         .header("content-type", "application/json")

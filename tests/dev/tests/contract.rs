@@ -74,3 +74,67 @@ fn every_domain_error_code_is_documented() {
         );
     }
 }
+
+/// The body check every end-to-end answer goes through is strict: a field the
+/// document does not name, or a required one left out, fails.
+mod bodies {
+    use super::common::contract::{check_schema, document};
+    use serde_json::{json, Value};
+
+    fn schema(name: &str) -> &'static Value {
+        &document()["components"]["schemas"][name]
+    }
+
+    fn invitation() -> Value {
+        json!({
+            "id": "inv_0123456789abcdef01234567",
+            "account_id": "acc_0123456789abcdef01234567",
+            "email": "bob@example.com",
+            "role": "member",
+            "access_groups": ["eng"],
+            "metadata": {},
+            "message": null,
+            "state": "pending",
+            "delivery": {"status": "queued", "attempts": 0, "last_attempt_at": null, "last_error": null},
+            "invited_by": {"user_id": "olivia", "email": null, "name": null},
+            "created_at": "2026-12-02T10:00:00Z",
+            "expires_at": "2027-01-01T10:00:00Z",
+            "sent_count": 0,
+            "last_sent_at": null,
+            "accepted_at": null,
+            "accepted_by": null,
+            "cancelled_at": null,
+            "cancelled_by": null,
+            "expired_at": null,
+        })
+    }
+
+    #[test]
+    fn a_documented_invitation_passes() {
+        check_schema("invitation", schema("Invitation"), &invitation());
+    }
+
+    #[test]
+    #[should_panic(expected = "departs from openapi.yaml")]
+    fn a_field_the_document_does_not_name_fails() {
+        let mut body = invitation();
+        body["token"] = json!("secret");
+        check_schema("invitation", schema("Invitation"), &body);
+    }
+
+    #[test]
+    #[should_panic(expected = "departs from openapi.yaml")]
+    fn a_documented_field_left_out_fails() {
+        let mut body = invitation();
+        body.as_object_mut().unwrap().remove("expired_at");
+        check_schema("invitation", schema("Invitation"), &body);
+    }
+
+    #[test]
+    #[should_panic(expected = "departs from openapi.yaml")]
+    fn a_nested_field_the_document_does_not_name_fails() {
+        let mut body = invitation();
+        body["delivery"]["provider_id"] = json!("x");
+        check_schema("invitation", schema("Invitation"), &body);
+    }
+}

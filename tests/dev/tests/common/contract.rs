@@ -1,9 +1,13 @@
 //! The OpenAPI document as the tests hold the app to it: every answer the
 //! end-to-end tests see must be documented for its route, method and status,
-//! with the documented content type (and a documented problem `code`).
+//! with the documented content type (and a documented problem `code`), and
+//! its JSON body must match the documented schema, closed: a field the app
+//! sends and the document does not name fails, as does a required field the
+//! app leaves out. Webhook payloads are held to `WebhookEvent` the same way.
 
-use serde_json::Value;
-use std::sync::OnceLock;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 pub fn document() -> &'static Value {
     static DOC: OnceLock<Value> = OnceLock::new();
@@ -45,6 +49,61 @@ fn resolve(v: &Value) -> &Value {
     }
 }
 
+/// `schema` with every `$ref` replaced by what it names, and every object
+/// that lists its properties closed to others.
+fn strict(schema: &Value) -> Value {
+    match schema {
+        Value::Object(map) => {
+            if map.contains_key("$ref") {
+                return strict(resolve(schema));
+            }
+            let mut out: Map<String, Value> =
+                map.iter().map(|(k, v)| (k.clone(), strict(v))).collect();
+            if out.contains_key("properties") && !out.contains_key("additionalProperties") {
+                out.insert("additionalProperties".into(), Value::Bool(false));
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(strict).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Panics unless `body` matches `schema` (held strictly, see [`strict`]).
+pub fn check_schema(what: &str, schema: &Value, body: &Value) {
+    static COMPILED: OnceLock<Mutex<HashMap<String, Arc<jsonschema::Validator>>>> = OnceLock::new();
+    let key = schema.to_string();
+    let validator = {
+        let mut cache = COMPILED.get_or_init(Default::default).lock().unwrap();
+        cache
+            .entry(key)
+            .or_insert_with(|| {
+                Arc::new(
+                    jsonschema::validator_for(&strict(schema)).unwrap_or_else(|e| {
+                        panic!("{what}: the documented schema is invalid: {e}")
+                    }),
+                )
+            })
+            .clone()
+    };
+    let errors: Vec<String> = validator
+        .iter_errors(body)
+        .take(5)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{what}: the body departs from openapi.yaml: {errors:#?}\n{body:#}"
+    );
+}
+
+/// Panics unless a webhook payload is a documented `WebhookEvent`.
+pub fn check_webhook(body: &str) {
+    let payload: Value = serde_json::from_str(body).expect("a webhook payload is JSON");
+    let schema = &document()["components"]["schemas"]["WebhookEvent"];
+    check_schema("webhook payload", schema, &payload);
+}
+
 /// Panics when an answer is not what the document says it can be.
 pub fn check(method: &str, path: &str, status: u16, content_type: Option<&str>, body: &[u8]) {
     let Some(template) = template_for(path) else {
@@ -81,6 +140,14 @@ pub fn check(method: &str, path: &str, status: u16, content_type: Option<&str>, 
             documented.iter().any(|d| *d == ct),
             "{method} {template} {status}: {ct} not in {documented:?}"
         ),
+    }
+    if let Some(ct) = actual.filter(|ct| ct.ends_with("json")) {
+        let schema = resolve(&response["content"][ct]["schema"]);
+        if !schema.is_null() {
+            let value: Value = serde_json::from_slice(body)
+                .unwrap_or_else(|e| panic!("{method} {template} {status}: not JSON: {e}"));
+            check_schema(&format!("{method} {template} {status}"), schema, &value);
+        }
     }
     if actual == Some("application/problem+json") {
         let problem: Value = serde_json::from_slice(body).expect("a problem is JSON");

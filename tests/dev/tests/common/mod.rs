@@ -394,6 +394,7 @@ impl App {
         let hooks = self.inbox.hooks();
         for h in &hooks {
             signature::assert_signed(h, DEV_WEBHOOK_SECRET);
+            contract::check_webhook(&h.body);
         }
         hooks
     }
