@@ -31,16 +31,16 @@ pub struct Message {
 pub fn render(job: &MailJob, public_base_url: &str) -> Message {
     let invitation = &job.invitation;
     let account = job.account_name.as_str();
-    let inviter = inviter_label(&invitation.invited_by);
-    let inviter_full = inviter_with_address(&invitation.invited_by);
-    let role = invitation.role.as_str();
-    let groups = invitation.access_groups.as_slice();
+    let inviter = inviter_label(invitation.invited_by());
+    let inviter_full = inviter_with_address(invitation.invited_by());
+    let role = invitation.role().as_str();
+    let groups = invitation.access_groups().as_slice();
     let note = invitation
-        .message
+        .message()
         .as_ref()
         .map(|n| normalize_newlines(n.as_str()));
     let link = join_link(public_base_url, &job.token.reveal());
-    let expires = human_utc(invitation.expires_at);
+    let expires = human_utc(invitation.expires_at());
     let reminder = job.kind == MailKind::Resend;
 
     let subject = header_safe_bounded(
@@ -121,7 +121,7 @@ pub fn render(job: &MailJob, public_base_url: &str) -> Message {
     ));
 
     Message {
-        to: invitation.email.clone(),
+        to: invitation.email().clone(),
         subject,
         text,
         html,

@@ -78,7 +78,7 @@ pub struct InvitationBody<'a> {
 pub fn invitation(view: &InvitationView) -> InvitationBody<'_> {
     let inv: &Invitation = &view.invitation;
     let d = &view.delivery;
-    let (accepted_at, accepted_by) = match &inv.state {
+    let (accepted_at, accepted_by) = match inv.state() {
         State::Accepted {
             accepted_at,
             accepted_by,
@@ -86,7 +86,7 @@ pub fn invitation(view: &InvitationView) -> InvitationBody<'_> {
         } => (Some(*accepted_at), Some(accepted_by.as_str())),
         _ => (None, None),
     };
-    let (cancelled_at, cancelled_by) = match &inv.state {
+    let (cancelled_at, cancelled_by) = match inv.state() {
         State::Cancelled {
             cancelled_at,
             cancelled_by,
@@ -94,13 +94,13 @@ pub fn invitation(view: &InvitationView) -> InvitationBody<'_> {
         _ => (None, None),
     };
     InvitationBody {
-        id: inv.id.as_str(),
-        account_id: inv.account_id.as_str(),
-        email: inv.email.as_str(),
-        role: inv.role.as_str(),
-        access_groups: inv.access_groups.as_slice(),
-        metadata: inv.metadata.as_map(),
-        message: inv.message.as_ref().map(|m| m.as_str()),
+        id: inv.id().as_str(),
+        account_id: inv.account_id().as_str(),
+        email: inv.email().as_str(),
+        role: inv.role().as_str(),
+        access_groups: inv.access_groups().as_slice(),
+        metadata: inv.metadata().as_map(),
+        message: inv.message().map(|m| m.as_str()),
         state: view.status.as_str(),
         delivery: DeliveryBody {
             status: d.status.as_str(),
@@ -108,9 +108,9 @@ pub fn invitation(view: &InvitationView) -> InvitationBody<'_> {
             last_attempt_at: opt_time(d.last_attempt_at),
             last_error: d.last_error.as_deref(),
         },
-        invited_by: inviter(&inv.invited_by),
-        created_at: rfc3339(inv.created_at),
-        expires_at: rfc3339(inv.expires_at),
+        invited_by: inviter(inv.invited_by()),
+        created_at: rfc3339(inv.created_at()),
+        expires_at: rfc3339(inv.expires_at()),
         sent_count: d.sent_count,
         last_sent_at: opt_time(d.last_sent_at),
         accepted_at: opt_time(accepted_at),

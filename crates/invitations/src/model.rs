@@ -106,41 +106,43 @@ impl Status {
     }
 }
 
+/// An invitation as stored. Its fields are the crate's: outside it they are
+/// read through the accessors below, and only the transitions change them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Invitation {
-    pub id: InvitationId,
-    pub account_id: AccountId,
-    pub email: Email,
-    pub role: InviteRole,
-    pub access_groups: AccessGroups,
-    pub metadata: Metadata,
-    pub message: Option<Note>,
-    pub invited_by: Inviter,
-    pub created_at: Timestamp,
-    pub ttl: Ttl,
-    pub expires_at: Timestamp,
+    pub(crate) id: InvitationId,
+    pub(crate) account_id: AccountId,
+    pub(crate) email: Email,
+    pub(crate) role: InviteRole,
+    pub(crate) access_groups: AccessGroups,
+    pub(crate) metadata: Metadata,
+    pub(crate) message: Option<Note>,
+    pub(crate) invited_by: Inviter,
+    pub(crate) created_at: Timestamp,
+    pub(crate) ttl: Ttl,
+    pub(crate) expires_at: Timestamp,
     /// When the current token was made (creation, resend or mail retry).
-    pub issued_at: Timestamp,
+    pub(crate) issued_at: Timestamp,
     /// When a person last sent it (creation or resend): mail retries count
     /// their attempts from here.
-    pub reissued_at: Timestamp,
+    pub(crate) reissued_at: Timestamp,
     /// When it was last resent; resends are rate-limited from here (the
     /// first resend after the invite is always allowed).
     #[serde(default)]
-    pub resent_at: Option<Timestamp>,
-    pub token_hash: TokenHash,
+    pub(crate) resent_at: Option<Timestamp>,
+    pub(crate) token_hash: TokenHash,
     /// The token before a mail retry made a new one. It stays valid: the
     /// retried mail may have gone out after all. A resend clears it.
     #[serde(default)]
-    pub previous_token_hash: Option<TokenHash>,
+    pub(crate) previous_token_hash: Option<TokenHash>,
     /// Hashes that no longer open it but whose `v1/tok/` keys a failure may
     /// have left behind (their deletion comes after the change). The purge
     /// deletes them with the rest. The newest [`RETIRED_TOKENS_KEPT`] only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub retired_token_hashes: Vec<TokenHash>,
+    pub(crate) retired_token_hashes: Vec<TokenHash>,
     #[serde(flatten)]
-    pub state: State,
-    pub rev: Rev,
+    pub(crate) state: State,
+    pub(crate) rev: Rev,
 }
 
 impl Versioned for Invitation {
@@ -153,6 +155,58 @@ impl Versioned for Invitation {
 }
 
 impl Invitation {
+    pub fn id(&self) -> &InvitationId {
+        &self.id
+    }
+    pub fn account_id(&self) -> &AccountId {
+        &self.account_id
+    }
+    pub fn email(&self) -> &Email {
+        &self.email
+    }
+    pub fn role(&self) -> InviteRole {
+        self.role
+    }
+    pub fn access_groups(&self) -> &AccessGroups {
+        &self.access_groups
+    }
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+    pub fn message(&self) -> Option<&Note> {
+        self.message.as_ref()
+    }
+    pub fn invited_by(&self) -> &Inviter {
+        &self.invited_by
+    }
+    pub fn created_at(&self) -> Timestamp {
+        self.created_at
+    }
+    pub fn ttl(&self) -> Ttl {
+        self.ttl
+    }
+    pub fn expires_at(&self) -> Timestamp {
+        self.expires_at
+    }
+    /// When the current token was made (creation, resend or mail retry).
+    pub fn issued_at(&self) -> Timestamp {
+        self.issued_at
+    }
+    /// When a person last sent it (creation or resend).
+    pub fn reissued_at(&self) -> Timestamp {
+        self.reissued_at
+    }
+    pub fn resent_at(&self) -> Option<Timestamp> {
+        self.resent_at
+    }
+    pub fn token_hash(&self) -> &TokenHash {
+        &self.token_hash
+    }
+    /// The stored state; [`Invitation::status`] is what it reads as at a time.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
     pub fn status(&self, now: Timestamp) -> Status {
         match self.state {
             State::Pending if now >= self.expires_at => Status::Expired,

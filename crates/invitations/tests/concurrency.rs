@@ -228,7 +228,7 @@ fn resend_racing_expiry_and_a_new_invite_leaves_one_open() {
             let mut req = request(&["bob@example.com"]);
             req.ttl = Some(invitations::values::Ttl::from_secs(120).unwrap());
             let out = invite(&w.env(), &owner, &acc, req).unwrap();
-            let id = out.mails[0].invitation.id.clone();
+            let id = out.mails[0].invitation.id().clone();
             w.advance(119);
             let (r1, r2) = (SeededRandom::new(seed + 1), SeededRandom::new(seed + 2));
             let policy = Policy::default();

@@ -42,7 +42,7 @@ fn make_member(w: &World, owner: &Principal, acc: &AccountId, name: &str) {
                 "the blocking invitation must be visible"
             );
             w.advance(61);
-            resend(&w.env(), owner, acc, &page.items[0].invitation.id)
+            resend(&w.env(), owner, acc, page.items[0].invitation.id())
                 .unwrap()
                 .mail
                 .token
@@ -178,7 +178,7 @@ fn a_broken_cancel_can_be_retried() {
                 .unwrap()
                 .items[0]
                 .invitation
-                .id
+                .id()
                 .clone();
             match cancel(&w.env(), &owner, &acc, &id) {
                 Ok(_) | Err(Error::InvitationNotPending) => {}
@@ -247,7 +247,7 @@ fn a_broken_sweep_is_finished_by_the_next() {
                 .map(|m| (m.invitation.clone(), Err("down".into())))
                 .collect();
             record_deliveries(&w.env(), &outcomes).unwrap();
-            cancel(&w.env(), &owner, &acc, &out.mails[2].invitation.id).unwrap();
+            cancel(&w.env(), &owner, &acc, out.mails[2].invitation.id()).unwrap();
             w.advance(3600);
             Box::new(move |w| {
                 let _ = sweep(&w.env());

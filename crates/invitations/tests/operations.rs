@@ -250,8 +250,8 @@ fn bulk_invite_reports_each_address() {
     assert_eq!(out.events.len(), 2);
     assert_eq!(out.results[1].input, "NEW@example.com");
     let inv = &out.results[0].invitation.as_ref().unwrap().invitation;
-    assert_eq!(inv.email.as_str(), "new@example.com");
-    assert_eq!(inv.expires_at, w.now().plus_secs(Ttl::MAX.secs()));
+    assert_eq!(inv.email().as_str(), "new@example.com");
+    assert_eq!(inv.expires_at(), w.now().plus_secs(Ttl::MAX.secs()));
 
     let nothing = w.invite(&owner, &acc, &["new@example.com", "bad"]).unwrap();
     assert_eq!(nothing.created(), 0);
@@ -304,11 +304,11 @@ fn invite_limits_and_permissions() {
     let mut req = request(&["z@example.com"]);
     req.ttl = Some(Ttl::from_secs(2 * DAY).unwrap());
     let out = invite(&w.env(), &owner, &acc, req).unwrap();
-    assert_eq!(out.mails[0].invitation.expires_at, w.now().plus_secs(DAY));
+    assert_eq!(out.mails[0].invitation.expires_at(), w.now().plus_secs(DAY));
     let mut req = request(&["y@example.com"]);
     req.ttl = Some(Ttl::from_secs(60).unwrap());
     let out = invite(&w.env(), &owner, &acc, req).unwrap();
-    assert_eq!(out.mails[0].invitation.expires_at, w.now().plus_secs(60));
+    assert_eq!(out.mails[0].invitation.expires_at(), w.now().plus_secs(60));
 }
 
 #[test]
@@ -407,7 +407,7 @@ fn default_ttl_is_thirty_days_to_the_second() {
     w.advance(1);
     let v = get_invitation(&w.env(), &owner, &acc, &id).unwrap();
     assert_eq!(v.status, Status::Expired);
-    assert_eq!(v.expired_at, Some(v.invitation.expires_at));
+    assert_eq!(v.expired_at, Some(v.invitation.expires_at()));
 }
 
 #[test]
@@ -527,7 +527,7 @@ fn resend_rotates_the_token_restarts_the_clock_and_cools_down() {
     w.advance(3600);
     let r = resend(&w.env(), &owner, &acc, &id).unwrap();
     assert_eq!(
-        r.invitation.invitation.expires_at,
+        r.invitation.invitation.expires_at(),
         w.now().plus_secs(Ttl::MAX.secs())
     );
     assert_eq!(r.events[0].kind.as_str(), "invitation.resent");
@@ -582,7 +582,7 @@ fn listing_pages_filters_and_refuses_foreign_cursors() {
     let emails: Vec<String> = (0..25).map(|i| format!("p{i}@example.com")).collect();
     let refs: Vec<&str> = emails.iter().map(|s| s.as_str()).collect();
     let out = w.invite(&owner, &acc, &refs).unwrap();
-    cancel(&w.env(), &owner, &acc, &out.mails[0].invitation.id).unwrap();
+    cancel(&w.env(), &owner, &acc, out.mails[0].invitation.id()).unwrap();
 
     let mut seen = Vec::new();
     let mut cursor = None;
@@ -600,7 +600,7 @@ fn listing_pages_filters_and_refuses_foreign_cursors() {
         seen.extend(
             page.items
                 .into_iter()
-                .map(|v| v.invitation.email.to_string()),
+                .map(|v| v.invitation.email().to_string()),
         );
         match page.next_cursor {
             Some(c) => cursor = Some(Cursor::parse(&c.encode()).unwrap()),
@@ -622,7 +622,7 @@ fn listing_pages_filters_and_refuses_foreign_cursors() {
     };
     let page = list_invitations(&w.env(), &owner, &acc, &by_email, None, None).unwrap();
     assert_eq!(page.items.len(), 1);
-    assert_eq!(page.items[0].invitation.email.as_str(), "p3@example.com");
+    assert_eq!(page.items[0].invitation.email().as_str(), "p3@example.com");
     assert_eq!(
         list_invitations(
             &w.env(),
@@ -755,11 +755,11 @@ fn deliveries_are_recorded_with_events() {
     let events = record_deliveries(&w.env(), &outcomes).unwrap();
     let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds, ["invitation.sent", "invitation.delivery_failed"]);
-    let b = get_invitation(&w.env(), &owner, &acc, &out.mails[1].invitation.id).unwrap();
+    let b = get_invitation(&w.env(), &owner, &acc, out.mails[1].invitation.id()).unwrap();
     assert_eq!(b.delivery.status, DeliveryStatus::Failed);
     assert_eq!(b.delivery.attempts, 1);
     assert_eq!(b.delivery.last_error.as_deref(), Some("provider said 503"));
-    let a = get_invitation(&w.env(), &owner, &acc, &out.mails[0].invitation.id).unwrap();
+    let a = get_invitation(&w.env(), &owner, &acc, out.mails[0].invitation.id()).unwrap();
     assert_eq!(
         (a.delivery.status, a.delivery.sent_count),
         (DeliveryStatus::Sent, 1)
@@ -826,7 +826,10 @@ fn a_state_filter_fills_its_page_past_skipped_entries() {
     };
     let page = list_invitations(&w.env(), &owner, &acc, &pending, Some(1), None).unwrap();
     assert_eq!(page.items.len(), 1);
-    assert_eq!(page.items[0].invitation.email.as_str(), "keep@example.com");
+    assert_eq!(
+        page.items[0].invitation.email().as_str(),
+        "keep@example.com"
+    );
     assert!(page.next_cursor.is_none());
     let cancelled = InvitationFilter {
         status: Some(Status::Cancelled),

@@ -104,10 +104,10 @@ proptest! {
             tokens: &mut BTreeMap<InvitationId, InvitationToken>,
         ) {
             for j in jobs {
-                if !known.contains(&j.invitation.id) {
-                    known.push(j.invitation.id.clone());
+                if !known.contains(j.invitation.id()) {
+                    known.push(j.invitation.id().clone());
                 }
-                tokens.insert(j.invitation.id.clone(), j.token.clone());
+                tokens.insert(j.invitation.id().clone(), j.token.clone());
             }
         }
         let mut before = check_invariants(&w.store, w.now());

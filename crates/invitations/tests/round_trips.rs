@@ -111,7 +111,7 @@ fn round_trips_match_the_documented_table() {
         "list page, filter matching nothing: bounded"
     );
 
-    let id = one.mails[0].invitation.id.clone();
+    let id = one.mails[0].invitation.id().clone();
     assert_eq!(
         cost(&w, || get_invitation(&w.env(), &owner, &acc, &id).unwrap()).0,
         2,
@@ -144,14 +144,14 @@ fn round_trips_match_the_documented_table() {
         "accept by account"
     );
 
-    let cancel_id = bulk.mails[5].invitation.id.clone();
+    let cancel_id = bulk.mails[5].invitation.id().clone();
     assert_eq!(
         cost(&w, || cancel(&w.env(), &owner, &acc, &cancel_id).unwrap()).0,
         4,
         "cancel"
     );
     w.advance(120);
-    let resend_id = bulk.mails[6].invitation.id.clone();
+    let resend_id = bulk.mails[6].invitation.id().clone();
     assert_eq!(
         cost(&w, || resend(&w.env(), &owner, &acc, &resend_id).unwrap()).0,
         7,
@@ -224,13 +224,17 @@ fn on_spins_redis_store_batch_reads_fall_back_to_one_get_per_key() {
             .unwrap()
         });
         assert_eq!(page.items.len(), 50);
-        let ids: Vec<_> = page.items.iter().map(|v| v.invitation.id.clone()).collect();
+        let ids: Vec<_> = page
+            .items
+            .iter()
+            .map(|v| v.invitation.id().clone())
+            .collect();
         let mut sorted = ids.clone();
         sorted.sort();
         sorted.dedup();
         assert_eq!(sorted.len(), 50, "50 distinct invitations");
         let first = &bulk.mails[0];
-        let email = first.invitation.email.as_str();
+        let email = first.invitation.email().as_str();
         assert_eq!(
             preview(&w.env(), &first.token).unwrap().email.as_str(),
             email
@@ -316,7 +320,7 @@ fn write_transactions_match_the_documented_table() {
             accept_by_token(&w.env(), &user("bob"), &token).unwrap();
         }),
     ));
-    let cancel_id = bulk.mails[5].invitation.id.clone();
+    let cancel_id = bulk.mails[5].invitation.id().clone();
     got.push((
         "cancel",
         writes(&|| {
@@ -324,7 +328,7 @@ fn write_transactions_match_the_documented_table() {
         }),
     ));
     w.advance(120);
-    let resend_id = bulk.mails[6].invitation.id.clone();
+    let resend_id = bulk.mails[6].invitation.id().clone();
     let resent = std::cell::RefCell::new(None);
     got.push((
         "resend",

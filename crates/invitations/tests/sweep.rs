@@ -183,7 +183,7 @@ fn failed_mail_is_retried_with_backoff_and_a_fresh_link() {
     for (gap, want) in gaps.iter().zip([2, 4, 8]) {
         assert!((*gap - want).abs() <= 1, "{retried_at:?}");
     }
-    let v = get_invitation(&w.env(), &owner, &acc, &job.invitation.id).unwrap();
+    let v = get_invitation(&w.env(), &owner, &acc, job.invitation.id()).unwrap();
     assert_eq!(
         (v.delivery.status, v.delivery.attempts),
         (DeliveryStatus::Failed, 5)
@@ -282,7 +282,7 @@ fn a_rate_limited_mail_stays_queued_uses_no_attempt_and_waits_for_the_reset() {
     };
     let events = record_deliveries(&w.env(), &[(job.invitation.clone(), Err(deferred))]).unwrap();
     assert!(events.is_empty(), "a deferral tells no receiver anything");
-    let v = get_invitation(&w.env(), &owner, &acc, &job.invitation.id).unwrap();
+    let v = get_invitation(&w.env(), &owner, &acc, job.invitation.id()).unwrap();
     assert_eq!(
         (v.delivery.status, v.delivery.attempts),
         (DeliveryStatus::Queued, 0)
@@ -305,7 +305,7 @@ fn a_rate_limited_mail_stays_queued_uses_no_attempt_and_waits_for_the_reset() {
         (10..=12).contains(&minute),
         "retried after {minute} minutes"
     );
-    let v = get_invitation(&w.env(), &owner, &acc, &job.invitation.id).unwrap();
+    let v = get_invitation(&w.env(), &owner, &acc, job.invitation.id()).unwrap();
     assert_eq!(
         (v.delivery.status, v.delivery.attempts),
         (DeliveryStatus::Sent, 1),

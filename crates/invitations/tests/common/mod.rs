@@ -128,7 +128,7 @@ impl World {
         let out = self.invite(by, acc, &[email]).unwrap();
         assert_eq!(out.created(), 1, "{:?}", out.results);
         let job = out.mails.into_iter().next().unwrap();
-        (job.invitation.id, job.token)
+        (job.invitation.id().clone(), job.token)
     }
 }
 
@@ -219,7 +219,7 @@ pub fn records<T: serde::de::DeserializeOwned>(store: &MemStore, prefix: &str) -
 pub fn check_invariants(store: &MemStore, now: Timestamp) -> BTreeMap<String, Invitation> {
     let invitations: BTreeMap<String, Invitation> = records::<Invitation>(store, "v1/inv/")
         .into_iter()
-        .map(|(_, i)| (i.id.to_string(), i))
+        .map(|(_, i)| (i.id().to_string(), i))
         .collect();
 
     // Invitations reachable through a slot (an account's list reads them) or a token.
@@ -265,7 +265,7 @@ pub fn check_invariants(store: &MemStore, now: Timestamp) -> BTreeMap<String, In
     let mut open: HashMap<(String, String), Vec<String>> = HashMap::new();
     for (id, inv) in &reachable {
         if inv.status(now) == Status::Pending {
-            open.entry((inv.account_id.to_string(), inv.email.to_string()))
+            open.entry((inv.account_id().to_string(), inv.email().to_string()))
                 .or_default()
                 .push(id.clone());
         }
@@ -295,7 +295,7 @@ pub fn check_terminal_stays(
     for (id, old) in before {
         if old.is_terminal() {
             if let Some(new) = after.get(id) {
-                assert_eq!(old.state, new.state, "terminal invitation {id} changed");
+                assert_eq!(old.state(), new.state(), "terminal invitation {id} changed");
             }
         }
     }
