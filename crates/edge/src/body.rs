@@ -19,23 +19,30 @@ use serde::Deserialize;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Parses a JSON body into `T`, telling malformed JSON, unknown fields and
-/// wrong types apart.
+/// wrong types apart. Unknown fields are the ones serde skipped
+/// (`serde_ignored` names each by its path, e.g. `invitation.bogus`), so no
+/// error text is matched.
 pub fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.len() > MAX_BODY_BYTES {
         return Err(ApiError::PayloadTooLarge);
     }
-    serde_json::from_slice(bytes).map_err(|e| {
+    let mut unknown = Vec::new();
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let parsed: Result<T, serde_json::Error> =
+        serde_ignored::deserialize(&mut de, |path| unknown.push(path.to_string()))
+            .and_then(|value| de.end().map(|()| value));
+    let value = parsed.map_err(|e| {
         let msg = e.to_string();
-        if let Some(rest) = msg.strip_prefix("unknown field `") {
-            let field = rest.split('`').next().unwrap_or_default();
-            return ApiError::UnknownField(field.to_owned());
-        }
         if e.is_data() {
             ApiError::Domain(Error::Validation(vec![FieldError::new("body", msg)]))
         } else {
             ApiError::InvalidJson(msg)
         }
-    })
+    })?;
+    match unknown.into_iter().next() {
+        Some(field) => Err(ApiError::UnknownField(field)),
+        None => Ok(value),
+    }
 }
 
 /// Collects field errors so a caller hears about all of them at once.
@@ -63,7 +70,6 @@ impl Fields {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct CreateAccountBody {
     pub name: String,
 }
@@ -77,7 +83,6 @@ impl CreateAccountBody {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct PatchAccountBody {
     pub name: Option<String>,
     pub allowed_domains: Option<Vec<String>>,
@@ -108,7 +113,6 @@ impl PatchAccountBody {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct InviteBody {
     pub emails: Vec<String>,
     #[serde(default = "default_role")]
@@ -154,7 +158,6 @@ impl InviteBody {
 
 /// `{"token": "..."}` to accept by link, or `{"account_id": "acc_..."}` when signed in.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct AcceptBody {
     pub token: Option<String>,
     pub account_id: Option<String>,
@@ -290,6 +293,13 @@ mod tests {
         assert_eq!(e.problem().errors[0].field, "colour");
         assert_eq!(
             json::<InviteBody>(b"{not json").unwrap_err().problem().code,
+            "invalid_json"
+        );
+        assert_eq!(
+            json::<InviteBody>(br#"{"emails": []} trailing"#)
+                .unwrap_err()
+                .problem()
+                .code,
             "invalid_json"
         );
         assert_eq!(
