@@ -137,8 +137,11 @@ impl Target {
         })
     }
 
-    /// One request, timed to its answer; then waits until the app has done
-    /// what it does after answering, so the next request runs alone.
+    /// One request, timed to its answer (recorded under `op` when it is one
+    /// of [`OPERATIONS`]); then waits until the app has done what it does
+    /// after answering, so the next request runs alone. Any status but
+    /// `want` stops the benchmark.
+    #[allow(clippy::too_many_arguments)]
     async fn call(
         &self,
         op: &str,
@@ -146,8 +149,9 @@ impl Target {
         path: &str,
         bearer: &str,
         body: Option<Value>,
+        want: u16,
         samples: &mut BTreeMap<&'static str, Samples>,
-    ) -> anyhow::Result<(u16, Value)> {
+    ) -> anyhow::Result<Value> {
         let mut request = http::Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base))
@@ -166,22 +170,45 @@ impl Target {
         let bytes = response.into_body().collect().await?.to_bytes();
         let elapsed = started.elapsed();
         self.settle().await;
-        let name = OPERATIONS
-            .into_iter()
-            .find(|o| *o == op)
-            .context("a known operation")?;
-        let entry = samples.entry(name).or_default();
-        entry.times.push(elapsed);
-        if let Runtime::Host(host) = &self.runtime {
-            if let Some(r) = host.stats().tagged(op) {
-                let writes = r.writes_before_answer();
-                entry.cost = Some((r.round_trips_before_answer() - writes, writes));
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if status != want {
+            bail!("{op} answered {status}: {body}");
+        }
+        if let Some(name) = OPERATIONS.into_iter().find(|o| *o == op) {
+            let entry = samples.entry(name).or_default();
+            entry.times.push(elapsed);
+            if let Runtime::Host(host) = &self.runtime {
+                if let Some(r) = host.stats().tagged(op) {
+                    let writes = r.writes_before_answer();
+                    entry.cost = Some((r.round_trips_before_answer() - writes, writes));
+                }
             }
         }
-        Ok((
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        ))
+        Ok(body)
+    }
+
+    /// Invites one address; returns the invitation's id.
+    async fn invite_one(
+        &self,
+        path: &str,
+        owner: &str,
+        email: &str,
+        samples: &mut BTreeMap<&'static str, Samples>,
+    ) -> anyhow::Result<String> {
+        let body = json!({"emails": [email]});
+        let answer = self
+            .call(
+                "invite 1 address",
+                "POST",
+                path,
+                owner,
+                Some(body),
+                201,
+                samples,
+            )
+            .await?;
+        let id = answer["results"][0]["invitation"]["id"].as_str();
+        Ok(id.context("invitation id")?.to_owned())
     }
 
     async fn settle(&self) {
@@ -223,147 +250,80 @@ async fn measure(
     rounds: usize,
 ) -> anyhow::Result<BTreeMap<&'static str, Samples>> {
     let mut samples = BTreeMap::new();
+    let s = &mut samples;
     let owner = token("bench", "bench@example.com")?;
-    let mut s = BTreeMap::new();
-    let (status, account) = target
+    let account = json!({"name": "Bench"});
+    let account = target
         .call(
-            "preview (floor)",
+            "create account",
             "POST",
             "/v1/accounts",
             &owner,
-            Some(json!({"name": "Bench"})),
-            &mut s,
+            Some(account),
+            201,
+            s,
         )
         .await?;
-    if status != 201 {
-        bail!("creating the account answered {status}: {account}");
-    }
     let acc = account["id"].as_str().context("account id")?.to_owned();
     let path = format!("/v1/accounts/{acc}/invitations");
-    let unknown = "A".repeat(43);
-    let expect = |op: &str, want: u16, (got, body): (u16, Value)| -> anyhow::Result<Value> {
-        if got != want {
-            bail!("{op} answered {got}: {body}");
-        }
-        Ok(body)
-    };
-    let mut serial = 0;
+    let floor = format!("/v1/invitations/preview?token={}", "A".repeat(43));
     for round in 0..rounds {
-        let floor = format!("/v1/invitations/preview?token={unknown}");
-        let r = target
-            .call("preview (floor)", "GET", &floor, "", None, &mut samples)
+        target
+            .call("preview (floor)", "GET", &floor, "", None, 404, s)
             .await?;
-        expect("preview", 404, r)?;
 
         let who = format!("m{round}");
         let email = format!("{who}@example.com");
-        let r = target
-            .call(
-                "invite 1 address",
-                "POST",
-                &path,
-                &owner,
-                Some(json!({"emails": [email]})),
-                &mut samples,
-            )
+        let id = target.invite_one(&path, &owner, &email, s).await?;
+        let resend = format!("{path}/{id}/resend");
+        target
+            .call("resend", "POST", &resend, &owner, Some(json!({})), 200, s)
             .await?;
-        let body = expect("invite", 201, r)?;
-        let id = body["results"][0]["invitation"]["id"]
-            .as_str()
-            .context("invitation id")?
-            .to_owned();
-        let r = target
-            .call(
-                "resend",
-                "POST",
-                &format!("{path}/{id}/resend"),
-                &owner,
-                Some(json!({})),
-                &mut samples,
-            )
-            .await?;
-        expect("resend", 200, r)?;
-        let link = target.link_for(&email).await?;
-        let r = target
+        let link = json!({"token": target.link_for(&email).await?});
+        let invitee = token(&who, &email)?;
+        target
             .call(
                 "accept",
                 "POST",
                 "/v1/invitations/accept",
-                &token(&who, &email)?,
-                Some(json!({"token": link})),
-                &mut samples,
+                &invitee,
+                Some(link),
+                200,
+                s,
             )
             .await?;
-        expect("accept", 200, r)?;
 
         let doomed = format!("c{round}@example.com");
-        let r = target
-            .call(
-                "invite 1 address",
-                "POST",
-                &path,
-                &owner,
-                Some(json!({"emails": [doomed]})),
-                &mut samples,
-            )
+        let id = target.invite_one(&path, &owner, &doomed, s).await?;
+        let invitation = format!("{path}/{id}");
+        target
+            .call("cancel", "DELETE", &invitation, &owner, None, 200, s)
             .await?;
-        let body = expect("invite", 201, r)?;
-        let id = body["results"][0]["invitation"]["id"]
-            .as_str()
-            .context("invitation id")?
-            .to_owned();
-        let r = target
-            .call(
-                "cancel",
-                "DELETE",
-                &format!("{path}/{id}"),
-                &owner,
-                None,
-                &mut samples,
-            )
+        let member = format!("/v1/accounts/{acc}/members/{who}");
+        target
+            .call("remove member", "DELETE", &member, &owner, None, 204, s)
             .await?;
-        expect("cancel", 200, r)?;
-        let r = target
-            .call(
-                "remove member",
-                "DELETE",
-                &format!("/v1/accounts/{acc}/members/{who}"),
-                &owner,
-                None,
-                &mut samples,
-            )
+        let page = format!("{path}?limit=50");
+        target
+            .call("list page (50)", "GET", &page, &owner, None, 200, s)
             .await?;
-        expect("remove", 204, r)?;
-        let r = target
-            .call(
-                "list page (50)",
-                "GET",
-                &format!("{path}?limit=50"),
-                &owner,
-                None,
-                &mut samples,
-            )
-            .await?;
-        expect("list", 200, r)?;
     }
-    for _ in 0..rounds.div_ceil(10).max(3) {
+    for batch in 0..rounds.div_ceil(10).max(3) {
         let emails: Vec<String> = (0..100)
-            .map(|i| {
-                serial += 1;
-                format!("b{serial}-{i}@example.com")
-            })
+            .map(|i| format!("b{batch}-{i}@example.com"))
             .collect();
-        let r = target
+        let body = json!({"emails": emails});
+        target
             .call(
                 "invite 100 addresses",
                 "POST",
                 &path,
                 &owner,
-                Some(json!({"emails": emails})),
-                &mut samples,
+                Some(body),
+                201,
+                s,
             )
             .await?;
-        expect("invite 100", 201, r)?;
     }
     Ok(samples)
 }

@@ -171,13 +171,7 @@ async fn mail_provider_down_keeps_the_invitation_and_shows_why() {
     let inv = &r.json()["results"][0]["invitation"];
     assert_eq!(inv["state"], "pending");
     let id = inv["id"].as_str().unwrap();
-    let seen = app
-        .get(
-            &format!("/v1/accounts/{acc}/invitations/{id}"),
-            Some(&owner),
-        )
-        .await
-        .json();
+    let seen = app.invitation(&acc, id, "olivia").await;
     assert_eq!(seen["delivery"]["status"], "failed");
     assert_eq!(seen["delivery"]["attempts"], 1);
     assert!(seen["delivery"]["last_error"]
@@ -194,13 +188,7 @@ async fn mail_provider_down_keeps_the_invitation_and_shows_why() {
         )
         .await;
     assert_eq!(r.status, 200);
-    let seen = app
-        .get(
-            &format!("/v1/accounts/{acc}/invitations/{id}"),
-            Some(&owner),
-        )
-        .await
-        .json();
+    let seen = app.invitation(&acc, id, "olivia").await;
     assert_eq!(seen["delivery"]["status"], "sent");
     assert_eq!(app.inbox.mails_to("bob@example.com").len(), 1);
 }
@@ -224,13 +212,7 @@ async fn a_mail_api_that_refuses_connections_is_a_failure_not_a_500() {
     let r = app.invite("olivia", &acc, &["carol@example.com"]).await;
     assert_eq!(r.status, 201, "{}", r.text());
     let id = r.json()["results"][0]["invitation"]["id"].clone();
-    let seen = app
-        .get(
-            &format!("/v1/accounts/{acc}/invitations/{}", id.as_str().unwrap()),
-            Some(&app.token("olivia")),
-        )
-        .await
-        .json();
+    let seen = app.invitation(&acc, id.as_str().unwrap(), "olivia").await;
     let delivery = &seen["delivery"];
     assert_eq!(delivery["status"], "failed", "{delivery}");
     assert_eq!(delivery["attempts"], 1, "{delivery}");

@@ -132,10 +132,7 @@ async fn invite_mail_preview_accept_resend_cancel_remove() {
     let resend = format!("{invitations}/{dave_id}/resend");
     let r = app.post(&resend, Some(&owner), json!({})).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    let seen = app
-        .get(&format!("{invitations}/{dave_id}"), Some(&owner))
-        .await
-        .json();
+    let seen = app.invitation(&acc, &dave_id, "olivia").await;
     assert_eq!(seen["sent_count"], 2, "{seen}");
     let r = app.post(&resend, Some(&owner), json!({})).await;
     assert_eq!((r.status, r.code()), (429, "rate_limited".to_owned()));
@@ -144,10 +141,7 @@ async fn invite_mail_preview_accept_resend_cancel_remove() {
     app.advance(wait).await;
     let r = app.post(&resend, Some(&owner), json!({})).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    let seen = app
-        .get(&format!("{invitations}/{dave_id}"), Some(&owner))
-        .await
-        .json();
+    let seen = app.invitation(&acc, &dave_id, "olivia").await;
     assert_eq!(seen["sent_count"], 3, "{seen}");
     let fresh = app.last_mail("dave@example.com").token().unwrap();
     assert_ne!(fresh, dave);

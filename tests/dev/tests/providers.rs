@@ -12,17 +12,10 @@ use std::time::Duration;
 /// The deliveries of the invitations an invite created, as they read now
 /// (the answer may have gone out before the mail: `send_after_answer`).
 async fn deliveries(app: &App, acc: &str, reply: &common::Reply) -> Vec<Value> {
-    let owner = app.token("owner");
     let mut out = Vec::new();
     for r in reply.json()["results"].as_array().unwrap() {
         let id = r["invitation"]["id"].as_str().unwrap();
-        let seen = app
-            .get(
-                &format!("/v1/accounts/{acc}/invitations/{id}"),
-                Some(&owner),
-            )
-            .await;
-        out.push(seen.json()["delivery"].clone());
+        out.push(app.invitation(acc, id, "owner").await["delivery"].clone());
     }
     out
 }
@@ -133,13 +126,7 @@ async fn a_rate_limited_mail_stays_queued_uses_no_attempt_and_goes_out_after_the
         .as_str()
         .unwrap()
         .to_owned();
-    let seen = app
-        .get(
-            &format!("/v1/accounts/{acc}/invitations/{id}"),
-            Some(&app.token("owner")),
-        )
-        .await
-        .json();
+    let seen = app.invitation(&acc, &id, "owner").await;
     assert_eq!(seen["delivery"]["status"], "sent", "{seen}");
     assert_eq!(seen["delivery"]["attempts"], 1, "{seen}");
     assert_eq!(app.inbox.mails_to("later@example.com").len(), 1);
@@ -188,15 +175,8 @@ async fn a_sweep_sends_three_hundred_queued_mails_in_batches_without_tripping_th
     );
     assert_eq!(calls.iter().map(|c| c.messages).sum::<usize>(), 300);
     assert_eq!(app.inbox.mails().len(), 300);
-    let owner = app.token("owner");
     for id in ids.iter().step_by(37) {
-        let seen = app
-            .get(
-                &format!("/v1/accounts/{acc}/invitations/{id}"),
-                Some(&owner),
-            )
-            .await
-            .json();
+        let seen = app.invitation(&acc, id, "owner").await;
         assert_eq!(
             (
                 seen["delivery"]["status"].as_str(),

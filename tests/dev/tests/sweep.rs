@@ -30,17 +30,6 @@ fn ids(reply: &Reply) -> Vec<String> {
         .collect()
 }
 
-async fn state(app: &App, acc: &str, id: &str) -> Value {
-    let r = app
-        .get(
-            &format!("/v1/accounts/{acc}/invitations/{id}"),
-            Some(&app.token("owner")),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.json()
-}
-
 #[tokio::test]
 async fn default_ttl_expires_at_thirty_days_and_the_sweep_tells_the_app_needs_host_clock() {
     if common::skipped_on_spin("thirty days pass only on the host's clock") {
@@ -53,13 +42,13 @@ async fn default_ttl_expires_at_thirty_days_and_the_sweep_tells_the_app_needs_ho
     let id = ids(&r).remove(0);
 
     app.advance(30 * DAY - 1).await;
-    assert_eq!(state(&app, &acc, &id).await["state"], "pending");
+    assert_eq!(app.invitation(&acc, &id, "owner").await["state"], "pending");
     let swept = app.sweep_all().await;
     assert_eq!(swept.expired, 0);
 
     app.advance(1).await;
     // Expired on reading, before any sweep, and the link no longer works.
-    let inv = state(&app, &acc, &id).await;
+    let inv = app.invitation(&acc, &id, "owner").await;
     assert_eq!(inv["state"], "expired");
     let token = app.last_mail("bob@example.com").token().unwrap();
     let r = app.accept("bob", &token).await;
@@ -176,7 +165,7 @@ async fn a_bounded_run_leaves_more_and_two_runs_at_once_do_nothing_twice() {
     want.sort();
     assert_eq!(expired_ids, want);
     for id in all.iter().take(5) {
-        assert_eq!(state(&app, &acc, id).await["state"], "expired");
+        assert_eq!(app.invitation(&acc, id, "owner").await["state"], "expired");
     }
     // Each address got exactly its first mail: expiry sends nothing.
     assert_eq!(app.inbox.mails().len(), 100);
@@ -193,14 +182,14 @@ async fn mail_goes_out_once_the_provider_is_back_needs_host_clock() {
     let r = app.invite("owner", &acc, &["dana@example.com"]).await;
     assert_eq!(r.status, 201, "{}", r.text());
     let id = ids(&r).remove(0);
-    let inv = state(&app, &acc, &id).await;
+    let inv = app.invitation(&acc, &id, "owner").await;
     assert_eq!(inv["delivery"]["status"], "failed");
     assert_eq!(inv["delivery"]["attempts"], 1);
 
     // Two more failed attempts by the sweep.
     let mut waited = Vec::new();
     let mut since = 0;
-    while state(&app, &acc, &id).await["delivery"]["attempts"] != 3 {
+    while app.invitation(&acc, &id, "owner").await["delivery"]["attempts"] != 3 {
         assert!(since < 3600, "no retry within an hour");
         app.advance(60).await;
         since += 60;
@@ -226,7 +215,7 @@ async fn mail_goes_out_once_the_provider_is_back_needs_host_clock() {
             break;
         }
     }
-    let inv = state(&app, &acc, &id).await;
+    let inv = app.invitation(&acc, &id, "owner").await;
     assert_eq!(inv["delivery"]["status"], "sent", "{inv}");
     assert_eq!(inv["delivery"]["attempts"], 4, "{inv}");
     assert_eq!(app.inbox.mails_to("dana@example.com").len(), 1);
@@ -290,7 +279,7 @@ async fn the_cron_trigger_writes_down_expiry_and_tells_the_app() {
     assert!(events[0]["data"]["expired_at"].is_string());
     // Written down: a sweep through the route finds nothing left to expire.
     assert_eq!(app.sweep_all().await.expired, 0);
-    assert_eq!(state(&app, &acc, &id).await["state"], "expired");
+    assert_eq!(app.invitation(&acc, &id, "owner").await["state"], "expired");
 }
 
 #[tokio::test]
@@ -310,7 +299,7 @@ async fn the_cron_export_costs_what_the_route_costs_needs_host_counters() {
     app.host().invoke_cron("expire").await.unwrap();
     let cron_cost = app.host().stats().last().unwrap().round_trips();
     for id in &cron_ids {
-        assert_eq!(state(&app, &acc, id).await["state"], "expired");
+        assert_eq!(app.invitation(&acc, id, "owner").await["state"], "expired");
     }
     assert_eq!(app.sweep_all().await.expired, 0, "cron left nothing");
 

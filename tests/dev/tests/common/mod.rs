@@ -409,6 +409,18 @@ impl App {
             .collect()
     }
 
+    /// Invitation `id` of `acc` as `by` reads it now (must be found).
+    pub async fn invitation(&self, acc: &str, id: &str, by: &str) -> Value {
+        let r = self
+            .get(
+                &format!("/v1/accounts/{acc}/invitations/{id}"),
+                Some(&self.token(by)),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()
+    }
+
     /// The newest mail to `to`.
     pub fn last_mail(&self, to: &str) -> Mail {
         self.inbox
