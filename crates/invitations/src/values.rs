@@ -195,6 +195,11 @@ impl<'de> Deserialize<'de> for Ttl {
 /// characters (so nothing can break out of a mail header), bounded length.
 /// Where newlines are allowed, CRLF and CR (as browsers send them) become LF.
 fn clean_text(input: &str, max_chars: usize, allow_newlines: bool) -> Result<String, ValueError> {
+    // The limit applies to the text as sent (as a JSON Schema `maxLength`
+    // does), before trimming and line-ending changes shorten it.
+    if input.chars().count() > max_chars {
+        return invalid(format!("must be at most {max_chars} characters"));
+    }
     let normalised;
     let input = if allow_newlines && input.contains('\r') {
         normalised = input.replace("\r\n", "\n").replace('\r', "\n");
@@ -204,10 +209,7 @@ fn clean_text(input: &str, max_chars: usize, allow_newlines: bool) -> Result<Str
     };
     let t = input.trim();
     if t.is_empty() {
-        return invalid("must not be empty");
-    }
-    if t.chars().count() > max_chars {
-        return invalid(format!("must be at most {max_chars} characters"));
+        return invalid("must contain a character other than white space");
     }
     let bad = t
         .chars()
@@ -263,6 +265,17 @@ text_type!(
     Note, MAX_NOTE_CHARS, true
 );
 
+impl Note {
+    /// The `message` field: empty or only white space means no note, though
+    /// the length limit still applies to what was sent.
+    pub fn parse_optional(input: &str) -> Result<Option<Note>, ValueError> {
+        if input.trim().is_empty() && input.chars().count() <= MAX_NOTE_CHARS {
+            return Ok(None);
+        }
+        Note::parse(input).map(Some)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,6 +316,13 @@ mod tests {
     }
 
     #[test]
+    fn text_limits_count_what_was_sent() {
+        let name = "a".repeat(MAX_NAME_CHARS);
+        assert!(AccountName::parse(&name).is_ok());
+        assert!(AccountName::parse(&format!(" {name}")).is_err());
+    }
+
+    #[test]
     fn text_refuses_header_injection() {
         assert!(AccountName::parse("Acme\r\nBcc: x@example.com").is_err());
         assert!(AccountName::parse("   ").is_err());
@@ -316,6 +336,8 @@ mod tests {
             "line one\nline two"
         );
         assert!(Note::parse("tab\u{7}bell").is_err());
+        assert_eq!(Note::parse_optional("  \n ").unwrap(), None);
+        assert!(Note::parse_optional(&" ".repeat(MAX_NOTE_CHARS + 1)).is_err());
         assert!(PersonName::parse(&"n".repeat(101)).is_err());
     }
 }
