@@ -1,13 +1,18 @@
-//! `accept`: accept an invitation, preview it by token, and the invitee's page.
+//! `accept`: the invitee's side. Accept or decline an invitation, preview it
+//! by token, the invitee's inbox and page.
 //!
-//! Routes: `/v1/invitations/accept` (POST), `/v1/invitations/preview` (GET, no
-//! login: the token is the credential), `/join` (GET, HTML).
+//! Routes: `/v1/invitations/accept` (POST), `/v1/invitations/decline` (POST; by
+//! token no login), `/v1/invitations/preview` (GET, no login: the token is the
+//! credential), `/v1/me/invitations` (GET), `/join` (GET, HTML; POST from its
+//! Decline button).
 
 use invitations::error::Error;
-use invitations::ops::accept::{accept_by_token, accept_for_account};
+use invitations::ops::accept::{accept_by_id, accept_by_token, accept_for_account};
+use invitations::ops::decline::{decline_by_id, decline_by_token, decline_for_account};
+use invitations::ops::inbox::my_invitations;
 use invitations::ops::preview::preview;
 use invitations::token::InvitationToken;
-use invitations_edge::body::{AcceptBody, AcceptBy};
+use invitations_edge::body::{paging_query, AnswerBody, AnswerBy};
 use invitations_edge::problem::ApiError;
 use invitations_edge::{join, render};
 use invitations_spin::config;
@@ -29,14 +34,34 @@ fn token(req: &Request) -> Result<InvitationToken, ApiError> {
         .ok_or(ApiError::Domain(Error::InvitationNotFound))
 }
 
+fn join_page(ctx: &Ctx, token: Result<InvitationToken, ApiError>) -> Result<Response, ApiError> {
+    let outcome = token.and_then(|t| {
+        preview(&ctx.env(), &t)
+            .map(|p| (t, p))
+            .map_err(ApiError::from)
+    });
+    let page = match &outcome {
+        Ok((t, p)) => join::page(
+            Ok(p),
+            Some(&t.reveal()),
+            config::var("app_accept_url").as_deref(),
+        ),
+        Err(ApiError::Domain(e)) => join::page(Err(e), None, None),
+        Err(ApiError::PayloadTooLarge) => return Err(ApiError::PayloadTooLarge),
+        Err(e) => return Err(ApiError::Misconfigured(e.to_string())),
+    };
+    Ok(web::html(page.status, &page.html))
+}
+
 async fn run(req: &Request, later: &mut Later) -> Result<Response, ApiError> {
     let ctx = Ctx::open()?;
     match (web::route(req).as_str(), req.method()) {
         ("/v1/invitations/accept", Method::Post) => {
             let who = web::caller(req, &ctx)?;
-            let accepted = match web::body::<AcceptBody>(req)?.parse()? {
-                AcceptBy::Token(t) => accept_by_token(&ctx.env(), &who, &t)?,
-                AcceptBy::Account(acc) => accept_for_account(&ctx.env(), &who, &acc)?,
+            let accepted = match web::body::<AnswerBody>(req)?.parse()? {
+                AnswerBy::Token(t) => accept_by_token(&ctx.env(), &who, &t)?,
+                AnswerBy::Account(acc) => accept_for_account(&ctx.env(), &who, &acc)?,
+                AnswerBy::Invitation(id) => accept_by_id(&ctx.env(), &who, &id)?,
             };
             later.events(&ctx, accepted.events).await;
             let body = render::AcceptedBody {
@@ -46,29 +71,50 @@ async fn run(req: &Request, later: &mut Later) -> Result<Response, ApiError> {
             Ok(web::json(200, &body))
         }
         ("/v1/invitations/accept", _) => Err(ApiError::MethodNotAllowed("POST")),
+        ("/v1/invitations/decline", Method::Post) => {
+            let declined = match web::body::<AnswerBody>(req)?.parse()? {
+                AnswerBy::Token(t) => decline_by_token(&ctx.env(), &t)?,
+                AnswerBy::Account(acc) => {
+                    decline_for_account(&ctx.env(), &web::caller(req, &ctx)?, &acc)?
+                }
+                AnswerBy::Invitation(id) => {
+                    decline_by_id(&ctx.env(), &web::caller(req, &ctx)?, &id)?
+                }
+            };
+            later.events(&ctx, declined.events).await;
+            let body = render::DeclinedBody {
+                invitation: render::invitation(&declined.invitation),
+            };
+            Ok(web::json(200, &body))
+        }
+        ("/v1/invitations/decline", _) => Err(ApiError::MethodNotAllowed("POST")),
+        ("/v1/me/invitations", Method::Get) => {
+            let who = web::caller(req, &ctx)?;
+            let page = paging_query(req.query())?;
+            let mine = my_invitations(&ctx.env(), &who, page.limit, page.cursor)?;
+            Ok(web::json(200, &render::page(&mine, render::inbox_item)))
+        }
+        ("/v1/me/invitations", _) => Err(ApiError::MethodNotAllowed("GET")),
         ("/v1/invitations/preview", Method::Get) => {
             let found = preview(&ctx.env(), &token(req)?)?;
             Ok(web::json(200, &render::preview(&found)))
         }
         ("/v1/invitations/preview", _) => Err(ApiError::MethodNotAllowed("GET")),
-        ("/join", Method::Get) => {
-            let outcome = token(req).and_then(|t| {
-                preview(&ctx.env(), &t)
-                    .map(|p| (t, p))
-                    .map_err(ApiError::from)
-            });
-            let page = match &outcome {
-                Ok((t, p)) => join::page(
-                    Ok(p),
-                    Some(&t.reveal()),
-                    config::var("app_accept_url").as_deref(),
-                ),
-                Err(ApiError::Domain(e)) => join::page(Err(e), None, None),
-                Err(e) => return Err(ApiError::Misconfigured(e.to_string())),
-            };
-            Ok(web::html(page.status, &page.html))
+        ("/join", Method::Get) => join_page(&ctx, token(req)),
+        // The page's Decline button. When it cannot decline, the page shows
+        // the invitation as it now is (accepted, cancelled, expired, unknown).
+        ("/join", Method::Post) => {
+            let token = invitations_edge::body::form_token(req.body());
+            if let Ok(t) = &token {
+                if let Ok(declined) = decline_by_token(&ctx.env(), t) {
+                    later.events(&ctx, declined.events).await;
+                    let page = join::declined(declined.account_name.as_str());
+                    return Ok(web::html(page.status, &page.html));
+                }
+            }
+            join_page(&ctx, token)
         }
-        ("/join", _) => Err(ApiError::MethodNotAllowed("GET")),
+        ("/join", _) => Err(ApiError::MethodNotAllowed("GET, POST")),
         _ => Err(ApiError::NotFound),
     }
 }

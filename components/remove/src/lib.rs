@@ -1,12 +1,15 @@
-//! `remove`: read or cancel one invitation; list, read or remove members.
+//! `remove`: read or cancel one invitation; list, read, change or remove
+//! members (and a member leaves).
 //!
 //! Routes: `/v1/accounts/:account/invitations/:invitation` (GET, DELETE),
-//! `/v1/accounts/:account/members` (GET), `/v1/accounts/:account/members/:user` (GET, DELETE).
+//! `/v1/accounts/:account/members` (GET), `/v1/accounts/:account/members/:user`
+//! (GET, PATCH, DELETE).
 
 use invitations::ops::cancel::cancel;
 use invitations::ops::list::get_invitation;
 use invitations::ops::members::{get_member, list_members, remove_member};
-use invitations_edge::body::member_query;
+use invitations::ops::update_member::update_member;
+use invitations_edge::body::{paging_query, PatchMemberBody};
 use invitations_edge::problem::ApiError;
 use invitations_edge::render;
 use invitations_spin::effects::Later;
@@ -40,7 +43,7 @@ async fn run(req: &Request, later: &mut Later) -> Result<Response, ApiError> {
             Err(ApiError::MethodNotAllowed("GET, DELETE"))
         }
         ("/v1/accounts/:account/members", Method::Get) => {
-            let page = member_query(req.query())?;
+            let page = paging_query(req.query())?;
             let listed = list_members(&env, &who, &acc, page.limit, page.cursor)?;
             Ok(web::json(200, &render::page(&listed, render::member)))
         }
@@ -49,13 +52,19 @@ async fn run(req: &Request, later: &mut Later) -> Result<Response, ApiError> {
             let member = get_member(&env, &who, &acc, &web::user_id(req)?)?;
             Ok(web::json(200, &render::member(&member)))
         }
+        ("/v1/accounts/:account/members/:user", Method::Patch) => {
+            let patch = web::body::<PatchMemberBody>(req)?.parse()?;
+            let updated = update_member(&env, &who, &acc, &web::user_id(req)?, patch)?;
+            later.events(&ctx, updated.events).await;
+            Ok(web::json(200, &render::member(&updated.member)))
+        }
         ("/v1/accounts/:account/members/:user", Method::Delete) => {
             let events = remove_member(&env, &who, &acc, &web::user_id(req)?)?;
             later.events(&ctx, events).await;
             Ok(web::no_content())
         }
         ("/v1/accounts/:account/members/:user", _) => {
-            Err(ApiError::MethodNotAllowed("GET, DELETE"))
+            Err(ApiError::MethodNotAllowed("GET, PATCH, DELETE"))
         }
         _ => Err(ApiError::NotFound),
     }

@@ -6,13 +6,14 @@ use crate::problem::ApiError;
 use invitations::cursor::Cursor;
 use invitations::email::{Domain, Email};
 use invitations::error::{Error, FieldError};
-use invitations::ids::AccountId;
+use invitations::ids::{AccountId, InvitationId};
 use invitations::model::Status;
 use invitations::ops::accounts::AccountPatch;
 use invitations::ops::invite::InviteRequest;
 use invitations::ops::list::InvitationFilter;
+use invitations::ops::update_member::MemberPatch;
 use invitations::token::InvitationToken;
-use invitations::values::{AccessGroups, AccountName, InviteRole, Metadata, Note, Ttl};
+use invitations::values::{AccessGroups, AccountName, InviteRole, Metadata, Note, Role, Ttl};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -82,10 +83,24 @@ impl CreateAccountBody {
     }
 }
 
+/// An optional field that, when present, must hold a value: `null` is a type
+/// error like any other (the contract declares these fields non-nullable), not
+/// a silent "absent".
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
 #[derive(Debug, Deserialize)]
 pub struct PatchAccountBody {
+    #[serde(default, deserialize_with = "present")]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     pub allowed_domains: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
     pub default_ttl_seconds: Option<i64>,
 }
 
@@ -119,9 +134,11 @@ pub struct InviteBody {
     pub role: String,
     #[serde(default)]
     pub access_groups: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub metadata: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "present")]
     pub ttl_seconds: Option<i64>,
+    #[serde(default, deserialize_with = "present")]
     pub message: Option<String>,
 }
 
@@ -135,15 +152,15 @@ impl InviteBody {
         let role = f.take("role", InviteRole::parse(&self.role));
         let groups = f.take("access_groups", AccessGroups::parse(&self.access_groups));
         let metadata = match self.metadata {
-            None | Some(serde_json::Value::Null) => Some(Metadata::default()),
+            None => Some(Metadata::default()),
             Some(m) => f.take("metadata", Metadata::parse(m)),
         };
         let ttl = self
             .ttl_seconds
             .and_then(|t| f.take("ttl_seconds", Ttl::from_secs(t)));
-        let message = match self.message.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(m) => f.take("message", Note::parse(m)),
+        let message = match self.message {
+            None => Some(None),
+            Some(m) => f.take("message", Note::parse_optional(&m)),
         };
         f.finish(|| InviteRequest {
             emails: self.emails,
@@ -151,39 +168,84 @@ impl InviteBody {
             access_groups: groups.unwrap(),
             metadata: metadata.unwrap(),
             ttl,
-            message,
+            message: message.unwrap(),
         })
     }
 }
 
-/// `{"token": "..."}` to accept by link, or `{"account_id": "acc_..."}` when signed in.
+/// `PATCH /v1/accounts/{account}/members/{user}`: what to change.
 #[derive(Debug, Deserialize)]
-pub struct AcceptBody {
+pub struct PatchMemberBody {
+    #[serde(default, deserialize_with = "present")]
+    pub role: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub access_groups: Option<Vec<String>>,
+}
+
+impl PatchMemberBody {
+    pub fn parse(self) -> Result<MemberPatch, ApiError> {
+        let mut f = Fields::default();
+        let role = self.role.and_then(|r| f.take("role", Role::parse(&r)));
+        let access_groups = self
+            .access_groups
+            .and_then(|g| f.take("access_groups", AccessGroups::parse(&g)));
+        f.finish(|| MemberPatch {
+            role,
+            access_groups,
+        })
+    }
+}
+
+/// Which invitation an invitee answers (accepts or declines): `{"token": "..."}`
+/// by the link, or when signed in `{"account_id": "acc_..."}` or, from the
+/// inbox, `{"invitation_id": "inv_..."}`.
+#[derive(Debug, Deserialize)]
+pub struct AnswerBody {
     pub token: Option<String>,
     pub account_id: Option<String>,
+    pub invitation_id: Option<String>,
 }
 
-pub enum AcceptBy {
+pub enum AnswerBy {
     Token(InvitationToken),
     Account(AccountId),
+    Invitation(InvitationId),
 }
 
-impl AcceptBody {
-    pub fn parse(self) -> Result<AcceptBy, ApiError> {
-        match (self.token, self.account_id) {
+impl AnswerBody {
+    pub fn parse(self) -> Result<AnswerBy, ApiError> {
+        match (self.token, self.account_id, self.invitation_id) {
             // A malformed token cannot name an invitation.
-            (Some(t), None) => InvitationToken::parse(&t)
-                .map(AcceptBy::Token)
+            (Some(t), None, None) => InvitationToken::parse(&t)
+                .map(AnswerBy::Token)
                 .map_err(|_| ApiError::Domain(Error::InvitationNotFound)),
-            (None, Some(a)) => AccountId::parse(&a)
-                .map(AcceptBy::Account)
+            (None, Some(a), None) => AccountId::parse(&a)
+                .map(AnswerBy::Account)
                 .map_err(|e| ApiError::Domain(Error::field("account_id", e.to_string()))),
+            (None, None, Some(i)) => InvitationId::parse(&i)
+                .map(AnswerBy::Invitation)
+                .map_err(|e| ApiError::Domain(Error::field("invitation_id", e.to_string()))),
             _ => Err(ApiError::Domain(Error::field(
                 "token",
-                "give either token or account_id",
+                "give exactly one of token, account_id and invitation_id",
             ))),
         }
     }
+}
+
+/// The `token` of the /join page's Decline form
+/// (`application/x-www-form-urlencoded`). A missing or malformed token names
+/// no invitation.
+pub fn form_token(bytes: &[u8]) -> Result<InvitationToken, ApiError> {
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let form = String::from_utf8_lossy(bytes).replace('+', " ");
+    query_pairs(&form)
+        .into_iter()
+        .find(|(k, _)| k == "token")
+        .and_then(|(_, v)| InvitationToken::parse(v.trim()).ok())
+        .ok_or(ApiError::Domain(Error::InvitationNotFound))
 }
 
 /// Decodes `application/x-www-form-urlencoded` query pairs.
@@ -270,7 +332,8 @@ pub fn invitation_query(query: &str) -> Result<(InvitationFilter, PageQuery), Ap
     f.finish(|| (filter, page))
 }
 
-pub fn member_query(query: &str) -> Result<PageQuery, ApiError> {
+/// A list that takes only `limit` and `cursor` (members, the inbox).
+pub fn paging_query(query: &str) -> Result<PageQuery, ApiError> {
     let pairs = query_pairs(query);
     let mut f = Fields::default();
     let page = page_query(&pairs, &mut f);
@@ -314,6 +377,53 @@ mod tests {
     }
 
     #[test]
+    fn the_decline_form_carries_the_token() {
+        struct Sevens;
+        impl invitations::random::Random for Sevens {
+            fn fill(&self, b: &mut [u8]) {
+                b.fill(7)
+            }
+        }
+        let t = InvitationToken::generate(&Sevens);
+        let body = format!("token={}&x=1", t.reveal());
+        assert_eq!(form_token(body.as_bytes()).unwrap().reveal(), t.reveal());
+        for bad in ["", "token=", "token=short", "other=1"] {
+            assert_eq!(
+                form_token(bad.as_bytes()).unwrap_err().problem().code,
+                "invitation_not_found"
+            );
+        }
+    }
+
+    #[test]
+    fn null_is_not_a_value_for_an_optional_field() {
+        for body in [
+            r#"{"name": null}"#,
+            r#"{"allowed_domains": null}"#,
+            r#"{"default_ttl_seconds": null}"#,
+        ] {
+            let e = json::<PatchAccountBody>(body.as_bytes()).unwrap_err();
+            assert_eq!(e.problem().code, "validation_failed", "{body}");
+        }
+        for body in [
+            r#"{"emails": ["a@example.com"], "metadata": null}"#,
+            r#"{"emails": ["a@example.com"], "message": null}"#,
+            r#"{"emails": ["a@example.com"], "ttl_seconds": null}"#,
+        ] {
+            let parsed = json::<InviteBody>(body.as_bytes()).and_then(InviteBody::parse);
+            assert_eq!(
+                parsed.err().map(|e| e.problem().code),
+                Some("validation_failed"),
+                "{body}"
+            );
+        }
+        let absent = json::<PatchAccountBody>(b"{}").unwrap().parse().unwrap();
+        assert!(absent.name.is_none() && absent.allowed_domains.is_none());
+        let blank = json::<InviteBody>(br#"{"emails": ["a@example.com"], "message": "  "}"#);
+        assert!(blank.unwrap().parse().unwrap().message.is_none());
+    }
+
+    #[test]
     fn invite_body_reports_every_bad_field() {
         let body: InviteBody = json(br#"{"emails": ["a@example.com"], "role": "owner", "access_groups": ["bad group"], "ttl_seconds": 0, "metadata": [1]}"#).unwrap();
         let e = body.parse().unwrap_err().problem();
@@ -348,9 +458,9 @@ mod tests {
 
     #[test]
     fn accept_body_takes_one_of_token_or_account() {
-        let both: AcceptBody = json(br#"{"token": "x", "account_id": "acc_1"}"#).unwrap();
+        let both: AnswerBody = json(br#"{"token": "x", "account_id": "acc_1"}"#).unwrap();
         assert!(both.parse().is_err());
-        let bad: AcceptBody = json(br#"{"token": "not-a-token"}"#).unwrap();
+        let bad: AnswerBody = json(br#"{"token": "not-a-token"}"#).unwrap();
         assert_eq!(
             bad.parse().err().unwrap().problem().code,
             "invitation_not_found"

@@ -17,7 +17,8 @@ fn document(title: &str, body: &str) -> String {
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <title>{title}</title>\
 <style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;line-height:1.5}}\
-.button{{display:inline-block;padding:.6rem 1.2rem;background:#1f5fbf;color:#fff;border-radius:.3rem;text-decoration:none}}</style>\
+.button{{display:inline-block;padding:.6rem 1.2rem;background:#1f5fbf;color:#fff;border-radius:.3rem;text-decoration:none}}\
+form button{{font:inherit;padding:.5rem 1.1rem;background:#fff;color:#1f2933;border:1px solid #52606d;border-radius:.3rem;cursor:pointer}}</style>\
 </head><body><main>{body}</main></body></html>\n",
         title = escape(title),
     )
@@ -83,6 +84,12 @@ pub fn page(
             "If you think this is a mistake, ask them to invite you again.",
             410,
         ),
+        Status::Declined => explain(
+            "This invitation was declined",
+            &format!("The invitation to join {account} was declined."),
+            &format!("If that was a mistake, ask {inviter} to invite you again."),
+            410,
+        ),
         Status::Accepted => explain(
             "This invitation has already been used",
             &format!("The invitation to join {account} has been accepted."),
@@ -100,6 +107,17 @@ pub fn page(
                 }
                 _ => "<p>Sign in to the app with this email address to accept the invitation.</p>".to_owned(),
             };
+            // A plain form: declining needs no script and no sign-in (the link
+            // is the proof), and a POST is never triggered by a mail scanner
+            // that follows links.
+            let decline = match token {
+                Some(t) => format!(
+                    "<form method=\"post\"><input type=\"hidden\" name=\"token\" value=\"{}\">\
+<p>Not for you? <button type=\"submit\">Decline the invitation</button></p></form>",
+                    escape(t)
+                ),
+                None => String::new(),
+            };
             let groups = if p.access_groups.as_slice().is_empty() {
                 String::new()
             } else {
@@ -108,7 +126,7 @@ pub fn page(
             let body = format!(
                 "<h1>Join {account}</h1>\
 <p>{inviter} invited <strong>{email}</strong> to join <strong>{account}</strong>.</p>\
-<ul><li>Role: {role}</li>{groups}<li>Valid until: {until}</li></ul>{action}",
+<ul><li>Role: {role}</li>{groups}<li>Valid until: {until}</li></ul>{action}{decline}",
                 account = escape(account),
                 inviter = escape(&inviter),
                 email = escape(p.email.as_str()),
@@ -121,6 +139,16 @@ pub fn page(
             }
         }
     }
+}
+
+/// After the Decline button: what happened, plainly.
+pub fn declined(account_name: &str) -> JoinPage {
+    explain(
+        "You declined the invitation",
+        &format!("You will not join {account_name}, and this link no longer works. Whoever invited you can see that you declined."),
+        "If you change your mind, ask them to invite you again.",
+        200,
+    )
 }
 
 fn human(p: &Preview) -> String {
@@ -179,6 +207,19 @@ mod tests {
             .html
             .contains("href=\"https://app.example/accept?x=1&amp;y=&quot;2&quot;&amp;token=tok\""));
         assert!(page.html.contains("2027-01-15 08:00 UTC"));
+        assert!(page.html.contains(
+            "<form method=\"post\"><input type=\"hidden\" name=\"token\" value=\"tok\">"
+        ));
+        assert!(page.html.contains("Decline the invitation</button>"));
+    }
+
+    #[test]
+    fn the_declined_page_escapes_the_account_name() {
+        let page = declined("<b>Acme</b>");
+        assert_eq!(page.status, 200);
+        assert!(page
+            .html
+            .contains("You will not join &lt;b&gt;Acme&lt;/b&gt;"));
     }
 
     #[test]
@@ -187,6 +228,7 @@ mod tests {
             (Status::Expired, "expired"),
             (Status::Cancelled, "cancelled"),
             (Status::Accepted, "already been used"),
+            (Status::Declined, "declined"),
         ] {
             let p = preview(status);
             let page = page(Ok(&p), Some("tok"), None);

@@ -3,6 +3,7 @@
 
 use invitations::cursor::Cursor;
 use invitations::model::{Account, Invitation, InvitationView, Inviter, Member, State};
+use invitations::ops::inbox::InboxItem;
 use invitations::ops::invite::Invited;
 use invitations::ops::preview::Preview;
 use invitations::ops::sweep::SweepReport;
@@ -72,6 +73,8 @@ pub struct InvitationBody<'a> {
     pub accepted_by: Option<&'a str>,
     pub cancelled_at: Option<String>,
     pub cancelled_by: Option<&'a str>,
+    pub declined_at: Option<String>,
+    pub declined_by: Option<&'a str>,
     pub expired_at: Option<String>,
 }
 
@@ -91,6 +94,13 @@ pub fn invitation(view: &InvitationView) -> InvitationBody<'_> {
             cancelled_at,
             cancelled_by,
         } => (Some(*cancelled_at), Some(cancelled_by.as_str())),
+        _ => (None, None),
+    };
+    let (declined_at, declined_by) = match inv.state() {
+        State::Declined {
+            declined_at,
+            declined_by,
+        } => (Some(*declined_at), declined_by.as_ref().map(|u| u.as_str())),
         _ => (None, None),
     };
     InvitationBody {
@@ -117,6 +127,8 @@ pub fn invitation(view: &InvitationView) -> InvitationBody<'_> {
         accepted_by,
         cancelled_at: opt_time(cancelled_at),
         cancelled_by,
+        declined_at: opt_time(declined_at),
+        declined_by,
         expired_at: opt_time(view.expired_at),
     }
 }
@@ -132,6 +144,17 @@ pub struct MemberBody<'a> {
     pub joined_at: String,
     pub invitation_id: Option<&'a str>,
     pub invited_by: Option<PersonBody<'a>>,
+    /// Only on a removed member (the `member.removed` webhook).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removed: Option<RemovalBody<'a>>,
+}
+
+/// How a member went: removed by someone, or left (`by` is themself).
+#[derive(Clone, Debug, Serialize)]
+pub struct RemovalBody<'a> {
+    pub at: String,
+    pub by: &'a str,
+    pub left: bool,
 }
 
 pub fn member(m: &Member) -> MemberBody<'_> {
@@ -144,7 +167,19 @@ pub fn member(m: &Member) -> MemberBody<'_> {
         joined_at: rfc3339(m.joined_at),
         invitation_id: m.invitation_id.as_ref().map(|i| i.as_str()),
         invited_by: m.invited_by.as_ref().map(inviter),
+        removed: m.removed.as_ref().map(|r| RemovalBody {
+            at: rfc3339(r.removed_at),
+            by: r.removed_by.as_str(),
+            left: r.left,
+        }),
     }
+}
+
+/// A member's role and groups before a change (`member.updated`).
+#[derive(Clone, Debug, Serialize)]
+pub struct MemberAccessBody<'a> {
+    pub role: &'static str,
+    pub access_groups: &'a [String],
 }
 
 /// `Account` in `openapi.yaml`.
@@ -210,6 +245,40 @@ pub fn preview(p: &Preview) -> PreviewBody<'_> {
         },
         expires_at: rfc3339(p.expires_at),
         state: p.status.as_str(),
+    }
+}
+
+/// `InboxItem` in `openapi.yaml`: an open invitation, as its invitee sees it.
+#[derive(Clone, Debug, Serialize)]
+pub struct InboxItemBody<'a> {
+    pub invitation_id: &'a str,
+    pub account: AccountRef<'a>,
+    pub email: &'a str,
+    pub role: &'static str,
+    pub access_groups: &'a [String],
+    pub message: Option<&'a str>,
+    pub invited_by: InviterRef<'a>,
+    pub expires_at: String,
+}
+
+pub fn inbox_item(item: &InboxItem) -> InboxItemBody<'_> {
+    let inv = &item.invitation;
+    let by = inv.invited_by();
+    InboxItemBody {
+        invitation_id: inv.id().as_str(),
+        account: AccountRef {
+            id: inv.account_id().as_str(),
+            name: item.account_name.as_str(),
+        },
+        email: inv.email().as_str(),
+        role: inv.role().as_str(),
+        access_groups: inv.access_groups().as_slice(),
+        message: inv.message().map(|m| m.as_str()),
+        invited_by: InviterRef {
+            name: by.name.as_ref().map(|n| n.as_str()),
+            email: by.email.as_ref().map(|e| e.as_str()),
+        },
+        expires_at: rfc3339(inv.expires_at()),
     }
 }
 
@@ -282,6 +351,12 @@ pub fn invite_results(out: &Invited) -> InviteResultsBody<'_> {
 #[derive(Clone, Debug, Serialize)]
 pub struct AcceptedBody<'a> {
     pub member: MemberBody<'a>,
+    pub invitation: InvitationBody<'a>,
+}
+
+/// A decline's answer: the invitation as it now is.
+#[derive(Clone, Debug, Serialize)]
+pub struct DeclinedBody<'a> {
     pub invitation: InvitationBody<'a>,
 }
 

@@ -6,7 +6,7 @@
 //! keyed with the secret's decoded bytes.
 
 use crate::outgoing::OutgoingRequest;
-use crate::render::{invitation, member, rfc3339, InvitationBody, MemberBody};
+use crate::render::{invitation, member, rfc3339, InvitationBody, MemberAccessBody, MemberBody};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use invitations::effects::{Event, Subject};
@@ -57,6 +57,9 @@ pub struct PayloadBody<'a> {
     pub kind: &'static str,
     pub timestamp: String,
     pub data: Data<'a>,
+    /// `member.updated`: the role and groups before the change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous: Option<MemberAccessBody<'a>>,
 }
 
 /// The invitation or member an event is about, as the API shows it.
@@ -64,20 +67,28 @@ pub struct PayloadBody<'a> {
 #[serde(untagged)]
 pub enum Data<'a> {
     Invitation(Box<InvitationBody<'a>>),
-    Member(MemberBody<'a>),
+    Member(Box<MemberBody<'a>>),
 }
 
 /// The body of an event: its type, when it happened, and the invitation or
 /// member as the API shows it (which never holds a token).
 pub fn payload(event: &Event) -> String {
-    let data = match &event.subject {
-        Subject::Invitation(view) => Data::Invitation(Box::new(invitation(view))),
-        Subject::Member(m) => Data::Member(member(m)),
+    let (data, previous) = match &event.subject {
+        Subject::Invitation(view) => (Data::Invitation(Box::new(invitation(view))), None),
+        Subject::Member(m) => (Data::Member(Box::new(member(m))), None),
+        Subject::MemberChanged(m, before) => (
+            Data::Member(Box::new(member(m))),
+            Some(MemberAccessBody {
+                role: before.role.as_str(),
+                access_groups: before.access_groups.as_slice(),
+            }),
+        ),
     };
     let body = PayloadBody {
         kind: event.kind.as_str(),
         timestamp: rfc3339(event.at),
         data,
+        previous,
     };
     serde_json::to_string(&body).expect("a payload always serializes")
 }
@@ -199,6 +210,7 @@ mod tests {
             invited_by: None,
             seq: 1,
             removed: None,
+            rev: Default::default(),
         };
         let event = Event {
             id: EventId::generate(&Sevens),

@@ -8,6 +8,7 @@ use crate::random::Random;
 use crate::time::Timestamp;
 use crate::token::InvitationToken;
 use crate::values::AccountName;
+use crate::values::{AccessGroups, Role};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MailKind {
@@ -47,7 +48,9 @@ pub enum EventKind {
     InvitationResent,
     InvitationAccepted,
     InvitationCancelled,
+    InvitationDeclined,
     InvitationExpired,
+    MemberUpdated,
     MemberRemoved,
 }
 
@@ -60,7 +63,9 @@ impl EventKind {
             EventKind::InvitationResent => "invitation.resent",
             EventKind::InvitationAccepted => "invitation.accepted",
             EventKind::InvitationCancelled => "invitation.cancelled",
+            EventKind::InvitationDeclined => "invitation.declined",
             EventKind::InvitationExpired => "invitation.expired",
+            EventKind::MemberUpdated => "member.updated",
             EventKind::MemberRemoved => "member.removed",
         }
     }
@@ -70,6 +75,15 @@ impl EventKind {
 pub enum Subject {
     Invitation(Box<InvitationView>),
     Member(Box<Member>),
+    /// A member whose access changed, and what it was before.
+    MemberChanged(Box<Member>, MemberAccess),
+}
+
+/// A member's role and access groups, as they were before a change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberAccess {
+    pub role: Role,
+    pub access_groups: AccessGroups,
 }
 
 /// A change the host app hears about. `id` is stable: a receiver drops duplicates by it.

@@ -62,12 +62,16 @@ pub enum Error {
     InvitationExpired,
     #[error("the invitation was cancelled by the account's admin")]
     InvitationCancelled,
+    #[error("the invitation was declined")]
+    InvitationDeclined,
     #[error("the invitation has already been accepted")]
     InvitationAlreadyAccepted,
     #[error(
         "the invitation was sent to a different email address than the one you are signed in with"
     )]
     EmailMismatch,
+    #[error("your email address is not verified, so it cannot show which invitations are yours")]
+    EmailUnverified,
     #[error("this account only accepts members from certain email domains")]
     DomainNotAllowed,
     #[error("the invitation was sent moments ago; try again in {retry_after_secs} s")]
@@ -100,8 +104,10 @@ impl Error {
             Error::InvitationNotPending => "invitation_not_pending",
             Error::InvitationExpired => "invitation_expired",
             Error::InvitationCancelled => "invitation_cancelled",
+            Error::InvitationDeclined => "invitation_declined",
             Error::InvitationAlreadyAccepted => "invitation_already_accepted",
             Error::EmailMismatch => "email_mismatch",
+            Error::EmailUnverified => "email_unverified",
             Error::DomainNotAllowed => "domain_not_allowed",
             Error::ResendTooSoon { .. } => "rate_limited",
             Error::LastOwner => "last_owner",
@@ -116,7 +122,10 @@ impl Error {
         match self {
             Error::Validation(_) | Error::InvalidCursor => Kind::Invalid,
             Error::NothingInvited | Error::IdempotencyKeyReused => Kind::Unprocessable,
-            Error::Forbidden(_) | Error::EmailMismatch | Error::DomainNotAllowed => Kind::Forbidden,
+            Error::Forbidden(_)
+            | Error::EmailMismatch
+            | Error::EmailUnverified
+            | Error::DomainNotAllowed => Kind::Forbidden,
             Error::AccountNotFound | Error::InvitationNotFound | Error::MemberNotFound => {
                 Kind::NotFound
             }
@@ -127,6 +136,7 @@ impl Error {
             | Error::IdempotencyInProgress => Kind::Conflict,
             Error::InvitationExpired
             | Error::InvitationCancelled
+            | Error::InvitationDeclined
             | Error::InvitationAlreadyAccepted => Kind::Gone,
             Error::ResendTooSoon { .. } => Kind::RateLimited,
             Error::Contended | Error::StoreUnavailable(_) => Kind::Unavailable,

@@ -35,6 +35,15 @@ pub fn member_by_email(acc: &AccountId, email: &Email) -> String {
     format!("v1/acct/{acc}/memail/{email}")
 }
 
+/// How many entries an address's inbox log has had (`increment` only).
+pub fn inbox_count(email: &Email) -> String {
+    format!("v1/inbox/{email}/n")
+}
+
+pub fn inbox_entry(email: &Email, position: i64) -> String {
+    format!("v1/inbox/{email}/{position}")
+}
+
 pub fn invitation(inv: &InvitationId) -> String {
     format!("v1/inv/{inv}")
 }

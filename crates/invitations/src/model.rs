@@ -69,6 +69,12 @@ pub enum State {
         cancelled_at: Timestamp,
         cancelled_by: UserId,
     },
+    /// The invitee said no: by the link (no sign-in, so nobody is named) or
+    /// signed in with the invited address.
+    Declined {
+        declined_at: Timestamp,
+        declined_by: Option<UserId>,
+    },
     Expired {
         expired_at: Timestamp,
         /// A newer invitation took this address's slot: this one can no longer be renewed.
@@ -82,6 +88,7 @@ pub enum Status {
     Pending,
     Accepted,
     Cancelled,
+    Declined,
     Expired,
 }
 
@@ -91,6 +98,7 @@ impl Status {
             "pending" => Some(Status::Pending),
             "accepted" => Some(Status::Accepted),
             "cancelled" => Some(Status::Cancelled),
+            "declined" => Some(Status::Declined),
             "expired" => Some(Status::Expired),
             _ => None,
         }
@@ -101,6 +109,7 @@ impl Status {
             Status::Pending => "pending",
             Status::Accepted => "accepted",
             Status::Cancelled => "cancelled",
+            Status::Declined => "declined",
             Status::Expired => "expired",
         }
     }
@@ -213,6 +222,7 @@ impl Invitation {
             State::Pending => Status::Pending,
             State::Accepted { .. } => Status::Accepted,
             State::Cancelled { .. } => Status::Cancelled,
+            State::Declined { .. } => Status::Declined,
             State::Expired { .. } => Status::Expired,
         }
     }
@@ -231,6 +241,7 @@ impl Invitation {
         match self.state {
             State::Accepted { accepted_at, .. } => Some(accepted_at),
             State::Cancelled { cancelled_at, .. } => Some(cancelled_at),
+            State::Declined { declined_at, .. } => Some(declined_at),
             _ => self.expired_at(now),
         }
     }
@@ -245,9 +256,12 @@ impl Invitation {
         self.token_hash.matches(hash) | previous
     }
 
-    /// Accepted and cancelled invitations never change again.
+    /// Accepted, cancelled and declined invitations never change again.
     pub fn is_terminal(&self) -> bool {
-        matches!(self.state, State::Accepted { .. } | State::Cancelled { .. })
+        matches!(
+            self.state,
+            State::Accepted { .. } | State::Cancelled { .. } | State::Declined { .. }
+        )
     }
 
     /// Whether an expired invitation may still be renewed by a resend.
@@ -266,6 +280,7 @@ impl Invitation {
         match self.status(now) {
             Status::Accepted => Error::InvitationAlreadyAccepted,
             Status::Cancelled => Error::InvitationCancelled,
+            Status::Declined => Error::InvitationDeclined,
             _ => Error::InvitationExpired,
         }
     }
@@ -285,6 +300,17 @@ impl Invitation {
             accepted_at: now,
             accepted_by: by.clone(),
             member_seq,
+        };
+        Ok(())
+    }
+
+    /// The invitee turns it down. Only a pending invitation can be declined;
+    /// otherwise the error says what became of it, as accepting would.
+    pub fn decline(&mut self, now: Timestamp, by: Option<&UserId>) -> Result<()> {
+        self.acceptable(now)?;
+        self.state = State::Declined {
+            declined_at: now,
+            declined_by: by.cloned(),
         };
         Ok(())
     }
@@ -522,6 +548,9 @@ impl Delivery {
 pub struct Removal {
     pub removed_at: Timestamp,
     pub removed_by: UserId,
+    /// The member removed themself.
+    #[serde(default)]
+    pub left: bool,
 }
 
 /// A membership. A removed member keeps a tombstone (`removed`), so that an
@@ -539,6 +568,19 @@ pub struct Member {
     /// Position in the account's member log.
     pub seq: i64,
     pub removed: Option<Removal>,
+    /// Changes after joining are compare-and-swaps (records from before
+    /// there were any have none).
+    #[serde(default)]
+    pub rev: Rev,
+}
+
+impl Versioned for Member {
+    fn rev(&self) -> &Rev {
+        &self.rev
+    }
+    fn set_rev(&mut self, rev: Rev) {
+        self.rev = rev;
+    }
 }
 
 impl Member {

@@ -1,6 +1,7 @@
 //! Who is calling, already authenticated by the edge (a verified JWT).
 
 use crate::email::Email;
+use crate::error::{Error, Result};
 use crate::ids::UserId;
 use crate::values::PersonName;
 
@@ -10,6 +11,18 @@ pub struct User {
     pub email: Option<Email>,
     pub email_verified: bool,
     pub name: Option<PersonName>,
+}
+
+impl User {
+    /// The address an invitee answers for: their own, verified. An unverified
+    /// address proves nothing, so it cannot answer an invitation to it.
+    pub fn answering_email(&self) -> Result<&Email> {
+        match (&self.email, self.email_verified) {
+            (Some(e), true) => Ok(e),
+            (Some(_), false) => Err(Error::EmailMismatch),
+            (None, _) => Err(Error::InvitationNotFound),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -10,11 +10,15 @@ use invitations::ids::UserId;
 use invitations::model::Status;
 use invitations::ops::accept::accept_by_token;
 use invitations::ops::cancel::cancel;
+use invitations::ops::decline::decline_by_token;
 use invitations::ops::invite::InviteStatus;
 use invitations::ops::list::get_invitation;
 use invitations::{Env, Policy};
 
 const SEEDS: u64 = 40;
+
+/// One racing thread's work.
+type Task<'a, T> = Box<dyn FnOnce() -> Result<T, Error> + Send + 'a>;
 
 fn modes() -> [bool; 2] {
     [false, true]
@@ -171,6 +175,143 @@ fn accept_racing_cancel_ends_in_exactly_one() {
                 other => panic!("seed {seed}: {other:?}"),
             }
             check_invariants(&w.store, w.now());
+        }
+    }
+}
+
+#[test]
+fn accept_racing_decline_ends_in_exactly_one() {
+    for redis in modes() {
+        for seed in 0..SEEDS {
+            let w = World::new(seed);
+            w.store.set_redis_semantics(redis);
+            let owner = user("owner");
+            let acc = w.create_account(&owner);
+            let (id, token) = w.invite_one(&owner, &acc, "bob@example.com");
+            let (r1, r2) = (SeededRandom::new(seed + 1), SeededRandom::new(seed + 2));
+            let policy = Policy::default();
+            let bob = user("bob");
+            let tasks: Vec<Box<dyn FnOnce() -> Result<usize, Error> + Send>> = vec![
+                Box::new(|| {
+                    accept_by_token(&env_for(&w, &r1, &policy), &bob, &token)
+                        .map(|a| a.events.len())
+                }),
+                Box::new(|| {
+                    decline_by_token(&env_for(&w, &r2, &policy), &token).map(|d| d.events.len())
+                }),
+            ];
+            let mut outs = race(&w.store, seed, tasks).into_iter();
+            let (accept_out, decline_out) = (outs.next().unwrap(), outs.next().unwrap());
+            let status = get_invitation(&w.env(), &owner, &acc, &id).unwrap().status;
+            let is_member = active_members(&w.store, &acc)
+                .iter()
+                .any(|m| m.user_id == UserId::parse("bob").unwrap());
+            match (accept_out, decline_out) {
+                (Ok(1), Err(e)) => {
+                    assert_eq!((status, is_member), (Status::Accepted, true), "seed {seed}");
+                    assert_eq!(e, Error::InvitationAlreadyAccepted);
+                }
+                (Err(e), Ok(1)) => {
+                    assert_eq!(
+                        (status, is_member),
+                        (Status::Declined, false),
+                        "seed {seed}"
+                    );
+                    assert_eq!(e, Error::InvitationDeclined);
+                }
+                other => panic!("seed {seed} redis {redis}: {other:?}"),
+            }
+            check_invariants(&w.store, w.now());
+        }
+    }
+}
+
+/// Ten changes to one member at once: on an exact compare-and-swap each that
+/// succeeds is applied on top of the one before it (its `previous` is that
+/// one's result) and the member ends as the last of them: none is lost.
+#[test]
+fn ten_concurrent_changes_of_one_member_are_applied_one_after_another() {
+    use invitations::effects::Subject;
+    use invitations::ops::update_member::{update_member, MemberPatch};
+    use invitations::values::AccessGroups;
+    for redis in modes() {
+        for seed in 0..SEEDS / 4 {
+            let w = World::new(seed);
+            w.store.set_redis_semantics(redis);
+            let owner = user("owner");
+            let acc = w.create_account(&owner);
+            let (_, token) = w.invite_one(&owner, &acc, "bob@example.com");
+            accept_by_token(&w.env(), &user("bob"), &token).unwrap();
+            let bob = UserId::parse("bob").unwrap();
+            let randoms: Vec<SeededRandom> =
+                (0..10).map(|i| SeededRandom::new(seed * 100 + i)).collect();
+            let policy = Policy::default();
+            let tasks: Vec<Task<'_, Vec<invitations::effects::Event>>> = randoms
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let (w, owner, acc, bob, policy) = (&w, &owner, &acc, &bob, &policy);
+                    Box::new(move || {
+                        let patch = MemberPatch {
+                            role: None,
+                            access_groups: Some(AccessGroups::parse(&[format!("g{i}")]).unwrap()),
+                        };
+                        update_member(&env_for(w, r, policy), owner, acc, bob, patch)
+                            .map(|u| u.events)
+                    }) as Box<dyn FnOnce() -> _ + Send>
+                })
+                .collect();
+            let outs = race(&w.store, seed, tasks);
+            let mut changes = Vec::new();
+            for out in outs {
+                match out {
+                    Ok(events) => {
+                        let Subject::MemberChanged(m, before) = &events[0].subject else {
+                            panic!("seed {seed}: {:?}", events[0].subject)
+                        };
+                        changes.push((
+                            before.access_groups.as_slice().to_vec(),
+                            m.access_groups.as_slice().to_vec(),
+                        ));
+                    }
+                    // Out of compare-and-swap attempts: refused whole, retryable.
+                    Err(Error::Contended) => {}
+                    Err(e) => panic!("seed {seed} redis {redis}: {e:?}"),
+                }
+            }
+            assert!(!changes.is_empty(), "seed {seed}");
+            let now = invitations::ops::members::get_member(&w.env(), &owner, &acc, &bob).unwrap();
+            let now = now.access_groups.as_slice().to_vec();
+            if !redis {
+                // An exact compare-and-swap: the changes form one chain from
+                // where bob started to where he is.
+                let mut at = vec!["eng".to_owned()];
+                for _ in 0..changes.len() {
+                    let next = changes
+                        .iter()
+                        .find(|(before, _)| *before == at)
+                        .unwrap_or_else(|| panic!("seed {seed}: a lost change: {changes:?}"));
+                    at = next.1.clone();
+                }
+                assert_eq!(now, at, "seed {seed}");
+            } else {
+                // Spin's Redis store reports every swap failed, so a change
+                // whose write someone overwrote before it could read it back
+                // is tried again (applied twice, told once). Each told change
+                // still started from a state some change made, and the member
+                // ends as one of them.
+                let made: Vec<Vec<String>> = (0..10).map(|i| vec![format!("g{i}")]).collect();
+                for (before, _) in &changes {
+                    assert!(
+                        *before == ["eng"] || made.contains(before),
+                        "seed {seed}: {changes:?}"
+                    );
+                }
+                assert!(
+                    changes.iter().any(|(_, after)| *after == now),
+                    "seed {seed}"
+                );
+            }
         }
     }
 }

@@ -4,18 +4,22 @@ mod common;
 
 use common::*;
 use invitations::cursor::Cursor;
+use invitations::effects::Subject;
 use invitations::email::{Domain, Email};
 use invitations::error::{Error, Kind};
 use invitations::ids::{InvitationId, UserId};
-use invitations::model::{DeliveryStatus, Status};
-use invitations::ops::accept::{accept_by_token, accept_for_account};
+use invitations::model::{DeliveryStatus, State, Status};
+use invitations::ops::accept::{accept_by_id, accept_by_token, accept_for_account};
 use invitations::ops::accounts::{get_account, update_account, AccountPatch};
 use invitations::ops::cancel::cancel;
+use invitations::ops::decline::{decline_by_id, decline_by_token, decline_for_account};
 use invitations::ops::deliveries::record_deliveries;
+use invitations::ops::inbox::my_invitations;
 use invitations::ops::invite::InviteStatus;
 use invitations::ops::list::{get_invitation, list_invitations, InvitationFilter};
 use invitations::ops::members::{get_member, list_members, remove_member};
 use invitations::ops::preview::preview;
+use invitations::ops::update_member::{update_member, MemberPatch};
 
 use invitations::token::InvitationToken;
 use invitations::values::{InviteRole, Role, Ttl};
@@ -851,4 +855,405 @@ fn a_state_filter_fills_its_page_past_skipped_entries() {
         3,
         "the next page resumes right after the last item shown"
     );
+}
+
+#[test]
+fn declining_by_link_is_final_and_frees_the_address() {
+    let (w, owner, acc) = setup();
+    let (id, token) = w.invite_one(&owner, &acc, "bob@example.com");
+    let declined = decline_by_token(&w.env(), &token).unwrap();
+    assert_eq!(declined.invitation.status, Status::Declined);
+    assert_eq!(declined.events.len(), 1);
+    assert_eq!(declined.events[0].kind.as_str(), "invitation.declined");
+    assert!(matches!(
+        declined.invitation.invitation.state(),
+        State::Declined {
+            declined_by: None,
+            ..
+        }
+    ));
+
+    // Declining again answers the same invitation, and tells nobody twice.
+    let again = decline_by_token(&w.env(), &token).unwrap();
+    assert_eq!(
+        again.invitation.invitation.state(),
+        declined.invitation.invitation.state()
+    );
+    assert!(again.events.is_empty());
+
+    // Its link opens nothing more; it is listed as declined; nobody can renew it.
+    assert_eq!(
+        accept_by_token(&w.env(), &user("bob"), &token).unwrap_err(),
+        Error::InvitationDeclined
+    );
+    assert_eq!(Error::InvitationDeclined.code(), "invitation_declined");
+    assert_eq!(Error::InvitationDeclined.kind(), Kind::Gone);
+    assert_eq!(preview(&w.env(), &token).unwrap().status, Status::Declined);
+    assert_eq!(
+        cancel(&w.env(), &owner, &acc, &id).unwrap_err(),
+        Error::InvitationNotPending
+    );
+    assert_eq!(
+        invitations::ops::resend::resend(&w.env(), &owner, &acc, &id).unwrap_err(),
+        Error::InvitationNotPending
+    );
+    let filter = InvitationFilter {
+        status: Some(Status::Declined),
+        email: None,
+    };
+    let page = list_invitations(&w.env(), &owner, &acc, &filter, None, None).unwrap();
+    assert_eq!(page.items.len(), 1);
+
+    // The address is free: a new invitation goes out.
+    let (again_id, _) = w.invite_one(&owner, &acc, "bob@example.com");
+    assert_ne!(again_id, id);
+    check_invariants(&w.store, w.now());
+}
+
+#[test]
+fn only_a_pending_invitation_can_be_declined() {
+    let (w, owner, acc) = setup();
+    let (_, accepted) = w.invite_one(&owner, &acc, "bob@example.com");
+    accept_by_token(&w.env(), &user("bob"), &accepted).unwrap();
+    let (cancelled_id, cancelled) = w.invite_one(&owner, &acc, "carol@example.com");
+    cancel(&w.env(), &owner, &acc, &cancelled_id).unwrap();
+    let (_, expired) = w.invite_one(&owner, &acc, "dave@example.com");
+    w.advance(Ttl::MAX.secs());
+    for (token, error) in [
+        (&accepted, Error::InvitationAlreadyAccepted),
+        (&cancelled, Error::InvitationCancelled),
+        (&expired, Error::InvitationExpired),
+    ] {
+        assert_eq!(decline_by_token(&w.env(), token).unwrap_err(), error);
+    }
+    let stranger = InvitationToken::generate(&SeededRandom::new(99));
+    assert_eq!(
+        decline_by_token(&w.env(), &stranger).unwrap_err(),
+        Error::InvitationNotFound
+    );
+}
+
+#[test]
+fn signed_in_the_invited_address_declines_by_account() {
+    let (w, owner, acc) = setup();
+    let (id, _) = w.invite_one(&owner, &acc, "bob@example.com");
+    let unverified = user_with("bob", "bob@example.com", false);
+    assert_eq!(
+        decline_for_account(&w.env(), &unverified, &acc).unwrap_err(),
+        Error::EmailMismatch
+    );
+    assert_eq!(
+        decline_for_account(&w.env(), &user("carol"), &acc).unwrap_err(),
+        Error::InvitationNotFound
+    );
+    assert!(matches!(
+        decline_for_account(&w.env(), &service(), &acc).unwrap_err(),
+        Error::Forbidden(_)
+    ));
+    let declined = decline_for_account(&w.env(), &user("bob"), &acc).unwrap();
+    assert_eq!(declined.invitation.invitation.id(), &id);
+    assert_eq!(declined.account_name.as_str(), "Acme");
+    assert!(matches!(
+        declined.invitation.invitation.state(),
+        State::Declined { declined_by: Some(u), .. } if u.as_str() == "bob"
+    ));
+    // Nothing is left to accept.
+    assert_eq!(
+        accept_for_account(&w.env(), &user("bob"), &acc).unwrap_err(),
+        Error::InvitationDeclined
+    );
+}
+
+#[test]
+fn the_inbox_shows_open_invitations_across_accounts_newest_first() {
+    let w = World::new(3);
+    let owners: Vec<_> = ["ann", "ben", "cat", "dan"].map(user).into_iter().collect();
+    let accounts: Vec<_> = owners.iter().map(|o| w.create_account(o)).collect();
+    let mut ids = Vec::new();
+    for (o, acc) in owners.iter().zip(&accounts) {
+        ids.push(w.invite_one(o, acc, "bob@example.com"));
+        w.advance(1);
+    }
+    let bob = user("bob");
+    let page = my_invitations(&w.env(), &bob, None, None).unwrap();
+    let listed: Vec<_> = page
+        .items
+        .iter()
+        .map(|i| i.invitation.id().clone())
+        .collect();
+    let newest_first: Vec<_> = ids.iter().rev().map(|(id, _)| id.clone()).collect();
+    assert_eq!(listed, newest_first);
+    assert!(page.next_cursor.is_none());
+    assert_eq!(page.items[0].account_name.as_str(), "Acme");
+    assert_eq!(page.items[0].invitation.account_id(), &accounts[3]);
+
+    // Only open ones: accepted, declined and cancelled drop out.
+    accept_by_token(&w.env(), &bob, &ids[0].1).unwrap();
+    decline_by_token(&w.env(), &ids[1].1).unwrap();
+    cancel(&w.env(), &owners[2], &accounts[2], &ids[2].0).unwrap();
+    let page = my_invitations(&w.env(), &bob, None, None).unwrap();
+    let listed: Vec<_> = page
+        .items
+        .iter()
+        .map(|i| i.invitation.id().clone())
+        .collect();
+    assert_eq!(listed, vec![ids[3].0.clone()]);
+
+    // Someone else's inbox is their own; an unverified address shows nothing.
+    assert!(my_invitations(&w.env(), &user("carol"), None, None)
+        .unwrap()
+        .items
+        .is_empty());
+    let unverified = user_with("bob", "bob@example.com", false);
+    assert_eq!(
+        my_invitations(&w.env(), &unverified, None, None).unwrap_err(),
+        Error::EmailUnverified
+    );
+    assert_eq!(Error::EmailUnverified.code(), "email_unverified");
+    assert_eq!(Error::EmailUnverified.kind(), Kind::Forbidden);
+    assert!(matches!(
+        my_invitations(&w.env(), &service(), None, None).unwrap_err(),
+        Error::Forbidden(_)
+    ));
+}
+
+#[test]
+fn the_inbox_pages_and_answers_by_invitation_id() {
+    let w = World::new(4);
+    let bob = user("bob");
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let owner = user(&format!("owner{i}"));
+        let acc = w.create_account(&owner);
+        ids.push(w.invite_one(&owner, &acc, "bob@example.com").0);
+    }
+    let first = my_invitations(&w.env(), &bob, Some(2), None).unwrap();
+    assert_eq!(first.items.len(), 2);
+    let second = my_invitations(&w.env(), &bob, Some(2), first.next_cursor.clone()).unwrap();
+    let third = my_invitations(&w.env(), &bob, Some(2), second.next_cursor.clone()).unwrap();
+    assert!(third.next_cursor.is_none());
+    let all: Vec<_> = [first, second, third]
+        .iter()
+        .flat_map(|p| p.items.iter().map(|i| i.invitation.id().clone()))
+        .collect();
+    assert_eq!(all, ids.iter().rev().cloned().collect::<Vec<_>>());
+
+    // From the inbox, by id: only the invited address may answer.
+    assert_eq!(
+        accept_by_id(&w.env(), &user("eve"), &ids[0]).unwrap_err(),
+        Error::EmailMismatch
+    );
+    assert_eq!(
+        decline_by_id(&w.env(), &user("eve"), &ids[0]).unwrap_err(),
+        Error::EmailMismatch
+    );
+    let accepted = accept_by_id(&w.env(), &bob, &ids[0]).unwrap();
+    assert_eq!(accepted.invitation.status, Status::Accepted);
+    let declined = decline_by_id(&w.env(), &bob, &ids[1]).unwrap();
+    assert_eq!(declined.invitation.status, Status::Declined);
+    assert_eq!(
+        decline_by_id(&w.env(), &bob, &ids[0]).unwrap_err(),
+        Error::InvitationAlreadyAccepted
+    );
+    let missing = InvitationId::generate(&SeededRandom::new(77));
+    assert_eq!(
+        accept_by_id(&w.env(), &bob, &missing).unwrap_err(),
+        Error::InvitationNotFound
+    );
+    assert_eq!(
+        my_invitations(&w.env(), &bob, None, None)
+            .unwrap()
+            .items
+            .len(),
+        3
+    );
+}
+
+fn uid(name: &str) -> UserId {
+    UserId::parse(name).unwrap()
+}
+
+fn patch(role: Option<Role>, groups: Option<&[&str]>) -> MemberPatch {
+    MemberPatch {
+        role,
+        access_groups: groups.map(|g| invitations::values::AccessGroups::parse(g).unwrap()),
+    }
+}
+
+#[test]
+fn who_may_change_whom() {
+    let (w, owner, acc) = setup();
+    let ann = admin(&w, &owner, &acc, "ann");
+    member(&w, &owner, &acc, "ben");
+    let cat = member(&w, &owner, &acc, "cat");
+
+    // An admin changes members' groups and roles, up to admin and back.
+    let up = update_member(
+        &w.env(),
+        &ann,
+        &acc,
+        &uid("ben"),
+        patch(None, Some(&["ops"])),
+    )
+    .unwrap();
+    assert_eq!(up.member.access_groups.as_slice(), ["ops"]);
+    assert_eq!(up.events.len(), 1);
+    assert_eq!(up.events[0].kind.as_str(), "member.updated");
+    match &up.events[0].subject {
+        Subject::MemberChanged(m, before) => {
+            assert_eq!(m.access_groups.as_slice(), ["ops"]);
+            assert_eq!(before.access_groups.as_slice(), ["eng"]);
+            assert_eq!(before.role, Role::Member);
+        }
+        other => panic!("{other:?}"),
+    }
+    let up = update_member(
+        &w.env(),
+        &ann,
+        &acc,
+        &uid("ben"),
+        patch(Some(Role::Admin), None),
+    )
+    .unwrap();
+    assert_eq!(up.member.role, Role::Admin);
+    update_member(
+        &w.env(),
+        &ann,
+        &acc,
+        &uid("ben"),
+        patch(Some(Role::Member), None),
+    )
+    .unwrap();
+    // Nothing to change: nothing written, nobody told.
+    let same = update_member(
+        &w.env(),
+        &ann,
+        &acc,
+        &uid("ben"),
+        patch(Some(Role::Member), None),
+    )
+    .unwrap();
+    assert!(same.events.is_empty());
+
+    // But not to or from owner.
+    for (who, p) in [
+        ("ben", patch(Some(Role::Owner), None)),
+        ("owner", patch(None, Some(&["x"]))),
+        ("owner", patch(Some(Role::Admin), None)),
+    ] {
+        assert!(
+            matches!(
+                update_member(&w.env(), &ann, &acc, &uid(who), p).unwrap_err(),
+                Error::Forbidden(_)
+            ),
+            "{who}"
+        );
+    }
+    // Members and services change no one; nobody changes a stranger.
+    assert!(matches!(
+        update_member(&w.env(), &cat, &acc, &uid("ben"), patch(None, Some(&[]))).unwrap_err(),
+        Error::Forbidden(_)
+    ));
+    assert!(matches!(
+        update_member(
+            &w.env(),
+            &service(),
+            &acc,
+            &uid("ben"),
+            patch(None, Some(&[]))
+        )
+        .unwrap_err(),
+        Error::Forbidden(_)
+    ));
+    assert_eq!(
+        update_member(&w.env(), &owner, &acc, &uid("zed"), patch(None, Some(&[]))).unwrap_err(),
+        Error::MemberNotFound
+    );
+
+    // Ownership moves: the owner makes ben an owner, then steps down; ben,
+    // now the only owner, cannot.
+    update_member(
+        &w.env(),
+        &owner,
+        &acc,
+        &uid("ben"),
+        patch(Some(Role::Owner), None),
+    )
+    .unwrap();
+    let ben = user("ben");
+    assert_eq!(get_account(&w.env(), &ben, &acc).unwrap().owners.len(), 2);
+    update_member(
+        &w.env(),
+        &owner,
+        &acc,
+        &uid("owner"),
+        patch(Some(Role::Admin), None),
+    )
+    .unwrap();
+    assert_eq!(
+        update_member(
+            &w.env(),
+            &ben,
+            &acc,
+            &uid("ben"),
+            patch(Some(Role::Member), None)
+        )
+        .unwrap_err(),
+        Error::LastOwner
+    );
+    let account = get_account(&w.env(), &ben, &acc).unwrap();
+    assert_eq!(account.owners, vec![uid("ben")]);
+    assert_eq!(
+        get_member(&w.env(), &ben, &acc, &uid("owner"))
+            .unwrap()
+            .role,
+        Role::Admin
+    );
+    assert_eq!(
+        get_member(&w.env(), &ben, &acc, &uid("ben")).unwrap().role,
+        Role::Owner
+    );
+}
+
+#[test]
+fn a_member_may_leave_unless_they_are_the_last_owner() {
+    let (w, owner, acc) = setup();
+    let ben = member(&w, &owner, &acc, "ben");
+    let events = remove_member(&w.env(), &ben, &acc, &uid("ben")).unwrap();
+    match &events[0].subject {
+        Subject::Member(m) => {
+            let r = m.removed.as_ref().unwrap();
+            assert!(r.left);
+            assert_eq!(r.removed_by, uid("ben"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        get_member(&w.env(), &owner, &acc, &uid("ben")).unwrap_err(),
+        Error::MemberNotFound
+    );
+    // Removed by an admin: not left.
+    let ann = admin(&w, &owner, &acc, "ann");
+    member(&w, &owner, &acc, "cat");
+    let events = remove_member(&w.env(), &ann, &acc, &uid("cat")).unwrap();
+    match &events[0].subject {
+        Subject::Member(m) => assert!(!m.removed.as_ref().unwrap().left),
+        other => panic!("{other:?}"),
+    }
+    // The last owner cannot leave; once there is another, they can.
+    assert_eq!(
+        remove_member(&w.env(), &owner, &acc, &uid("owner")).unwrap_err(),
+        Error::LastOwner
+    );
+    update_member(
+        &w.env(),
+        &owner,
+        &acc,
+        &uid("ann"),
+        patch(Some(Role::Owner), None),
+    )
+    .unwrap();
+    remove_member(&w.env(), &owner, &acc, &uid("owner")).unwrap();
+    let ann_view = get_account(&w.env(), &ann, &acc).unwrap();
+    assert_eq!(ann_view.owners, vec![uid("ann")]);
 }

@@ -57,6 +57,7 @@ enum Op {
     Invite(Vec<usize>),
     Accept { invitation: usize, person: usize },
     Cancel(usize),
+    Decline(usize),
     Resend(usize),
     Remove(usize),
     Deliver { invitation: usize, ok: bool },
@@ -71,6 +72,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => prop::collection::vec(0..PEOPLE.len(), 1..4).prop_map(Op::Invite),
         3 => (0..8usize, 0..PEOPLE.len()).prop_map(|(invitation, person)| Op::Accept { invitation, person }),
         1 => (0..8usize).prop_map(Op::Cancel),
+        1 => (0..8usize).prop_map(Op::Decline),
         1 => (0..8usize).prop_map(Op::Resend),
         1 => (0..PEOPLE.len()).prop_map(Op::Remove),
         1 => (0..8usize, any::<bool>()).prop_map(|(invitation, ok)| Op::Deliver { invitation, ok }),
@@ -131,6 +133,11 @@ proptest! {
                 Op::Cancel(i) => {
                     if let Some(id) = pick(i) {
                         let _ = cancel(&w.env(), &owner, &acc, &id);
+                    }
+                }
+                Op::Decline(i) => {
+                    if let Some(token) = pick(i).and_then(|id| tokens.get(&id)) {
+                        let _ = invitations::ops::decline::decline_by_token(&w.env(), token);
                     }
                 }
                 Op::Resend(i) => {

@@ -8,8 +8,10 @@ use invitations::ids::UserId;
 use invitations::ops::accept::{accept_by_token, accept_for_account};
 use invitations::ops::accounts::{create_account, get_account, update_account, AccountPatch};
 use invitations::ops::cancel::cancel;
+use invitations::ops::decline::{decline_by_token, decline_for_account};
 use invitations::ops::deliveries::{before_sending, record_deliveries};
 use invitations::ops::idempotency::{begin, complete, Begin, IdempotencyKey};
+use invitations::ops::inbox::my_invitations;
 use invitations::ops::invite::invite;
 use invitations::ops::list::{get_invitation, list_invitations, InvitationFilter};
 use invitations::ops::members::{get_member, list_members, remove_member};
@@ -58,8 +60,8 @@ fn round_trips_match_the_documented_table() {
         cost(&w, || before_sending(&w.env(), &one.mails, &one.leftovers)
             .unwrap())
         .0,
-        1,
-        "open the links, after the answer"
+        2,
+        "open the links and name it in the inbox, after the answer"
     );
     let outcomes = vec![(one.mails[0].invitation.clone(), Ok(()))];
     assert_eq!(
@@ -149,6 +151,47 @@ fn round_trips_match_the_documented_table() {
         cost(&w, || cancel(&w.env(), &owner, &acc, &cancel_id).unwrap()).0,
         4,
         "cancel"
+    );
+    let decline_token = bulk.mails[7].token.clone();
+    assert_eq!(
+        cost(&w, || decline_by_token(&w.env(), &decline_token).unwrap()).0,
+        4,
+        "decline by link"
+    );
+    assert_eq!(
+        cost(&w, || decline_by_token(&w.env(), &decline_token).unwrap()).0,
+        3,
+        "decline by link again (nothing written)"
+    );
+    let reader = user("bulk9");
+    assert_eq!(
+        cost(&w, || my_invitations(&w.env(), &reader, None, None)
+            .unwrap())
+        .0,
+        4,
+        "inbox page: count, entries, invitations, accounts"
+    );
+    let (n, _) = cost(&w, || {
+        invitations::ops::update_member::update_member(
+            &w.env(),
+            &owner,
+            &acc,
+            &invitations::ids::UserId::parse("bob").unwrap(),
+            invitations::ops::update_member::MemberPatch {
+                role: Some(invitations::values::Role::Admin),
+                access_groups: None,
+            },
+        )
+        .unwrap()
+    });
+    assert_eq!(n, 3, "update member");
+    let decliner = user("bulk8");
+    assert_eq!(
+        cost(&w, || decline_for_account(&w.env(), &decliner, &acc)
+            .unwrap())
+        .0,
+        5,
+        "decline by account"
     );
     w.advance(120);
     let resend_id = bulk.mails[6].invitation.id().clone();
@@ -327,6 +370,13 @@ fn write_transactions_match_the_documented_table() {
             cancel(&w.env(), &owner, &acc, &cancel_id).unwrap();
         }),
     ));
+    let decline_token = bulk.mails[7].token.clone();
+    got.push((
+        "decline",
+        writes(&|| {
+            decline_by_token(&w.env(), &decline_token).unwrap();
+        }),
+    ));
     w.advance(120);
     let resend_id = bulk.mails[6].invitation.id().clone();
     let resent = std::cell::RefCell::new(None);
@@ -393,11 +443,12 @@ fn write_transactions_match_the_documented_table() {
         vec![
             ("create account", 2),
             ("invite one", 3),
-            ("open links after answer", 1),
+            ("open links after answer", 2),
             ("record sends", 1),
             ("invite 100 (16 shards)", 18),
             ("accept", 3),
             ("cancel", 1),
+            ("decline", 1),
             ("resend", 3),
             ("resend links after answer", 2),
             ("update settings", 1),

@@ -10,6 +10,7 @@ use invitations::model::{DeliveryStatus, Status};
 use invitations::ops::accept::accept_by_token;
 use invitations::ops::deliveries::record_deliveries;
 
+use invitations::ops::inbox::my_invitations;
 use invitations::ops::list::get_invitation;
 use invitations::ops::preview::preview;
 use invitations::ops::sweep::{sweep, SweepReport};
@@ -310,5 +311,51 @@ fn a_rate_limited_mail_stays_queued_uses_no_attempt_and_waits_for_the_reset() {
         (v.delivery.status, v.delivery.attempts),
         (DeliveryStatus::Sent, 1),
         "the deferral was not counted"
+    );
+}
+
+#[test]
+fn an_invitation_whose_instance_died_after_the_answer_reaches_the_inbox_with_its_mail() {
+    let w = World::new(9);
+    let owner = user("owner");
+    let acc = w.create_account(&owner);
+    // The invite answered, and its instance died before opening the link or
+    // naming the invitation in the inbox.
+    let out =
+        invitations::ops::invite::invite(&w.env(), &owner, &acc, request(&["bob@example.com"]))
+            .unwrap();
+    let id = out.mails[0].invitation.id().clone();
+    let bob = user("bob");
+    assert!(my_invitations(&w.env(), &bob, None, None)
+        .unwrap()
+        .items
+        .is_empty());
+    let mut mailed = None;
+    for _ in 0..10 {
+        w.advance(60);
+        if let Some(job) = sweep(&w.env()).unwrap().mails.into_iter().next() {
+            mailed = Some(job);
+            break;
+        }
+    }
+    let job = mailed.expect("the sweep mails what a dead instance did not");
+    assert_eq!(job.invitation.id(), &id);
+    let inbox = my_invitations(&w.env(), &bob, None, None).unwrap();
+    assert_eq!(inbox.items.len(), 1);
+    assert_eq!(inbox.items[0].invitation.id(), &id);
+    // A second retry (the mail failed) names it again; it still shows once.
+    record_deliveries(&w.env(), &[(job.invitation.clone(), Err("down".into()))]).unwrap();
+    for _ in 0..10 {
+        w.advance(60);
+        if !sweep(&w.env()).unwrap().mails.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(
+        my_invitations(&w.env(), &bob, None, None)
+            .unwrap()
+            .items
+            .len(),
+        1
     );
 }

@@ -124,3 +124,53 @@ async fn races_keep_the_invariants() {
         assert_eq!(state, if a == 200 { "accepted" } else { "cancelled" });
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn accept_racing_decline_ends_in_exactly_one() {
+    let app = std::sync::Arc::new(App::start().await);
+    let owner = app.token("olivia");
+    let acc = app.account("olivia").await;
+    // On the host, each store's semantics in turn (the Redis one reports a
+    // swap that went through as failed); on real Spin, the store it runs.
+    let modes: &[bool] = if app.on_host() {
+        &[false, true]
+    } else {
+        &[false]
+    };
+    for (m, &redis) in modes.iter().enumerate() {
+        if app.on_host() {
+            app.host().faults().set_redis_semantics(redis);
+        }
+        for i in 0..5 {
+            let email = format!("answer{m}-{i}@example.com");
+            let r = app.invite("olivia", &acc, &[&email]).await;
+            let id = r.json()["results"][0]["invitation"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let token = app.last_mail(&email).token().unwrap();
+            let who = format!("answer{m}-{i}");
+            let (a, d) = {
+                let (app1, app2) = (app.clone(), app.clone());
+                let (t1, t2) = (token.clone(), token.clone());
+                let accept = tokio::spawn(async move { app1.accept(&who, &t1).await.status });
+                let decline = tokio::spawn(async move { app2.decline(&t2).await.status });
+                (accept.await.unwrap(), decline.await.unwrap())
+            };
+            assert!(
+                (a == 200) != (d == 200),
+                "redis {redis}: accept {a}, decline {d}"
+            );
+            let state = app.invitation(&acc, &id, "olivia").await["state"].clone();
+            assert_eq!(state, if a == 200 { "accepted" } else { "declined" });
+            let member = app
+                .get(
+                    &format!("/v1/accounts/{acc}/members/answer{m}-{i}"),
+                    Some(&owner),
+                )
+                .await
+                .status;
+            assert_eq!(member, if a == 200 { 200 } else { 404 });
+        }
+    }
+}

@@ -52,8 +52,10 @@ fn every_domain_error_code_is_documented() {
         Error::InvitationNotPending,
         Error::InvitationExpired,
         Error::InvitationCancelled,
+        Error::InvitationDeclined,
         Error::InvitationAlreadyAccepted,
         Error::EmailMismatch,
+        Error::EmailUnverified,
         Error::DomainNotAllowed,
         Error::ResendTooSoon {
             retry_after_secs: 1,
@@ -105,6 +107,8 @@ mod bodies {
             "accepted_by": null,
             "cancelled_at": null,
             "cancelled_by": null,
+            "declined_at": null,
+            "declined_by": null,
             "expired_at": null,
         })
     }

@@ -148,6 +148,17 @@ async fn round_trips_per_operation_needs_host_counters() {
     )
     .await;
     assert_eq!(s, 200);
+    let p3_token = app.last_mail("p3@example.com").token().unwrap();
+    let (s, decline, decline_all) = tagged(
+        &app,
+        "decline",
+        "POST",
+        "/v1/invitations/decline",
+        None,
+        Some(json!({"token": p3_token})),
+    )
+    .await;
+    assert_eq!(s, 200);
     app.advance(120).await;
     let owner = app.token("olivia");
     let (s, resend, resend_all) = tagged(
@@ -190,6 +201,7 @@ async fn round_trips_per_operation_needs_host_counters() {
         ("preview", preview, preview),
         ("accept", accept, accept_all),
         ("cancel", cancel, cancel_all),
+        ("decline", decline, decline_all),
         ("resend", resend, resend_all),
         ("list members", members, members),
         ("remove member", remove, remove_all),
@@ -207,24 +219,27 @@ async fn round_trips_per_operation_needs_host_counters() {
     assert_eq!(preview, cost(2, 0), "preview");
     assert_eq!(accept, cost(7, 3), "accept");
     assert_eq!(cancel, cost(4, 1), "cancel");
+    assert_eq!(decline, cost(4, 1), "decline");
     assert_eq!(resend, cost(7, 3), "resend");
     assert_eq!(members, cost(4, 0), "members");
     assert_eq!(remove, cost(3, 1), "remove");
-    // After the answer: the links (1 write; a resend also deletes the ones it
-    // retired), then recording the sends (a read and a write). Webhooks add none.
+    // After the answer: an inbox place for each new invitation (an
+    // `increment` each), the links and inbox entries (1 write; a resend also
+    // deletes the links it retired), then recording the sends (a read and a
+    // write). Webhooks add none.
     assert_eq!(
         invite_one_all,
-        cost(6 + 1 + 2, 3 + 1 + 1),
+        cost(6 + 1 + 1 + 2, 3 + 1 + 1 + 1),
         "invite one, in all"
     );
     assert_eq!(
         invite_100_all,
-        cost(36 + 1 + 2, 18 + 1 + 1),
+        cost(36 + 100 + 1 + 2, 18 + 100 + 1 + 1),
         "invite 100, in all"
     );
     assert_eq!(resend_all, cost(7 + 2 + 2, 3 + 2 + 1), "resend, in all");
     assert_eq!(
-        (accept_all, cancel_all, remove_all),
-        (accept, cancel, remove)
+        (accept_all, cancel_all, decline_all, remove_all),
+        (accept, cancel, decline, remove)
     );
 }

@@ -8,7 +8,7 @@
 
 use crate::effects::{Event, EventKind};
 use crate::error::{Error, Result};
-use crate::ids::{AccountId, InvitationId};
+use crate::ids::{AccountId, InvitationId, Rev};
 use crate::keys;
 use crate::model::{Account, Delivery, Invitation, InvitationView, Member, State};
 use crate::ops::invite::TokenRef;
@@ -54,16 +54,24 @@ pub fn accept_by_token(
 /// address. Cost: 7 round trips.
 pub fn accept_for_account(env: &Env, principal: &Principal, acc: &AccountId) -> Result<Accepted> {
     let user = accepting_user(principal)?;
-    let email = match (&user.email, user.email_verified) {
-        (Some(e), true) => e,
-        (Some(_), false) => return Err(Error::EmailMismatch),
-        (None, _) => return Err(Error::InvitationNotFound),
-    };
+    let email = user.answering_email()?;
     let (account, membership) = account_and_membership(env, acc, user)?;
     let Some(slot) = slots::read(env, &account, email)? else {
         return Err(Error::InvitationNotFound);
     };
     accept(env, user, &account, membership, &slot.latest, None)
+}
+
+/// From the inbox: a signed-in user names one of their invitations. Only the
+/// invited address may accept it, as by token. Cost: 8 round trips (the
+/// invitation, then as by account).
+pub fn accept_by_id(env: &Env, principal: &Principal, id: &InvitationId) -> Result<Accepted> {
+    let user = accepting_user(principal)?;
+    user.answering_email()?;
+    let inv: Invitation =
+        store::get_json(env.store, &keys::invitation(id))?.ok_or(Error::InvitationNotFound)?;
+    let (account, membership) = account_and_membership(env, &inv.account_id, user)?;
+    accept(env, user, &account, membership, id, None)
 }
 
 fn accepting_user(principal: &Principal) -> Result<&User> {
@@ -216,6 +224,8 @@ fn write_membership(env: &Env, user: &User, inv: &Invitation) -> Result<Member> 
         invited_by: Some(inv.invited_by.clone()),
         seq,
         removed: None,
+        // No revision yet: two writers of this membership write the same bytes.
+        rev: Rev::default(),
     };
     store::set_many(
         env.store,

@@ -55,6 +55,7 @@ pub fn create_account(env: &Env, principal: &Principal, name: AccountName) -> Re
         invited_by: None,
         seq: owner_seq,
         removed: None,
+        rev: Rev::generate(env.random),
     };
     let mut writes = vec![
         (keys::account(&id), encode(&account)),

@@ -1,15 +1,16 @@
-//! List, read and remove members.
+//! List, read and remove members; a member may leave.
 
 use crate::cursor::Cursor;
 use crate::effects::{Event, EventKind, Subject};
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, EventId, UserId};
 use crate::keys;
-use crate::model::{Account, Member, Removal};
+use crate::model::{Member, Removal};
 use crate::ops::list::MAX_BATCHES_PER_PAGE;
+use crate::ops::update_member::set_owner;
 use crate::ops::{load_access, page_size, Page};
 use crate::principal::Principal;
-use crate::store::{self, decode, decode_counter, encode, Decision};
+use crate::store::{self, decode, decode_counter, Decision};
 use crate::values::Role;
 use crate::Env;
 
@@ -81,7 +82,11 @@ pub fn get_member(
     m.filter(Member::is_active).ok_or(Error::MemberNotFound)
 }
 
-/// Cost: 3 round trips (access, member, tombstone); +2 to remove an owner.
+/// Owners remove anyone, admins anyone but an owner; any member may leave
+/// (remove themself), unless they are the last owner. The membership becomes
+/// a tombstone by compare-and-swap, so a change racing the removal is not
+/// lost into it. Cost: 3 round trips (access, CAS); +2 to remove an owner
+/// (the account's owner list, the guard that keeps the last one).
 pub fn remove_member(
     env: &Env,
     principal: &Principal,
@@ -90,38 +95,48 @@ pub fn remove_member(
 ) -> Result<Vec<Event>> {
     let now = env.clock.now();
     let access = load_access(env, principal, acc)?;
-    let by = access.manager(principal)?;
+    let leaving = principal.user().is_some_and(|u| u.id == *user) && access.membership.is_some();
+    let by = match principal.user() {
+        Some(u) if leaving => u,
+        _ => access.manager(principal)?,
+    };
     let key = keys::member(acc, user);
-    let mut member: Member = store::get_json::<Member>(env.store, &key)?
-        .filter(Member::is_active)
-        .ok_or(Error::MemberNotFound)?;
-    if member.role == Role::Owner {
-        if access.role() != Some(Role::Owner) {
-            return Err(Error::Forbidden("only an owner can remove an owner"));
+    // An owner comes off the account's owner list first (refused for the
+    // last), so a crash in between leaves more owners than listed, never fewer.
+    let mut unlisted = false;
+    let removed = loop {
+        let step =
+            store::update::<Member, Option<Member>>(env.store, env.random, &key, |mut m| {
+                if !m.is_active() {
+                    return Err(Error::MemberNotFound);
+                }
+                if m.role == Role::Owner && !unlisted {
+                    if !leaving && access.role() != Some(Role::Owner) {
+                        return Err(Error::Forbidden("only an owner can remove an owner"));
+                    }
+                    return Ok(Decision::Keep(None));
+                }
+                m.removed = Some(Removal {
+                    removed_at: now,
+                    removed_by: by.id.clone(),
+                    left: leaving,
+                });
+                Ok(Decision::Write(m.clone(), Some(m)))
+            })?
+            .ok_or(Error::MemberNotFound)?;
+        match step {
+            Some(m) => break m,
+            None if unlisted => return Err(Error::Contended),
+            None => {
+                set_owner(env, acc, user, false)?;
+                unlisted = true;
+            }
         }
-        // Owners are counted on the account record, so concurrent removals
-        // are serialized there and the last owner always stays.
-        store::update::<Account, ()>(env.store, env.random, &keys::account(acc), |mut a| {
-            if !a.owners.contains(user) {
-                return Ok(Decision::Keep(()));
-            }
-            if a.owners.len() <= 1 {
-                return Err(Error::LastOwner);
-            }
-            a.owners.retain(|o| o != user);
-            Ok(Decision::Write(a, ()))
-        })?
-        .ok_or(Error::AccountNotFound)?;
-    }
-    member.removed = Some(Removal {
-        removed_at: now,
-        removed_by: by.id.clone(),
-    });
-    env.store.set(&key, &encode(&member))?;
+    };
     Ok(vec![Event {
         id: EventId::generate(env.random),
         kind: EventKind::MemberRemoved,
         at: now,
-        subject: Subject::Member(Box::new(member)),
+        subject: Subject::Member(Box::new(removed)),
     }])
 }

@@ -4,14 +4,17 @@
 pub mod accept;
 pub mod accounts;
 pub mod cancel;
+pub mod decline;
 pub mod deliveries;
 pub mod idempotency;
+pub mod inbox;
 pub mod invite;
 pub mod list;
 pub mod members;
 pub mod preview;
 pub mod resend;
 pub mod sweep;
+pub mod update_member;
 pub mod webhooks;
 
 use crate::error::{Error, Result};

@@ -283,7 +283,10 @@ impl App {
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
         }
-        if body.is_some() {
+        let typed = headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
+        if body.is_some() && !typed {
             req = req.header("content-type", "application/json");
         }
         for (k, v) in headers {
@@ -427,6 +430,27 @@ impl App {
             .mails_to(to)
             .pop()
             .unwrap_or_else(|| panic!("no mail to {to}"))
+    }
+
+    /// Submits an HTML form, as a browser does.
+    pub async fn post_form(&self, path: &str, form: &str) -> Reply {
+        self.send(
+            "POST",
+            path,
+            None,
+            Some(form.as_bytes().to_vec()),
+            &[("content-type", "application/x-www-form-urlencoded")],
+        )
+        .await
+    }
+
+    pub async fn decline(&self, token: &str) -> Reply {
+        self.post(
+            "/v1/invitations/decline",
+            None,
+            serde_json::json!({"token": token}),
+        )
+        .await
     }
 
     pub async fn accept(&self, who: &str, token: &str) -> Reply {
