@@ -29,7 +29,7 @@
 //! | `v1/inv/{inv}` | [`model::Invitation`]; ids sort as they were made | invite (set), every transition (CAS) |
 //! | `v1/dlv/{inv}` | [`model::Delivery`] | after each send (set) |
 //! | `v1/tok/{sha256 hex}` | invitation and account id of a token | just before its mail (set) |
-//! | `v1/inbox/{email}/n`, `…/{i}` | an address's inbox log: counter, and entry i → account and invitation (a hint) | just before an invitation's first mail, or the sweep's first retry (`increment`, set) |
+//! | `v1/inbox/{email}/n`, `…/{i}` | an address's inbox log: counter, and entry i → account and invitation (a hint) | with the first recorded outcome of an invitation's mail (`increment`, set) |
 //! | `v1/due/{minute}/n`, `…/{i}` | due queue: counter, and entry i → what to look at | invite, sweep, idempotency (`increment`, set) |
 //! | `v1/sweep` | the sweep's watermark (minute, entry) | the first account (set), then the sweep (CAS) |
 //! | `v1/idem/{scope}`, `…/claim/{hour}` | an Idempotency-Key's answer, and its claim counter | POSTs with the header |
@@ -57,7 +57,7 @@
 //! | update settings | 3 | 1 |
 //! | invite, one address | 6; +2 when an expired invitation for the address is superseded | 3 |
 //! | invite, n addresses in s shards | 4 + 2·s, +1 if any member matched, +1 per shard with prior holders | 2 + s: 18 for 100 addresses in 16 shards |
-//! | after an invite or resend's answer: open the links (and name each new invitation in its address's inbox), send, record | 1 + 2, +1 `increment` per new invitation (+1 to delete what a resend retired or an invite lost) | 2, +1 per new invitation (+1) |
+//! | after an invite or resend's answer: open the links, send, record (and name each new invitation in its address's inbox) | 1 + 2, +1 `increment` per new invitation (+1 to delete what a resend retired or an invite lost) | 2, +1 per new invitation (+1) |
 //! | list invitations (page) | at most 5 (access, the slot shards, at most 3 batches of records; filtered by state, batches of at least 50); by email 3 | 0 |
 //! | get invitation | 2 | 0 |
 //! | preview | 2 | 0 |
@@ -70,7 +70,7 @@
 //! | get member | 2 | 0 |
 //! | remove member / owner (or leave) | 3 / 6 | 1 / 2 |
 //! | update member; to or from owner | 3; 5 (6 to demote) | 1; 2 |
-//! | sweep run | 5 + per due item: 1 to check an open invitation's slot, +2 to expire, +2 to retry mail (+1 `increment` while it was never sent: it names it in the inbox), 4 to purge (+1 per distinct account), 2 to retry a webhook; + one `increment` per distinct minute re-queued | (not yet counted) |
+//! | sweep run | 5 + per due item: 1 to check an open invitation's slot, +2 to expire, +2 to retry mail, 4 to purge (+1 per distinct account), 2 to retry a webhook; + one `increment` per distinct minute re-queued | (not yet counted) |
 //! | keep undelivered events / forget delivered ones | 2 / 1, for any number; none when there are none | 2 / 1 |
 //! | idempotency begin / complete | 2 / 2 | 1 / 2 |
 //!

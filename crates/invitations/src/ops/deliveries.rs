@@ -23,25 +23,23 @@ pub struct Recorded {
     pub views: Vec<InvitationView>,
 }
 
-/// Makes the mails' links work and names new invitations in their address's
-/// inbox, then tidies up what the operation left over. Runs after the answer,
-/// just before the mail goes out; if it fails, send nothing: the link would
-/// not open, and the sweep mails the invitation a new one (and names it).
-/// Cost: 1 `increment` per new invitation, 1 `set-many`, +1 `delete-many`
-/// when there are leftovers. (A mail retried by the sweep had its link
-/// written by the sweep itself.)
+/// Makes the mails' links work, then tidies up what the operation left over.
+/// Runs after the answer, just before the mail goes out; if it fails, send
+/// nothing: the link would not open, and the sweep mails the invitation a
+/// new one. Cost: 1 `set-many`, +1 `delete-many` when there are leftovers.
+/// (A mail retried by the sweep had its link written by the sweep itself.)
 pub fn before_sending(env: &Env, mails: &[MailJob], leftovers: &Leftovers) -> Result<()> {
-    let mut writes: Vec<(String, Vec<u8>)> = Vec::with_capacity(mails.len() * 2);
-    for m in mails.iter().filter(|m| m.kind != MailKind::Retry) {
-        writes.push((
-            keys::token(&m.token.hash()),
-            encode(&TokenRef::of(&m.invitation)),
-        ));
-        if m.kind == MailKind::Invitation {
-            writes.push(inbox::entry(env, &m.invitation)?);
-        }
-    }
-    store::set_many(env.store, &writes)?;
+    let links: Vec<(String, Vec<u8>)> = mails
+        .iter()
+        .filter(|m| m.kind != MailKind::Retry)
+        .map(|m| {
+            (
+                keys::token(&m.token.hash()),
+                encode(&TokenRef::of(&m.invitation)),
+            )
+        })
+        .collect();
+    store::set_many(env.store, &links)?;
     // Nothing reaches these any more; a failure here leaves them to the purge.
     let _ = store::delete_many(env.store, &leftovers.0);
     Ok(())
@@ -53,7 +51,11 @@ pub fn record_deliveries(env: &Env, outcomes: &[(Invitation, SendOutcome)]) -> R
 }
 
 /// Records send outcomes; returns the events and the invitations as they now read.
-/// Cost: 2 round trips for any number of invitations (`get-many`, `set-many`).
+/// Cost: 2 round trips for any number of invitations (`get-many`, `set-many`),
+/// +1 `increment` for each invitation whose first outcome this is: that is
+/// when it is named in its address's inbox (after its mail, which it does not
+/// delay; if the instance dies before, nothing is recorded, so the sweep
+/// mails it again and names it then).
 ///
 /// Delivery records are written without compare-and-swap: senders claim an
 /// attempt by changing the invitation's token first, and an outcome for an
@@ -73,6 +75,7 @@ pub fn record_outcomes(env: &Env, outcomes: &[(Invitation, SendOutcome)]) -> Res
     let mut events = Vec::with_capacity(outcomes.len());
     let mut views = Vec::with_capacity(outcomes.len());
     for (((inv, outcome), key), value) in outcomes.iter().zip(&keys).zip(current) {
+        let first = value.is_none();
         let mut delivery: Delivery = value
             .map(|b| decode(key, &b))
             .transpose()?
@@ -81,6 +84,9 @@ pub fn record_outcomes(env: &Env, outcomes: &[(Invitation, SendOutcome)]) -> Res
             continue;
         }
         writes.push((key.clone(), encode(&delivery)));
+        if first {
+            writes.push(inbox::entry(env, inv)?);
+        }
         let view = InvitationView::new(inv.clone(), delivery, now);
         views.push(view.clone());
         let kind = match outcome {

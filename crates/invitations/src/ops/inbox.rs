@@ -4,10 +4,11 @@
 //! The index is a log per address: a counter (`v1/inbox/{email}/n`, touched
 //! only by `increment`, so two accounts inviting one new address at once both
 //! get a place) and entries naming an account and an invitation. An entry is
-//! written by whoever sends an invitation's first mail: just after the
-//! invite's answer, or the sweep when that instance died first. Entries are
-//! hints: a page shows only what the invitation record confirms is open and
-//! for this address, and an invitation named twice once.
+//! written with the first recorded outcome of an invitation's mail (just
+//! after it went out, so it never delays the mail; if the instance died
+//! first, nothing was recorded and the sweep's retry records and names it).
+//! Entries are hints: a page shows only what the invitation record confirms
+//! is open and for this address, and an invitation named twice once.
 
 use crate::cursor::Cursor;
 use crate::email::Email;

@@ -11,7 +11,6 @@ use crate::keys;
 use crate::model::Account;
 use crate::model::{Delivery, DeliveryStatus, Invitation, InvitationView, State, Status};
 use crate::ops::idempotency;
-use crate::ops::inbox;
 use crate::ops::invite::TokenRef;
 use crate::ops::read_views;
 use crate::ops::webhooks::{self, Claim, Redelivery};
@@ -268,11 +267,6 @@ fn handle(
                         keys::token(&job.invitation.token_hash),
                         encode(&TokenRef::of(&job.invitation)),
                     ));
-                    // Never mailed: the invite's instance may have died before
-                    // naming it in the inbox. Name it (a name twice shows once).
-                    if view.delivery.sent_count == 0 {
-                        work.writes.push(inbox::entry(env, inv)?);
-                    }
                     // The link before last stops working; the last one stays valid.
                     if let Some(old) = inv.previous_token_hash {
                         work.deletes.push(keys::token(&old));
