@@ -72,6 +72,10 @@ async fn main() -> anyhow::Result<()> {
         Some("up") => &args[1..],
         _ => &args[..],
     };
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return Ok(());
+    }
     if args.first().map(String::as_str) == Some("token") {
         return token(&args[1..]);
     }
