@@ -27,6 +27,19 @@ pub fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.len() > MAX_BODY_BYTES {
         return Err(ApiError::PayloadTooLarge);
     }
+    // serde's derived structs also read a JSON array (fields by position):
+    // every body here is an object, so anything else is refused first.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                Ok(_) => ApiError::Domain(Error::Validation(vec![FieldError::new(
+                    "body",
+                    "must be a JSON object",
+                )])),
+                Err(e) => ApiError::InvalidJson(e.to_string()),
+            },
+        );
+    }
     let mut unknown = Vec::new();
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let parsed: Result<T, serde_json::Error> =
@@ -371,6 +384,18 @@ mod tests {
                 .problem()
                 .code,
             "validation_failed"
+        );
+        for not_an_object in [&b"[]"[..], b"[\"Acme\"]", b"\"Acme\"", b"null", b" 5 "] {
+            let e = json::<CreateAccountBody>(not_an_object).unwrap_err();
+            assert_eq!(e.problem().code, "validation_failed");
+            assert_eq!(e.problem().errors[0].field, "body");
+        }
+        assert_eq!(
+            json::<PatchAccountBody>(b"nope")
+                .unwrap_err()
+                .problem()
+                .code,
+            "invalid_json"
         );
         let big = vec![b' '; MAX_BODY_BYTES + 1];
         assert_eq!(json::<InviteBody>(&big).unwrap_err().problem().status, 413);
