@@ -97,12 +97,7 @@ async fn races_keep_the_invariants() {
     // Accept racing cancel: exactly one wins.
     for i in 0..5 {
         let email = format!("race{i}@example.com");
-        let r = app.invite("olivia", &acc, &[&email]).await;
-        let id = r.json()["results"][0]["invitation"]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let token = app.last_mail(&email).token().unwrap();
+        let (id, token) = app.invite_one("olivia", &acc, &email).await;
         let who = format!("race{i}");
         let (a, c) = {
             let (app1, app2) = (app.clone(), app.clone());
@@ -143,12 +138,7 @@ async fn accept_racing_decline_ends_in_exactly_one() {
         }
         for i in 0..5 {
             let email = format!("answer{m}-{i}@example.com");
-            let r = app.invite("olivia", &acc, &[&email]).await;
-            let id = r.json()["results"][0]["invitation"]["id"]
-                .as_str()
-                .unwrap()
-                .to_owned();
-            let token = app.last_mail(&email).token().unwrap();
+            let (id, token) = app.invite_one("olivia", &acc, &email).await;
             let who = format!("answer{m}-{i}");
             let (a, d) = {
                 let (app1, app2) = (app.clone(), app.clone());

@@ -9,13 +9,8 @@ use serde_json::{json, Value};
 /// An account of olivia's with a pending invitation to `email`: (account, id, token).
 async fn invited(app: &App, email: &str) -> (String, String, String) {
     let acc = app.account("olivia").await;
-    let r = app.invite("olivia", &acc, &[email]).await;
-    assert_eq!(r.status, 201, "{}", r.text());
-    let id = r.json()["results"][0]["invitation"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    (acc, id, app.last_mail(email).token().unwrap())
+    let (id, token) = app.invite_one("olivia", &acc, email).await;
+    (acc, id, token)
 }
 
 #[tokio::test]

@@ -432,6 +432,17 @@ impl App {
             .unwrap_or_else(|| panic!("no mail to {to}"))
     }
 
+    /// Invites one address (which must be created); its invitation id and link token.
+    pub async fn invite_one(&self, by: &str, acc: &str, email: &str) -> (String, String) {
+        let r = self.invite(by, acc, &[email]).await;
+        assert_eq!(r.status, 201, "{}", r.text());
+        let id = r.json()["results"][0]["invitation"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        (id, self.last_mail(email).token().unwrap())
+    }
+
     /// Submits an HTML form, as a browser does.
     pub async fn post_form(&self, path: &str, form: &str) -> Reply {
         self.send(
