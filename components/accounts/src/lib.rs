@@ -1,9 +1,12 @@
-//! `accounts`: create an account (the caller becomes its owner), read it, change its settings.
+//! `accounts`: create an account (the caller becomes its owner), read it,
+//! change its settings; read its history.
 //!
-//! Routes: `/v1/accounts` (POST), `/v1/accounts/:account` (GET, PATCH).
+//! Routes: `/v1/accounts` (POST), `/v1/accounts/:account` (GET, PATCH),
+//! `/v1/accounts/:account/events` (GET).
 
 use invitations::ops::accounts::{create_account, get_account, update_account};
-use invitations_edge::body::{CreateAccountBody, PatchAccountBody};
+use invitations::ops::history::history;
+use invitations_edge::body::{history_query, CreateAccountBody, PatchAccountBody};
 use invitations_edge::problem::ApiError;
 use invitations_edge::render;
 use invitations_spin::web::{self, Ctx};
@@ -39,6 +42,12 @@ async fn run(req: &Request) -> Result<Response, ApiError> {
             Ok(web::json(200, &render::account(&account)))
         }
         ("/v1/accounts/:account", _) => Err(ApiError::MethodNotAllowed("GET, PATCH")),
+        ("/v1/accounts/:account/events", Method::Get) => {
+            let query = history_query(req.query())?;
+            let page = history(&ctx.env(), &who, &web::account_id(req)?, query)?;
+            Ok(web::json(200, &render::page(&page, render::history_entry)))
+        }
+        ("/v1/accounts/:account/events", _) => Err(ApiError::MethodNotAllowed("GET")),
         _ => Err(ApiError::NotFound),
     }
 }

@@ -4,11 +4,13 @@
 
 use crate::problem::ApiError;
 use invitations::cursor::Cursor;
+use invitations::effects::EventKind;
 use invitations::email::{Domain, Email};
 use invitations::error::{Error, FieldError};
-use invitations::ids::{AccountId, InvitationId};
+use invitations::ids::{AccountId, EventId, InvitationId};
 use invitations::model::Status;
 use invitations::ops::accounts::AccountPatch;
+use invitations::ops::history::HistoryQuery;
 use invitations::ops::invite::InviteRequest;
 use invitations::ops::list::InvitationFilter;
 use invitations::ops::update_member::MemberPatch;
@@ -332,7 +334,8 @@ pub fn invitation_query(query: &str) -> Result<(InvitationFilter, PageQuery), Ap
             "state" => {
                 filter.status = f.take(
                     "state",
-                    Status::parse(v).ok_or("must be one of pending, accepted, cancelled, expired"),
+                    Status::parse(v)
+                        .ok_or("must be one of pending, accepted, cancelled, declined, expired"),
                 )
             }
             "email" => filter.email = f.take("email", Email::parse(v)),
@@ -343,6 +346,43 @@ pub fn invitation_query(query: &str) -> Result<(InvitationFilter, PageQuery), Ap
         }
     }
     f.finish(|| (filter, page))
+}
+
+/// The account history's query: `type`, `after`, `limit`, `cursor`.
+pub fn history_query(query: &str) -> Result<HistoryQuery, ApiError> {
+    let pairs = query_pairs(query);
+    let mut f = Fields::default();
+    let page = page_query(&pairs, &mut f);
+    let mut q = HistoryQuery {
+        limit: page.limit,
+        cursor: page.cursor,
+        ..HistoryQuery::default()
+    };
+    for (k, v) in &pairs {
+        match k.as_str() {
+            "type" => q.kind = f.take("type", EventKind::parse(v).ok_or_else(event_types)),
+            "after" => {
+                q.after = f.take(
+                    "after",
+                    EventId::parse(v)
+                        .map_err(|_| "must be an event id (evt_...) from this history"),
+                )
+            }
+            "limit" | "cursor" => {}
+            other => {
+                f.0.push(FieldError::new(other, "is not a parameter of this list"))
+            }
+        }
+    }
+    if q.after.is_some() && q.cursor.is_some() {
+        f.0.push(FieldError::new("cursor", "give after or cursor, not both"));
+    }
+    f.finish(|| q)
+}
+
+fn event_types() -> String {
+    let names: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+    format!("must be one of {}", names.join(", "))
 }
 
 /// A list that takes only `limit` and `cursor` (members, the inbox).

@@ -2,7 +2,9 @@
 //! previews and pages. Never a token, never a token's hash.
 
 use invitations::cursor::Cursor;
+use invitations::effects::Actor;
 use invitations::model::{Account, Invitation, InvitationView, Inviter, Member, State};
+use invitations::ops::history::Entry;
 use invitations::ops::inbox::InboxItem;
 use invitations::ops::invite::Invited;
 use invitations::ops::preview::Preview;
@@ -282,6 +284,49 @@ pub fn inbox_item(item: &InboxItem) -> InboxItemBody<'_> {
     }
 }
 
+/// Who made a change: `Actor` in `openapi.yaml`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ActorBody<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<&'a str>,
+}
+
+pub fn actor(a: &Actor) -> ActorBody<'_> {
+    let (kind, id, email) = match a {
+        Actor::User { id, email } => ("user", Some(id.as_str()), email.as_ref()),
+        Actor::Service { id } => ("service", Some(id.as_str()), None),
+        Actor::Link => ("link", None, None),
+        Actor::System => ("system", None, None),
+    };
+    ActorBody {
+        kind,
+        id,
+        email: email.map(|e| e.as_str()),
+    }
+}
+
+/// `HistoryEvent` in `openapi.yaml`: the webhook body as it was signed, with
+/// the event's id (a webhook carries it in `webhook-id`) and its actor.
+pub fn history_entry(entry: &Entry) -> Value {
+    let mut body = match serde_json::from_str::<Value>(&entry.payload) {
+        Ok(Value::Object(fields)) => fields,
+        // Never written so; shown without its data rather than not at all.
+        _ => serde_json::Map::from_iter([
+            ("type".to_owned(), Value::from(entry.kind.as_str())),
+            ("timestamp".to_owned(), Value::from(rfc3339(entry.at))),
+            ("data".to_owned(), Value::Object(Default::default())),
+        ]),
+    };
+    body.insert("id".to_owned(), Value::from(entry.id.as_str()));
+    let actor = serde_json::to_value(actor(&entry.actor)).unwrap_or(Value::Null);
+    body.insert("actor".to_owned(), actor);
+    Value::Object(body)
+}
+
 /// A page of a list, with the cursor of the next one.
 #[derive(Clone, Debug, Serialize)]
 pub struct PageBody<B> {
@@ -303,6 +348,7 @@ pub struct SweepBody {
     pub mailed: usize,
     pub purged: usize,
     pub webhooks: usize,
+    pub history_purged: usize,
     pub failed: usize,
     pub more: bool,
 }
@@ -313,6 +359,7 @@ pub fn sweep_report(r: &SweepReport) -> SweepBody {
         mailed: r.mailed,
         purged: r.purged,
         webhooks: r.webhooks,
+        history_purged: r.history_purged,
         failed: r.failed,
         more: r.more,
     }

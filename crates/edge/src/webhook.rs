@@ -121,7 +121,7 @@ pub fn request(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use invitations::effects::EventKind;
+    use invitations::effects::{Actor, EventKind};
     use invitations::ids::{AccountId, EventId, UserId};
     use invitations::model::Member;
     use invitations::time::Timestamp;
@@ -217,6 +217,7 @@ mod tests {
             kind: EventKind::MemberRemoved,
             at: Timestamp::from_unix_secs(1_800_000_060),
             subject: Subject::Member(Box::new(member)),
+            actor: Actor::System,
         };
         let v: serde_json::Value = serde_json::from_str(&payload(&event)).unwrap();
         assert_eq!(v["type"], "member.removed");

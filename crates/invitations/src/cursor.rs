@@ -14,6 +14,8 @@ pub enum Cursor {
     Before(InvitationId),
     /// Next offset in an address's invitation history.
     History(usize),
+    /// The last position read in an account log, going up.
+    Since(i64),
 }
 
 const VERSION: &str = "c1";
@@ -24,6 +26,7 @@ impl Cursor {
             Cursor::Log(seq) => format!("{VERSION}:log:{seq}"),
             Cursor::Before(id) => format!("{VERSION}:before:{id}"),
             Cursor::History(offset) => format!("{VERSION}:hist:{offset}"),
+            Cursor::Since(seq) => format!("{VERSION}:since:{seq}"),
         };
         URL_SAFE_NO_PAD.encode(inner)
     }
@@ -37,6 +40,10 @@ impl Cursor {
         match (parts.next(), parts.next(), parts.next()) {
             (Some(VERSION), Some("log"), Some(n)) => match n.parse::<i64>() {
                 Ok(seq) if seq >= 0 => Ok(Cursor::Log(seq)),
+                _ => Err(Error::InvalidCursor),
+            },
+            (Some(VERSION), Some("since"), Some(n)) => match n.parse::<i64>() {
+                Ok(seq) if seq >= 0 => Ok(Cursor::Since(seq)),
                 _ => Err(Error::InvalidCursor),
             },
             (Some(VERSION), Some("before"), Some(id)) => InvitationId::parse(id)
@@ -62,6 +69,8 @@ mod tests {
             Cursor::Log(0),
             Cursor::Log(12345),
             Cursor::History(7),
+            Cursor::Since(0),
+            Cursor::Since(99),
             Cursor::Before(id),
         ] {
             assert_eq!(Cursor::parse(&c.encode()).unwrap(), c);
@@ -72,6 +81,7 @@ mod tests {
             "!!!",
             &URL_SAFE_NO_PAD.encode("c2:log:5"),
             &URL_SAFE_NO_PAD.encode("c1:log:-1"),
+            &URL_SAFE_NO_PAD.encode("c1:since:x"),
             &URL_SAFE_NO_PAD.encode("c1:before:acc_0123456789abcdef01234567"),
         ] {
             assert_eq!(Cursor::parse(bad), Err(Error::InvalidCursor), "{bad}");

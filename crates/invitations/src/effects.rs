@@ -2,13 +2,16 @@
 //! events to publish, and store writes that can wait until the caller has
 //! its answer. The domain does no IO.
 
-use crate::ids::EventId;
+use crate::email::Email;
+use crate::ids::{AccountId, EventId, UserId};
 use crate::model::{Invitation, InvitationView, Member};
+use crate::principal::{Principal, User};
 use crate::random::Random;
 use crate::time::Timestamp;
 use crate::token::InvitationToken;
 use crate::values::AccountName;
 use crate::values::{AccessGroups, Role};
+use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MailKind {
@@ -55,6 +58,24 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    pub const ALL: [EventKind; 10] = [
+        EventKind::InvitationCreated,
+        EventKind::InvitationSent,
+        EventKind::InvitationDeliveryFailed,
+        EventKind::InvitationResent,
+        EventKind::InvitationAccepted,
+        EventKind::InvitationCancelled,
+        EventKind::InvitationDeclined,
+        EventKind::InvitationExpired,
+        EventKind::MemberUpdated,
+        EventKind::MemberRemoved,
+    ];
+
+    /// The kind named by its webhook `type`, such as `invitation.created`.
+    pub fn parse(name: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::InvitationCreated => "invitation.created",
@@ -86,6 +107,51 @@ pub struct MemberAccess {
     pub access_groups: AccessGroups,
 }
 
+/// Stored by its webhook `type`.
+impl Serialize for EventKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for EventKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        EventKind::parse(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown event type {name}")))
+    }
+}
+
+/// Who made a change, as the account's history records it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Actor {
+    /// A signed-in person, with the address their token carried.
+    User { id: UserId, email: Option<Email> },
+    /// A machine client of the host app.
+    Service { id: UserId },
+    /// Whoever held the invitation's link: declining needs no sign-in.
+    Link,
+    /// The service itself: the sweep, or the mail provider's answer.
+    System,
+}
+
+impl Actor {
+    pub fn user(user: &User) -> Actor {
+        Actor::User {
+            id: user.id.clone(),
+            email: user.email.clone(),
+        }
+    }
+
+    pub fn of(principal: &Principal) -> Actor {
+        match principal {
+            Principal::User(u) => Actor::user(u),
+            Principal::Service { id } => Actor::Service { id: id.clone() },
+        }
+    }
+}
+
 /// A change the host app hears about. `id` is stable: a receiver drops duplicates by it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
@@ -93,6 +159,8 @@ pub struct Event {
     pub kind: EventKind,
     pub at: Timestamp,
     pub subject: Subject,
+    /// Who made it; kept in the account's history, not sent in the webhook.
+    pub actor: Actor,
 }
 
 impl Event {
@@ -101,12 +169,38 @@ impl Event {
         kind: EventKind,
         at: Timestamp,
         view: InvitationView,
+        actor: Actor,
     ) -> Event {
         Event {
             id: EventId::generate(random),
             kind,
             at,
             subject: Subject::Invitation(Box::new(view)),
+            actor,
+        }
+    }
+
+    pub(crate) fn member(
+        random: &dyn Random,
+        kind: EventKind,
+        at: Timestamp,
+        subject: Subject,
+        actor: Actor,
+    ) -> Event {
+        Event {
+            id: EventId::generate(random),
+            kind,
+            at,
+            subject,
+            actor,
+        }
+    }
+
+    /// The account whose history the event belongs to.
+    pub fn account(&self) -> &AccountId {
+        match &self.subject {
+            Subject::Invitation(view) => &view.invitation.account_id,
+            Subject::Member(m) | Subject::MemberChanged(m, _) => &m.account_id,
         }
     }
 }

@@ -22,6 +22,8 @@ pub struct Policy {
     pub webhook_retry_max_delay_secs: i64,
     /// Closed invitations are purged this long after they closed.
     pub retention_days: i64,
+    /// The account's history keeps each event at least this long.
+    pub history_days: i64,
     /// Due-queue entries handled by one sweep run at most.
     pub sweep_max_items: usize,
     /// Empty queue buckets one sweep run may step over at most.
@@ -47,6 +49,7 @@ impl Default for Policy {
             webhook_retry_base_secs: 60,
             webhook_retry_max_delay_secs: 6 * 60 * 60,
             retention_days: 90,
+            history_days: 365,
             sweep_max_items: 200,
             sweep_max_buckets: 50_000,
             max_invites_per_request: 100,

@@ -50,6 +50,8 @@ pub enum Error {
     InvitationNotFound,
     #[error("no such member")]
     MemberNotFound,
+    #[error("no such event in this account's history: it was never there, or it is older than history_days")]
+    EventNotFound,
     #[error("none of the addresses could be invited")]
     NothingInvited,
     #[error("this address already has an open invitation to this account")]
@@ -98,6 +100,7 @@ impl Error {
             Error::AccountNotFound => "account_not_found",
             Error::InvitationNotFound => "invitation_not_found",
             Error::MemberNotFound => "member_not_found",
+            Error::EventNotFound => "event_not_found",
             Error::NothingInvited => "nothing_invited",
             Error::AlreadyInvited => "already_invited",
             Error::AlreadyMember => "already_member",
@@ -126,9 +129,10 @@ impl Error {
             | Error::EmailMismatch
             | Error::EmailUnverified
             | Error::DomainNotAllowed => Kind::Forbidden,
-            Error::AccountNotFound | Error::InvitationNotFound | Error::MemberNotFound => {
-                Kind::NotFound
-            }
+            Error::AccountNotFound
+            | Error::InvitationNotFound
+            | Error::MemberNotFound
+            | Error::EventNotFound => Kind::NotFound,
             Error::AlreadyInvited
             | Error::AlreadyMember
             | Error::InvitationNotPending

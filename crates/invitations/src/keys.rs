@@ -72,6 +72,25 @@ pub fn undelivered(event: &EventId) -> String {
     format!("v1/hook/{event}")
 }
 
+/// How many entries the account's history has had (`increment` only).
+pub fn history_count(acc: &AccountId) -> String {
+    format!("v1/acct/{acc}/hseq")
+}
+
+pub fn history_entry(acc: &AccountId, position: i64) -> String {
+    format!("v1/acct/{acc}/hist/{position}")
+}
+
+/// Where an event sits in its account's history, for `?after=`.
+pub fn history_position(acc: &AccountId, event: &EventId) -> String {
+    format!("v1/acct/{acc}/hpos/{event}")
+}
+
+/// The last position the sweep purged (entries at or below it are gone).
+pub fn history_floor(acc: &AccountId) -> String {
+    format!("v1/acct/{acc}/hfloor")
+}
+
 pub fn idempotency(scope: &str) -> String {
     format!("v1/idem/{scope}")
 }

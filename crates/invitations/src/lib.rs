@@ -26,6 +26,8 @@
 //! | `v1/acct/{acc}/mseq`, `…/mlog/{n}` | member log: counter, and entry n → user id | create, accept (`increment`, set) |
 //! | `v1/acct/{acc}/mem/{user}` | [`model::Member`], a tombstone once removed or left | create, accept (set), update, remove (CAS) |
 //! | `v1/acct/{acc}/memail/{email}` | user id of the member with that address | create, accept (set) |
+//! | `v1/acct/{acc}/hseq`, `…/hist/{n}`, `…/hpos/{evt}` | the account's history: counter, entry n ([`ops::history::Entry`]: the event as its webhook carried it, and who made it), and where event `evt` sits | after each change's answer (`increment`, set) |
+//! | `v1/acct/{acc}/hfloor` | the last history position purged | the sweep (set) |
 //! | `v1/inv/{inv}` | [`model::Invitation`]; ids sort as they were made | invite (set), every transition (CAS) |
 //! | `v1/dlv/{inv}` | [`model::Delivery`] | after each send (set) |
 //! | `v1/tok/{sha256 hex}` | invitation and account id of a token | just before its mail (set) |
@@ -57,7 +59,7 @@
 //! | update settings | 3 | 1 |
 //! | invite, one address | 6; +2 when an expired invitation for the address is superseded | 3 |
 //! | invite, n addresses in s shards | 4 + 2·s, +1 if any member matched, +1 per shard with prior holders | 2 + s: 18 for 100 addresses in 16 shards |
-//! | after an invite or resend's answer: open the links, send, record (and name each new invitation in its address's inbox) | 1 + 2, +1 `increment` per new invitation (+1 to delete what a resend retired or an invite lost) | 2, +1 per new invitation (+1) |
+//! | after an invite or resend's answer: open the links, send, record (and name each new invitation in its address's inbox) | 1 + 2, +1 `increment` per new invitation (+1 to delete what a resend retired or an invite lost); + the history of the change's events and of the `invitation.sent` they led to (2 + 2) | 2, +1 per new invitation (+1); + 2 + 2 |
 //! | list invitations (page) | at most 5 (access, the slot shards, at most 3 batches of records; filtered by state, batches of at least 50); by email 3 | 0 |
 //! | get invitation | 2 | 0 |
 //! | preview | 2 | 0 |
@@ -70,7 +72,9 @@
 //! | get member | 2 | 0 |
 //! | remove member / owner (or leave) | 3 / 6 | 1 / 2 |
 //! | update member; to or from owner | 3; 5 (6 to demote) | 1; 2 |
-//! | sweep run | 5 + per due item: 1 to check an open invitation's slot, +2 to expire, +2 to retry mail, 4 to purge (+1 per distinct account), 2 to retry a webhook; + one `increment` per distinct minute re-queued | (not yet counted) |
+//! | sweep run | 5 + per due item: 1 to check an open invitation's slot, +2 to expire, +2 to retry mail, 4 to purge (+1 per distinct account), 2 to retry a webhook, 2 to purge a block of 100 history entries; + one `increment` per distinct minute re-queued | (not yet counted) |
+//! | keep a change's events in the account's history (after its answer) | 2 (`increment`, `set-many`) for any number of events of one account; +1 when a block of 100 fills and is queued for purging | 2 (+1) |
+//! | account history (page), newest first, by type, or after an event | at most 5 (access, counter and floor, at most 3 batches of entries; filtered by type, batches of at least 50); 3 when one batch fills it | 0 |
 //! | keep undelivered events / forget delivered ones | 2 / 1, for any number; none when there are none | 2 / 1 |
 //! | idempotency begin / complete | 2 / 2 | 1 / 2 |
 //!

@@ -10,7 +10,7 @@
 //! on what is really due then, so a stale or repeated entry is harmless.
 
 use crate::error::Result;
-use crate::ids::{EventId, InvitationId};
+use crate::ids::{AccountId, EventId, InvitationId};
 use crate::keys;
 use crate::store::{self, decode_counter, encode};
 use crate::time::Timestamp;
@@ -33,6 +33,8 @@ pub(crate) enum DueItem {
     Idempotency { scope: String, hour: i64 },
     /// Retry an undelivered webhook event, queued after `after` attempts.
     Webhook { id: EventId, after: u32 },
+    /// Purge an account's history up to this position.
+    History { account: AccountId, upto: i64 },
 }
 
 /// Entries go at least this far ahead, so that none lands in a minute a sweep

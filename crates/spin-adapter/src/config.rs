@@ -125,6 +125,9 @@ pub fn policy() -> Result<Policy, ApiError> {
     if let Some(days) = number("retention_days", 1..=36_500)? {
         p.retention_days = days;
     }
+    if let Some(days) = number("history_days", 1..=36_500)? {
+        p.history_days = days;
+    }
     if let Some(secs) = number("resend_cooldown_seconds", 0..=86_400)? {
         p.resend_cooldown_secs = secs;
     }

@@ -6,6 +6,7 @@ use crate::outbound::send_all;
 use crate::web::Ctx;
 use invitations::effects::Event;
 use invitations::ids::EventId;
+use invitations::ops::history::{self, Entry};
 use invitations::ops::webhooks::{delivered, keep_undelivered, Redelivery};
 use invitations::time::Clock;
 use invitations_edge::outgoing::{Answer, OutgoingRequest};
@@ -50,14 +51,24 @@ fn requests_for(
     }
 }
 
-/// The deliveries of `events`, in the order they were made; `None` when
-/// `webhook_url` is unset.
+/// Writes `events` into their accounts' histories, then prepares their
+/// deliveries, in the order they were made; `None` when `webhook_url` is
+/// unset. Each body is rendered once: the history keeps what was signed.
 pub fn prepare(ctx: &Ctx, events: &[Event]) -> Option<(Prepared, Vec<OutgoingRequest>)> {
     if events.is_empty() {
         return None;
     }
+    let items: Vec<(EventId, String)> = events.iter().map(|e| (e.id.clone(), payload(e))).collect();
+    let entries = events
+        .iter()
+        .zip(&items)
+        .map(|(e, (_, body))| (e.account().clone(), Entry::of(e, body.clone())))
+        .collect();
+    if let Err(e) = history::keep(&ctx.env(), entries) {
+        // The change and its webhooks stand; only its history entry is lost.
+        eprintln!("history not kept for {} events: {e}", events.len());
+    }
     let config = config::webhooks()?;
-    let items = events.iter().map(|e| (e.id.clone(), payload(e))).collect();
     Some(requests_for(ctx, config, items))
 }
 

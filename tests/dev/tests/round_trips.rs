@@ -190,6 +190,16 @@ async fn round_trips_per_operation_needs_host_counters() {
     )
     .await;
     assert_eq!(s, 204);
+    let (s, events, _) = tagged(
+        &app,
+        "events",
+        "GET",
+        &format!("/v1/accounts/{acc}/events?limit=50"),
+        Some(&owner),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
 
     println!("operation              before the answer      in all");
     println!("                       round trips  writes  round trips  writes");
@@ -205,6 +215,7 @@ async fn round_trips_per_operation_needs_host_counters() {
         ("resend", resend, resend_all),
         ("list members", members, members),
         ("remove member", remove, remove_all),
+        ("history page of 50", events, events),
     ] {
         println!(
             "{name:<22} {:>11} {:>7} {:>12} {:>7}",
@@ -223,23 +234,42 @@ async fn round_trips_per_operation_needs_host_counters() {
     assert_eq!(resend, cost(7, 3), "resend");
     assert_eq!(members, cost(4, 0), "members");
     assert_eq!(remove, cost(3, 1), "remove");
+    assert_eq!(events, cost(3, 0), "history page");
     // After the answer: an inbox place for each new invitation (an
     // `increment` each), the links and inbox entries (1 write; a resend also
     // deletes the links it retired), then recording the sends (a read and a
-    // write). Webhooks add none.
+    // write). The account's history takes an `increment` and a `set-many`
+    // for the change's events, and the same for the `invitation.sent` events
+    // the mail led to; +1 `increment` to queue a block of 100 for purging
+    // (the 100 invitations fill positions 100 and 200). Webhooks add none.
+    const HISTORY: u64 = 2;
     assert_eq!(
         invite_one_all,
-        cost(6 + 1 + 1 + 2, 3 + 1 + 1 + 1),
+        cost(6 + 1 + 1 + 2 + 2 * HISTORY, 3 + 1 + 1 + 1 + 2 * HISTORY),
         "invite one, in all"
     );
     assert_eq!(
         invite_100_all,
-        cost(36 + 100 + 1 + 2, 18 + 100 + 1 + 1),
+        cost(
+            36 + 100 + 1 + 2 + 2 * (HISTORY + 1),
+            18 + 100 + 1 + 1 + 2 * (HISTORY + 1)
+        ),
         "invite 100, in all"
     );
-    assert_eq!(resend_all, cost(7 + 2 + 2, 3 + 2 + 1), "resend, in all");
+    assert_eq!(
+        resend_all,
+        cost(7 + 2 + 2 + 2 * HISTORY, 3 + 2 + 1 + 2 * HISTORY),
+        "resend, in all"
+    );
+    let history = cost(HISTORY, HISTORY);
+    let plus = |c: Cost| {
+        cost(
+            c.round_trips + history.round_trips,
+            c.writes + history.writes,
+        )
+    };
     assert_eq!(
         (accept_all, cancel_all, decline_all, remove_all),
-        (accept, cancel, decline, remove)
+        (plus(accept), plus(cancel), plus(decline), plus(remove))
     );
 }

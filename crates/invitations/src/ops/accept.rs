@@ -6,7 +6,7 @@
 //! and exactly one wins. The membership is written after it; if that write
 //! fails, the same user accepting again finishes the job.
 
-use crate::effects::{Event, EventKind};
+use crate::effects::{Actor, Event, EventKind};
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, InvitationId, Rev};
 use crate::keys;
@@ -189,6 +189,7 @@ fn accept(
             EventKind::InvitationAccepted,
             now,
             view.clone(),
+            Actor::user(user),
         ));
     }
     Ok(Accepted {

@@ -1,6 +1,6 @@
 //! Cancel a pending invitation. Its link stops working at once.
 
-use crate::effects::{Event, EventKind};
+use crate::effects::{Actor, Event, EventKind};
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, InvitationId};
 use crate::keys;
@@ -43,6 +43,7 @@ pub fn cancel(
         EventKind::InvitationCancelled,
         now,
         view.clone(),
+        Actor::user(by),
     );
     Ok((view, vec![event]))
 }

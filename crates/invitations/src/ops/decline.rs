@@ -7,7 +7,7 @@
 //! its address may be invited again (the slot frees itself: only an open
 //! invitation holds it).
 
-use crate::effects::{Event, EventKind};
+use crate::effects::{Actor, Event, EventKind};
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, InvitationId};
 use crate::keys;
@@ -39,7 +39,7 @@ pub fn decline_by_token(env: &Env, token: &InvitationToken) -> Result<Declined> 
     let r: TokenRef = decode(&tok_key, &bytes)?;
     let by = Decliner::Link(hash);
     let (invitation, newly) = decide(env, Some(&r.account_id), &r.invitation_id, &by)?;
-    finish(env, &r.account_id, None, invitation, newly)
+    finish(env, &r.account_id, None, invitation, newly, Actor::Link)
 }
 
 /// A signed-in user with a pending invitation to `acc` for their verified
@@ -52,7 +52,14 @@ pub fn decline_for_account(env: &Env, principal: &Principal, acc: &AccountId) ->
         return Err(Error::InvitationNotFound);
     };
     let (invitation, newly) = decide(env, Some(acc), &slot.latest, &Decliner::User(user))?;
-    finish(env, acc, Some(account), invitation, newly)
+    finish(
+        env,
+        acc,
+        Some(account),
+        invitation,
+        newly,
+        Actor::user(user),
+    )
 }
 
 /// From the inbox: a signed-in user names one of their invitations; only the
@@ -63,7 +70,7 @@ pub fn decline_by_id(env: &Env, principal: &Principal, id: &InvitationId) -> Res
     user.answering_email()?;
     let (invitation, newly) = decide(env, None, id, &Decliner::User(user))?;
     let acc = invitation.account_id.clone();
-    finish(env, &acc, None, invitation, newly)
+    finish(env, &acc, None, invitation, newly, Actor::user(user))
 }
 
 fn invitee(principal: &Principal) -> Result<&User> {
@@ -124,6 +131,7 @@ fn finish(
     account: Option<Account>,
     invitation: Invitation,
     newly: bool,
+    actor: Actor,
 ) -> Result<Declined> {
     let now = env.clock.now();
     // The change is made: a failed read below must not lose its event, so the
@@ -156,6 +164,7 @@ fn finish(
             EventKind::InvitationDeclined,
             now,
             view.clone(),
+            actor,
         )]
     } else {
         Vec::new()

@@ -1,7 +1,7 @@
 //! Around the sending of the mail an operation asked for: open its links just
 //! before, write down how it went after.
 
-use crate::effects::{Event, EventKind, Leftovers, MailJob, MailKind};
+use crate::effects::{Actor, Event, EventKind, Leftovers, MailJob, MailKind};
 use crate::error::Result;
 use crate::keys;
 use crate::model::{Delivery, Invitation, InvitationView, SendFailure};
@@ -95,7 +95,13 @@ pub fn record_outcomes(env: &Env, outcomes: &[(Invitation, SendOutcome)]) -> Res
             // Still queued: nothing happened the receiver needs to hear of.
             Err(SendFailure::Deferred { .. }) => continue,
         };
-        events.push(Event::invitation(env.random, kind, now, view));
+        events.push(Event::invitation(
+            env.random,
+            kind,
+            now,
+            view,
+            Actor::System,
+        ));
     }
     store::set_many(env.store, &writes)?;
     Ok(Recorded { events, views })

@@ -14,7 +14,7 @@
 //! the caller never heard of. A failure after the answer leaves an open
 //! invitation without a link: the sweep mails it a new one.
 
-use crate::effects::{Event, EventKind, Leftovers, MailJob, MailKind};
+use crate::effects::{Actor, Event, EventKind, Leftovers, MailJob, MailKind};
 use crate::email::Email;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, InvitationId, Rev, UserId};
@@ -134,6 +134,7 @@ pub fn invite(
 ) -> Result<Invited> {
     let access = load_access(env, principal, acc)?;
     let inviter = access.manager(principal)?;
+    let actor = Actor::user(inviter);
     let account = access.account;
     if request.emails.is_empty() || request.emails.len() > env.policy.max_invites_per_request {
         return Err(Error::field(
@@ -153,6 +154,7 @@ pub fn invite(
         return Ok(finish(
             env,
             &account,
+            &actor,
             request.emails,
             addresses,
             Leftovers::default(),
@@ -160,7 +162,14 @@ pub fn invite(
     }
     write_drafts(env, &addresses)?;
     let lost = claim_slots(env, &account, &by.user_id, &mut addresses)?;
-    Ok(finish(env, &account, request.emails, addresses, lost))
+    Ok(finish(
+        env,
+        &account,
+        &actor,
+        request.emails,
+        addresses,
+        lost,
+    ))
 }
 
 /// The checks that need no store: a valid address, not repeated, in the
@@ -348,6 +357,7 @@ fn claimed_or_drafted(a: &Address) -> Option<&Invitation> {
 fn finish(
     env: &Env,
     account: &Account,
+    actor: &Actor,
     inputs: Vec<String>,
     addresses: Vec<Address>,
     leftovers: Leftovers,
@@ -372,6 +382,7 @@ fn finish(
                     EventKind::InvitationCreated,
                     now,
                     view.clone(),
+                    actor.clone(),
                 ));
                 mails.push(MailJob {
                     kind: MailKind::Invitation,

@@ -1,9 +1,9 @@
 //! List, read and remove members; a member may leave.
 
 use crate::cursor::Cursor;
-use crate::effects::{Event, EventKind, Subject};
+use crate::effects::{Actor, Event, EventKind, Subject};
 use crate::error::{Error, Result};
-use crate::ids::{AccountId, EventId, UserId};
+use crate::ids::{AccountId, UserId};
 use crate::keys;
 use crate::model::{Member, Removal};
 use crate::ops::list::MAX_BATCHES_PER_PAGE;
@@ -133,10 +133,11 @@ pub fn remove_member(
             }
         }
     };
-    Ok(vec![Event {
-        id: EventId::generate(env.random),
-        kind: EventKind::MemberRemoved,
-        at: now,
-        subject: Subject::Member(Box::new(removed)),
-    }])
+    Ok(vec![Event::member(
+        env.random,
+        EventKind::MemberRemoved,
+        now,
+        Subject::Member(Box::new(removed)),
+        Actor::of(principal),
+    )])
 }

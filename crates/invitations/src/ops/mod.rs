@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod cancel;
 pub mod decline;
 pub mod deliveries;
+pub mod history;
 pub mod idempotency;
 pub mod inbox;
 pub mod invite;

@@ -5,7 +5,7 @@
 //! supersedes the expired invitation first (see `slots`), and that CAS and
 //! this one meet on the same record, so only one of them can win.
 
-use crate::effects::{Event, EventKind, Leftovers, MailJob, MailKind};
+use crate::effects::{Actor, Event, EventKind, Leftovers, MailJob, MailKind};
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, InvitationId};
 use crate::keys;
@@ -81,7 +81,13 @@ pub fn resend(
         .ok()
         .flatten();
     let view = InvitationView::new(after.clone(), delivery.unwrap_or_default(), now);
-    let event = Event::invitation(env.random, EventKind::InvitationResent, now, view.clone());
+    let event = Event::invitation(
+        env.random,
+        EventKind::InvitationResent,
+        now,
+        view.clone(),
+        Actor::of(principal),
+    );
     Ok(Resent {
         invitation: view,
         mail: MailJob {

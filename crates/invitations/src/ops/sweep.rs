@@ -4,16 +4,16 @@
 //! `sweep_max_buckets` queue minutes per run) and resumable (a watermark in
 //! the store). It reads only the due queue, never the whole store.
 
-use crate::effects::{Event, EventKind, MailJob, MailKind};
+use crate::effects::{Actor, Event, EventKind, MailJob, MailKind};
 use crate::error::Result;
 use crate::ids::{InvitationId, Rev};
 use crate::keys;
 use crate::model::Account;
 use crate::model::{Delivery, DeliveryStatus, Invitation, InvitationView, State, Status};
-use crate::ops::idempotency;
 use crate::ops::invite::TokenRef;
 use crate::ops::read_views;
 use crate::ops::webhooks::{self, Claim, Redelivery};
+use crate::ops::{history, idempotency};
 use crate::queue::{self, bucket_of, DueItem};
 use crate::store::{self, decode, encode, Decision, Versioned};
 use crate::time::Timestamp;
@@ -32,6 +32,8 @@ pub struct SweepReport {
     pub webhooks: usize,
     /// Webhook events dropped after their last attempt failed.
     pub webhooks_dropped: usize,
+    /// History entries deleted `history_days` after their block filled.
+    pub history_purged: usize,
     /// Items whose handling failed; they are looked at again next run.
     pub failed: usize,
     /// More due work was left for the next run.
@@ -90,7 +92,8 @@ pub(crate) fn mail_due_at(inv: &Invitation, dlv: &Delivery, policy: &Policy) -> 
 
 /// Cost: 1 (watermark) + 1 per 500 queue minutes stepped over + 2 (entries,
 /// records) + per due item: 2 to expire, 2 to retry mail, 4 to purge (+1 per
-/// distinct account met), 2 to retry a webhook (3 to give one up); then one `increment` per distinct minute re-queued,
+/// distinct account met), 2 to retry a webhook (3 to give one up), 2 to purge
+/// a block of history; then one `increment` per distinct minute re-queued,
 /// 1 `set-many`, 1 `delete-many` and 1 or 2 for the watermark.
 ///
 /// An item whose handling fails is counted in `failed` and looked at again in
@@ -130,6 +133,7 @@ pub fn sweep(env: &Env) -> Result<SweepRun> {
     let mut invitation_ids = BTreeSet::new();
     let mut idempotency: Vec<(String, i64)> = Vec::new();
     let mut undelivered = Vec::new();
+    let mut histories = Vec::new();
     for (value, key) in entries.iter().zip(&entry_keys) {
         match value.as_deref().map(|b| decode::<DueItem>(key, b)) {
             Some(Ok(DueItem::Invitation(id))) => {
@@ -137,6 +141,7 @@ pub fn sweep(env: &Env) -> Result<SweepRun> {
             }
             Some(Ok(DueItem::Idempotency { scope, hour })) => idempotency.push((scope, hour)),
             Some(Ok(DueItem::Webhook { id, after })) => undelivered.push((id, after)),
+            Some(Ok(DueItem::History { account, upto })) => histories.push((account, upto)),
             Some(Err(_)) => run.report.failed += 1,
             None => {}
         }
@@ -167,6 +172,18 @@ pub fn sweep(env: &Env) -> Result<SweepRun> {
             Err(_) => {
                 run.report.failed += 1;
                 work.requeue.push((now, DueItem::Webhook { id, after }));
+            }
+        }
+    }
+    let mut floors = history::Floors::new();
+    histories.sort_by_key(|(_, upto)| *upto);
+    for (account, upto) in histories {
+        let (writes, deletes) = (&mut work.writes, &mut work.deletes);
+        match history::purge(env, &account, upto, &mut floors, writes, deletes) {
+            Ok(n) => run.report.history_purged += n,
+            Err(_) => {
+                run.report.failed += 1;
+                work.requeue.push((now, DueItem::History { account, upto }));
             }
         }
     }
@@ -295,6 +312,7 @@ fn handle(
                     EventKind::InvitationExpired,
                     now,
                     view,
+                    Actor::System,
                 ));
             }
             work.requeue

@@ -11,9 +11,9 @@
 //! demotion the account first, so a crash between the two leaves more owners
 //! than the list has, never fewer. Repeating the request finishes it.
 
-use crate::effects::{Event, EventKind, MemberAccess, Subject};
+use crate::effects::{Actor, Event, EventKind, MemberAccess, Subject};
 use crate::error::{Error, Result};
-use crate::ids::{AccountId, EventId, UserId};
+use crate::ids::{AccountId, UserId};
 use crate::keys;
 use crate::model::{Account, Member};
 use crate::ops::load_access;
@@ -109,12 +109,13 @@ pub fn update_member(
             events: Vec::new(),
         });
     };
-    let event = Event {
-        id: EventId::generate(env.random),
-        kind: EventKind::MemberUpdated,
-        at: env.clock.now(),
-        subject: Subject::MemberChanged(Box::new(member.clone()), before),
-    };
+    let event = Event::member(
+        env.random,
+        EventKind::MemberUpdated,
+        env.clock.now(),
+        Subject::MemberChanged(Box::new(member.clone()), before),
+        Actor::of(principal),
+    );
     Ok(Updated {
         member,
         events: vec![event],

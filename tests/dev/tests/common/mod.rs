@@ -384,6 +384,7 @@ impl App {
             t.mailed += n("mailed");
             t.purged += n("purged");
             t.webhooks += n("webhooks");
+            t.history_purged += n("history_purged");
             t.runs += 1;
             if r["more"] == false {
                 return t;
@@ -480,6 +481,7 @@ pub struct SweepTotals {
     pub mailed: u64,
     pub purged: u64,
     pub webhooks: u64,
+    pub history_purged: u64,
     pub runs: u64,
 }
 
