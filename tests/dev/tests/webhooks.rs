@@ -28,7 +28,7 @@ fn the_reference_verifier_matches_the_specification_example() {
 
 /// Event types as openapi.yaml documents them.
 fn documented_types() -> Vec<String> {
-    document()["components"]["schemas"]["WebhookEvent"]["properties"]["type"]["enum"]
+    document()["components"]["schemas"]["EventType"]["enum"]
         .as_array()
         .unwrap()
         .iter()
