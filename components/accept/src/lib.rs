@@ -1,18 +1,19 @@
 //! `accept`: the invitee's side. Accept or decline an invitation, preview it
-//! by token, the invitee's inbox and page.
+//! by token, the invitee's inbox and page; join through a join link.
 //!
 //! Routes: `/v1/invitations/accept` (POST), `/v1/invitations/decline` (POST; by
 //! token no login), `/v1/invitations/preview` (GET, no login: the token is the
-//! credential), `/v1/me/invitations` (GET), `/join` (GET, HTML; POST from its
-//! Decline button).
+//! credential), `/v1/me/invitations` (GET), `/v1/join-links/redeem` (POST),
+//! `/join` (GET, HTML, for `?token=` or `?link=`; POST from its Decline button).
 
 use invitations::error::Error;
 use invitations::ops::accept::{accept_by_id, accept_by_token, accept_for_account};
 use invitations::ops::decline::{decline_by_id, decline_by_token, decline_for_account};
 use invitations::ops::inbox::my_invitations;
+use invitations::ops::join_links::{preview_join_link, redeem_join_link};
 use invitations::ops::preview::preview;
-use invitations::token::InvitationToken;
-use invitations_edge::body::{paging_query, AnswerBody, AnswerBy};
+use invitations::token::{InvitationToken, JoinLinkToken};
+use invitations_edge::body::{paging_query, AnswerBody, AnswerBy, RedeemBody};
 use invitations_edge::problem::ApiError;
 use invitations_edge::{join, render};
 use invitations_spin::config;
@@ -49,6 +50,21 @@ fn join_page(ctx: &Ctx, token: Result<InvitationToken, ApiError>) -> Result<Resp
         Err(ApiError::Domain(e)) => join::page(Err(e), None, None),
         Err(ApiError::PayloadTooLarge) => return Err(ApiError::PayloadTooLarge),
         Err(e) => return Err(ApiError::Misconfigured(e.to_string())),
+    };
+    Ok(web::html(page.status, &page.html))
+}
+
+/// `/join?link=…`: the join link's page.
+fn link_page(ctx: &Ctx, link: &str) -> Result<Response, ApiError> {
+    let token = JoinLinkToken::parse(link).map_err(|_| Error::JoinLinkNotFound);
+    let outcome = token.and_then(|t| preview_join_link(&ctx.env(), &t).map(|p| (t, p)));
+    let page = match &outcome {
+        Ok((t, p)) => join::link_page(
+            Ok(p),
+            Some(&t.reveal()),
+            config::var("app_accept_url").as_deref(),
+        ),
+        Err(e) => join::link_page(Err(e), None, None),
     };
     Ok(web::html(page.status, &page.html))
 }
@@ -95,12 +111,24 @@ async fn run(req: &Request, later: &mut Later) -> Result<Response, ApiError> {
             Ok(web::json(200, &render::page(&mine, render::inbox_item)))
         }
         ("/v1/me/invitations", _) => Err(ApiError::MethodNotAllowed("GET")),
+        ("/v1/join-links/redeem", Method::Post) => {
+            let who = web::caller(req, &ctx)?;
+            let token = web::body::<RedeemBody>(req)?.parse()?;
+            let redeemed = redeem_join_link(&ctx.env(), &who, &token)?;
+            later.events(&ctx, redeemed.events).await;
+            let status = if redeemed.joined { 201 } else { 200 };
+            Ok(web::json(status, &render::member(&redeemed.member)))
+        }
+        ("/v1/join-links/redeem", _) => Err(ApiError::MethodNotAllowed("POST")),
         ("/v1/invitations/preview", Method::Get) => {
             let found = preview(&ctx.env(), &token(req)?)?;
             Ok(web::json(200, &render::preview(&found)))
         }
         ("/v1/invitations/preview", _) => Err(ApiError::MethodNotAllowed("GET")),
-        ("/join", Method::Get) => join_page(&ctx, token(req)),
+        ("/join", Method::Get) => match web::query_param(req, "link") {
+            Some(link) => link_page(&ctx, &link),
+            None => join_page(&ctx, token(req)),
+        },
         // The page's Decline button. When it cannot decline, the page shows
         // the invitation as it now is (accepted, cancelled, expired, unknown).
         ("/join", Method::Post) => {

@@ -1,13 +1,19 @@
-//! `invite`: invite 1 to 100 addresses into an account, and list its invitations.
+//! `invite`: invite 1 to 100 addresses into an account, and list its
+//! invitations; make and list its join links.
 //!
-//! Route: `/v1/accounts/:account/invitations` (POST, GET).
+//! Routes: `/v1/accounts/:account/invitations` (POST, GET),
+//! `/v1/accounts/:account/join-links` (POST, GET).
 
 use invitations::error::Error;
+use invitations::ids::AccountId;
 use invitations::ops::invite::invite;
+use invitations::ops::join_links::{create_join_link, list_join_links};
 use invitations::ops::list::list_invitations;
-use invitations_edge::body::{invitation_query, InviteBody};
+use invitations::principal::Principal;
+use invitations_edge::body::{invitation_query, paging_query, CreateJoinLinkBody, InviteBody};
 use invitations_edge::problem::ApiError;
 use invitations_edge::render;
+use invitations_spin::config;
 use invitations_spin::effects::Later;
 use invitations_spin::web::{self, Ctx};
 use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
@@ -24,6 +30,9 @@ async fn run(req: &Request, later: &mut Later) -> Result<Response, ApiError> {
     let ctx = Ctx::open()?;
     let who = web::caller(req, &ctx)?;
     let acc = web::account_id(req)?;
+    if web::route(req) == "/v1/accounts/:account/join-links" {
+        return join_links(req, &ctx, &who, &acc, later).await;
+    }
     match req.method() {
         Method::Post => {
             web::idempotent(req, &ctx, &who, || async {
@@ -50,6 +59,33 @@ async fn run(req: &Request, later: &mut Later) -> Result<Response, ApiError> {
             let listed =
                 list_invitations(&ctx.env(), &who, &acc, &filter, page.limit, page.cursor)?;
             Ok(web::json(200, &render::page(&listed, render::invitation)))
+        }
+        _ => Err(ApiError::MethodNotAllowed("GET, POST")),
+    }
+}
+
+async fn join_links(
+    req: &Request,
+    ctx: &Ctx,
+    who: &Principal,
+    acc: &AccountId,
+    later: &mut Later,
+) -> Result<Response, ApiError> {
+    match req.method() {
+        // No Idempotency-Key here: replaying the answer would mean storing
+        // the link's secret, and only its hash is ever stored.
+        Method::Post => {
+            let new = web::body::<CreateJoinLinkBody>(req)?.parse()?;
+            let created = create_join_link(&ctx.env(), who, acc, new)?;
+            later.events(ctx, created.events.clone()).await;
+            let base = config::public_base_url();
+            let body = render::created_join_link(&created.link, &created.token, &base);
+            Ok(web::json(201, &body))
+        }
+        Method::Get => {
+            let page = paging_query(req.query())?;
+            let listed = list_join_links(&ctx.env(), who, acc, page.limit, page.cursor)?;
+            Ok(web::json(200, &render::page(&listed, render::join_link)))
         }
         _ => Err(ApiError::MethodNotAllowed("GET, POST")),
     }

@@ -1,11 +1,13 @@
 //! `remove`: read or cancel one invitation; list, read, change or remove
-//! members (and a member leaves).
+//! members (and a member leaves); read or revoke a join link.
 //!
 //! Routes: `/v1/accounts/:account/invitations/:invitation` (GET, DELETE),
 //! `/v1/accounts/:account/members` (GET), `/v1/accounts/:account/members/:user`
-//! (GET, PATCH, DELETE).
+//! (GET, PATCH, DELETE), `/v1/accounts/:account/join-links/:link` (GET;
+//! DELETE revokes).
 
 use invitations::ops::cancel::cancel;
+use invitations::ops::join_links::{get_join_link, revoke_join_link};
 use invitations::ops::list::get_invitation;
 use invitations::ops::members::{get_member, list_members, remove_member};
 use invitations::ops::update_member::update_member;
@@ -62,6 +64,18 @@ async fn run(req: &Request, later: &mut Later) -> Result<Response, ApiError> {
             let events = remove_member(&env, &who, &acc, &web::user_id(req)?)?;
             later.events(&ctx, events).await;
             Ok(web::no_content())
+        }
+        ("/v1/accounts/:account/join-links/:link", Method::Get) => {
+            let link = get_join_link(&env, &who, &acc, &web::join_link_id(req)?)?;
+            Ok(web::json(200, &render::join_link(&link)))
+        }
+        ("/v1/accounts/:account/join-links/:link", Method::Delete) => {
+            let (link, events) = revoke_join_link(&env, &who, &acc, &web::join_link_id(req)?)?;
+            later.events(&ctx, events).await;
+            Ok(web::json(200, &render::join_link(&link)))
+        }
+        ("/v1/accounts/:account/join-links/:link", _) => {
+            Err(ApiError::MethodNotAllowed("GET, DELETE"))
         }
         ("/v1/accounts/:account/members/:user", _) => {
             Err(ApiError::MethodNotAllowed("GET, PATCH, DELETE"))

@@ -12,10 +12,13 @@ use invitations::model::Status;
 use invitations::ops::accounts::AccountPatch;
 use invitations::ops::history::HistoryQuery;
 use invitations::ops::invite::InviteRequest;
+use invitations::ops::join_links::NewJoinLink;
 use invitations::ops::list::InvitationFilter;
 use invitations::ops::update_member::MemberPatch;
-use invitations::token::InvitationToken;
-use invitations::values::{AccessGroups, AccountName, InviteRole, Metadata, Note, Role, Ttl};
+use invitations::token::{InvitationToken, JoinLinkToken};
+use invitations::values::{
+    AccessGroups, AccountName, InviteRole, MaxUses, Metadata, Note, Role, Ttl,
+};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -208,6 +211,63 @@ impl PatchMemberBody {
             role,
             access_groups,
         })
+    }
+}
+
+/// `POST /v1/accounts/{account}/join-links`.
+#[derive(Debug, Deserialize)]
+pub struct CreateJoinLinkBody {
+    #[serde(default = "default_role")]
+    pub role: String,
+    #[serde(default)]
+    pub access_groups: Vec<String>,
+    pub max_uses: i64,
+    #[serde(default, deserialize_with = "present")]
+    pub ttl_seconds: Option<i64>,
+    #[serde(default, deserialize_with = "present")]
+    pub allowed_domains: Option<Vec<String>>,
+}
+
+/// A join link lasts a week unless told otherwise.
+pub const DEFAULT_JOIN_LINK_TTL_SECS: i64 = 7 * 24 * 3600;
+
+impl CreateJoinLinkBody {
+    pub fn parse(self) -> Result<NewJoinLink, ApiError> {
+        let mut f = Fields::default();
+        let role = f.take("role", InviteRole::parse(&self.role));
+        let groups = f.take("access_groups", AccessGroups::parse(&self.access_groups));
+        let max_uses = f.take("max_uses", MaxUses::parse(self.max_uses));
+        let ttl = f.take(
+            "ttl_seconds",
+            Ttl::from_secs(self.ttl_seconds.unwrap_or(DEFAULT_JOIN_LINK_TTL_SECS)),
+        );
+        let domains: Vec<Domain> = self
+            .allowed_domains
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| f.take(&format!("allowed_domains[{i}]"), Domain::parse(d)))
+            .collect();
+        f.finish(|| NewJoinLink {
+            role: role.expect("checked"),
+            access_groups: groups.expect("checked"),
+            max_uses: max_uses.expect("checked"),
+            ttl: ttl.expect("checked"),
+            allowed_domains: domains,
+        })
+    }
+}
+
+/// `POST /v1/join-links/redeem`: `{"token": "..."}`.
+#[derive(Debug, Deserialize)]
+pub struct RedeemBody {
+    pub token: String,
+}
+
+impl RedeemBody {
+    /// A malformed token cannot name a link.
+    pub fn parse(self) -> Result<JoinLinkToken, ApiError> {
+        JoinLinkToken::parse(&self.token).map_err(|_| ApiError::Domain(Error::JoinLinkNotFound))
     }
 }
 

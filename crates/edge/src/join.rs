@@ -3,7 +3,8 @@
 
 use crate::text::{escape_html as escape, human_utc};
 use invitations::error::Error;
-use invitations::model::Status;
+use invitations::model::{Inviter, LinkStatus, Status};
+use invitations::ops::join_links::LinkPreview;
 use invitations::ops::preview::Preview;
 
 pub struct JoinPage {
@@ -64,13 +65,7 @@ pub fn page(
         }
     };
     let account = p.account_name.as_str();
-    let inviter = p
-        .invited_by
-        .name
-        .as_ref()
-        .map(|n| n.as_str().to_owned())
-        .or_else(|| p.invited_by.email.as_ref().map(|e| e.to_string()))
-        .unwrap_or_else(|| "An administrator".to_owned());
+    let inviter = person(&p.invited_by);
     match p.status {
         Status::Expired => explain(
             "This invitation has expired",
@@ -149,6 +144,100 @@ pub fn declined(account_name: &str) -> JoinPage {
         "If you change your mind, ask them to invite you again.",
         200,
     )
+}
+
+/// The page at `/join?link=…`: whose account, what role, and how to join
+/// (signed in at the host app: `accept_url` gets `link=` appended).
+pub fn link_page(
+    preview: Result<&LinkPreview, &Error>,
+    token: Option<&str>,
+    accept_url: Option<&str>,
+) -> JoinPage {
+    let p = match preview {
+        Ok(p) => p,
+        Err(Error::JoinLinkNotFound) => {
+            return explain(
+                "This join link is not valid",
+                "The link may be incomplete or mistyped.",
+                "Ask whoever shared it to send it again.",
+                404,
+            )
+        }
+        Err(_) => {
+            return explain(
+                "Something went wrong",
+                "We could not look up this join link right now.",
+                "Please try the link again in a minute.",
+                503,
+            )
+        }
+    };
+    let account = p.account_name.as_str();
+    let creator = person(&p.created_by);
+    match p.status {
+        LinkStatus::Revoked => explain(
+            "This join link was turned off",
+            &format!("An admin of {account} revoked this link."),
+            &format!("Ask {creator} for a new link or an invitation."),
+            410,
+        ),
+        LinkStatus::Expired => explain(
+            "This join link has expired",
+            &format!(
+                "The link to join {account} ran out on {}.",
+                human_utc(p.expires_at)
+            ),
+            &format!("Ask {creator} for a new link or an invitation."),
+            410,
+        ),
+        LinkStatus::UsedUp => explain(
+            "This join link is full",
+            &format!("As many people have joined {account} through this link as it allows."),
+            &format!("Ask {creator} for a new link or an invitation."),
+            410,
+        ),
+        LinkStatus::Active => {
+            let action = match (accept_url, token) {
+                (Some(url), Some(t)) => {
+                    let sep = if url.contains('?') { '&' } else { '?' };
+                    format!(
+                        "<p><a class=\"button\" href=\"{}\">Sign in to join</a></p>",
+                        escape(&format!("{url}{sep}link={t}"))
+                    )
+                }
+                _ => "<p>Sign in to the app with a verified email address, then open this link again to join.</p>".to_owned(),
+            };
+            let groups = if p.access_groups.as_slice().is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "<li>Access groups: {}</li>",
+                    escape(&p.access_groups.as_slice().join(", "))
+                )
+            };
+            let body = format!(
+                "<h1>Join {account}</h1>\
+<p>{creator} shared this link to join <strong>{account}</strong>.</p>\
+<ul><li>Role: {role}</li>{groups}<li>Valid until: {until}</li></ul>{action}",
+                account = escape(account),
+                creator = escape(&creator),
+                role = escape(p.role.role().as_str()),
+                until = escape(&human_utc(p.expires_at)),
+            );
+            JoinPage {
+                status: 200,
+                html: document(&format!("Join {account}"), &body),
+            }
+        }
+    }
+}
+
+fn person(by: &Inviter) -> String {
+    by.name
+        .as_ref()
+        .map(|n| n.as_str().to_owned())
+        .or_else(|| by.email.as_ref().map(|e| e.to_string()))
+        .unwrap_or_else(|| "An administrator".to_owned())
 }
 
 fn human(p: &Preview) -> String {

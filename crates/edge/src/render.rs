@@ -3,13 +3,16 @@
 
 use invitations::cursor::Cursor;
 use invitations::effects::Actor;
-use invitations::model::{Account, Invitation, InvitationView, Inviter, Member, State};
+use invitations::model::{
+    Account, Invitation, InvitationView, Inviter, JoinLinkView, Member, State,
+};
 use invitations::ops::history::Entry;
 use invitations::ops::inbox::InboxItem;
 use invitations::ops::invite::Invited;
 use invitations::ops::preview::Preview;
 use invitations::ops::sweep::SweepReport;
 use invitations::time::Timestamp;
+use invitations::token::JoinLinkToken;
 use invitations::Page;
 use serde::Serialize;
 use serde_json::Value;
@@ -145,6 +148,9 @@ pub struct MemberBody<'a> {
     pub access_groups: &'a [String],
     pub joined_at: String,
     pub invitation_id: Option<&'a str>,
+    /// Only on a member who joined through a join link.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub join_link_id: Option<&'a str>,
     pub invited_by: Option<PersonBody<'a>>,
     /// Only on a removed member (the `member.removed` webhook).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -168,12 +174,67 @@ pub fn member(m: &Member) -> MemberBody<'_> {
         access_groups: m.access_groups.as_slice(),
         joined_at: rfc3339(m.joined_at),
         invitation_id: m.invitation_id.as_ref().map(|i| i.as_str()),
+        join_link_id: m.join_link_id.as_ref().map(|i| i.as_str()),
         invited_by: m.invited_by.as_ref().map(inviter),
         removed: m.removed.as_ref().map(|r| RemovalBody {
             at: rfc3339(r.removed_at),
             by: r.removed_by.as_str(),
             left: r.left,
         }),
+    }
+}
+
+/// `JoinLink` in `openapi.yaml`.
+#[derive(Clone, Debug, Serialize)]
+pub struct JoinLinkBody<'a> {
+    pub id: &'a str,
+    pub account_id: &'a str,
+    pub role: &'static str,
+    pub access_groups: &'a [String],
+    pub max_uses: u32,
+    pub uses: u32,
+    pub status: &'static str,
+    pub allowed_domains: Vec<&'a str>,
+    pub created_by: PersonBody<'a>,
+    pub created_at: String,
+    pub expires_at: String,
+    pub revoked_at: Option<String>,
+    pub revoked_by: Option<&'a str>,
+    /// Only in the answer that made it: the one time its secret is shown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+pub fn join_link(v: &JoinLinkView) -> JoinLinkBody<'_> {
+    let l = &v.link;
+    JoinLinkBody {
+        id: l.id.as_str(),
+        account_id: l.account_id.as_str(),
+        role: l.role.role().as_str(),
+        access_groups: l.access_groups.as_slice(),
+        max_uses: l.max_uses.get(),
+        uses: v.uses,
+        status: v.status.as_str(),
+        allowed_domains: l.allowed_domains.iter().map(|d| d.as_str()).collect(),
+        created_by: inviter(&l.created_by),
+        created_at: rfc3339(l.created_at),
+        expires_at: rfc3339(l.expires_at),
+        revoked_at: l.revoked.as_ref().map(|r| rfc3339(r.revoked_at)),
+        revoked_by: l.revoked.as_ref().map(|r| r.revoked_by.as_str()),
+        url: None,
+    }
+}
+
+/// A new link, with its URL `{public_base_url}/join?link=…`.
+pub fn created_join_link<'a>(
+    v: &'a JoinLinkView,
+    token: &JoinLinkToken,
+    base_url: &str,
+) -> JoinLinkBody<'a> {
+    let base = base_url.trim_end_matches('/');
+    JoinLinkBody {
+        url: Some(format!("{base}/join?link={}", token.reveal())),
+        ..join_link(v)
     }
 }
 

@@ -6,7 +6,10 @@
 //! keyed with the secret's decoded bytes.
 
 use crate::outgoing::OutgoingRequest;
-use crate::render::{invitation, member, rfc3339, InvitationBody, MemberAccessBody, MemberBody};
+use crate::render::{
+    invitation, join_link, member, rfc3339, InvitationBody, JoinLinkBody, MemberAccessBody,
+    MemberBody,
+};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use invitations::effects::{Event, Subject};
@@ -68,6 +71,7 @@ pub struct PayloadBody<'a> {
 pub enum Data<'a> {
     Invitation(Box<InvitationBody<'a>>),
     Member(Box<MemberBody<'a>>),
+    JoinLink(Box<JoinLinkBody<'a>>),
 }
 
 /// The body of an event: its type, when it happened, and the invitation or
@@ -76,6 +80,7 @@ pub fn payload(event: &Event) -> String {
     let (data, previous) = match &event.subject {
         Subject::Invitation(view) => (Data::Invitation(Box::new(invitation(view))), None),
         Subject::Member(m) => (Data::Member(Box::new(member(m))), None),
+        Subject::JoinLink(v) => (Data::JoinLink(Box::new(join_link(v))), None),
         Subject::MemberChanged(m, before) => (
             Data::Member(Box::new(member(m))),
             Some(MemberAccessBody {
@@ -207,6 +212,7 @@ mod tests {
             access_groups: AccessGroups::default(),
             joined_at: Timestamp::from_unix_secs(1_800_000_000),
             invitation_id: None,
+            join_link_id: None,
             invited_by: None,
             seq: 1,
             removed: None,

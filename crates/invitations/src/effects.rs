@@ -4,7 +4,7 @@
 
 use crate::email::Email;
 use crate::ids::{AccountId, EventId, UserId};
-use crate::model::{Invitation, InvitationView, Member};
+use crate::model::{Invitation, InvitationView, JoinLinkView, Member};
 use crate::principal::{Principal, User};
 use crate::random::Random;
 use crate::time::Timestamp;
@@ -55,10 +55,13 @@ pub enum EventKind {
     InvitationExpired,
     MemberUpdated,
     MemberRemoved,
+    MemberJoined,
+    JoinLinkCreated,
+    JoinLinkRevoked,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 10] = [
+    pub const ALL: [EventKind; 13] = [
         EventKind::InvitationCreated,
         EventKind::InvitationSent,
         EventKind::InvitationDeliveryFailed,
@@ -69,6 +72,9 @@ impl EventKind {
         EventKind::InvitationExpired,
         EventKind::MemberUpdated,
         EventKind::MemberRemoved,
+        EventKind::MemberJoined,
+        EventKind::JoinLinkCreated,
+        EventKind::JoinLinkRevoked,
     ];
 
     /// The kind named by its webhook `type`, such as `invitation.created`.
@@ -88,6 +94,9 @@ impl EventKind {
             EventKind::InvitationExpired => "invitation.expired",
             EventKind::MemberUpdated => "member.updated",
             EventKind::MemberRemoved => "member.removed",
+            EventKind::MemberJoined => "member.joined",
+            EventKind::JoinLinkCreated => "join_link.created",
+            EventKind::JoinLinkRevoked => "join_link.revoked",
         }
     }
 }
@@ -98,6 +107,7 @@ pub enum Subject {
     Member(Box<Member>),
     /// A member whose access changed, and what it was before.
     MemberChanged(Box<Member>, MemberAccess),
+    JoinLink(Box<JoinLinkView>),
 }
 
 /// A member's role and access groups, as they were before a change.
@@ -201,6 +211,7 @@ impl Event {
         match &self.subject {
             Subject::Invitation(view) => &view.invitation.account_id,
             Subject::Member(m) | Subject::MemberChanged(m, _) => &m.account_id,
+            Subject::JoinLink(view) => &view.link.account_id,
         }
     }
 }

@@ -50,6 +50,16 @@ pub enum Error {
     InvitationNotFound,
     #[error("no such member")]
     MemberNotFound,
+    #[error("no such join link")]
+    JoinLinkNotFound,
+    #[error("this join link was revoked by the account's admin")]
+    JoinLinkRevoked,
+    #[error("this join link has expired; ask the account's admin for a new one")]
+    JoinLinkExpired,
+    #[error("this join link has been used as many times as it allows")]
+    JoinLinkUsedUp,
+    #[error("you were removed from this account; ask its admin to invite you again")]
+    MemberRemoved,
     #[error("no such event in this account's history: it was never there, or it is older than history_days")]
     EventNotFound,
     #[error("none of the addresses could be invited")]
@@ -101,6 +111,11 @@ impl Error {
             Error::InvitationNotFound => "invitation_not_found",
             Error::MemberNotFound => "member_not_found",
             Error::EventNotFound => "event_not_found",
+            Error::JoinLinkNotFound => "join_link_not_found",
+            Error::JoinLinkRevoked => "join_link_revoked",
+            Error::JoinLinkExpired => "join_link_expired",
+            Error::JoinLinkUsedUp => "join_link_used_up",
+            Error::MemberRemoved => "member_removed",
             Error::NothingInvited => "nothing_invited",
             Error::AlreadyInvited => "already_invited",
             Error::AlreadyMember => "already_member",
@@ -128,11 +143,13 @@ impl Error {
             Error::Forbidden(_)
             | Error::EmailMismatch
             | Error::EmailUnverified
-            | Error::DomainNotAllowed => Kind::Forbidden,
+            | Error::DomainNotAllowed
+            | Error::MemberRemoved => Kind::Forbidden,
             Error::AccountNotFound
             | Error::InvitationNotFound
             | Error::MemberNotFound
-            | Error::EventNotFound => Kind::NotFound,
+            | Error::EventNotFound
+            | Error::JoinLinkNotFound => Kind::NotFound,
             Error::AlreadyInvited
             | Error::AlreadyMember
             | Error::InvitationNotPending
@@ -141,7 +158,10 @@ impl Error {
             Error::InvitationExpired
             | Error::InvitationCancelled
             | Error::InvitationDeclined
-            | Error::InvitationAlreadyAccepted => Kind::Gone,
+            | Error::InvitationAlreadyAccepted
+            | Error::JoinLinkRevoked
+            | Error::JoinLinkExpired
+            | Error::JoinLinkUsedUp => Kind::Gone,
             Error::ResendTooSoon { .. } => Kind::RateLimited,
             Error::Contended | Error::StoreUnavailable(_) => Kind::Unavailable,
         }

@@ -65,6 +65,7 @@ macro_rules! prefixed_id {
 prefixed_id!(AccountId, "acc_", "account");
 prefixed_id!(InvitationId, "inv_", "invitation");
 prefixed_id!(EventId, "evt_", "event");
+prefixed_id!(JoinLinkId, "lnk_", "join link");
 
 impl InvitationId {
     /// Ids for `n` invitations made at `now`, in the order an account lists

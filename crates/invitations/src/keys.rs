@@ -1,7 +1,7 @@
 //! The key layout, in one place. See the crate docs for what each key holds.
 
 use crate::email::Email;
-use crate::ids::{AccountId, EventId, InvitationId, UserId};
+use crate::ids::{AccountId, EventId, InvitationId, JoinLinkId, UserId};
 use crate::token::TokenHash;
 use sha2::{Digest, Sha256};
 
@@ -89,6 +89,27 @@ pub fn history_position(acc: &AccountId, event: &EventId) -> String {
 /// The last position the sweep purged (entries at or below it are gone).
 pub fn history_floor(acc: &AccountId) -> String {
     format!("v1/acct/{acc}/hfloor")
+}
+
+pub fn join_link(link: &JoinLinkId) -> String {
+    format!("v1/link/{link}")
+}
+
+/// How many times a join link was redeemed, or tried past its last use (`increment` only).
+pub fn join_link_uses(link: &JoinLinkId) -> String {
+    format!("v1/link/{link}/uses")
+}
+
+pub fn join_link_token(hash: &TokenHash) -> String {
+    format!("v1/ltok/{}", hash.to_hex())
+}
+
+pub fn join_link_count(acc: &AccountId) -> String {
+    format!("v1/acct/{acc}/lseq")
+}
+
+pub fn join_link_log(acc: &AccountId, seq: i64) -> String {
+    format!("v1/acct/{acc}/llog/{seq}")
 }
 
 pub fn idempotency(scope: &str) -> String {

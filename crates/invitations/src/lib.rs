@@ -28,6 +28,9 @@
 //! | `v1/acct/{acc}/memail/{email}` | user id of the member with that address | create, accept (set) |
 //! | `v1/acct/{acc}/hseq`, `…/hist/{n}`, `…/hpos/{evt}` | the account's history: counter, entry n ([`ops::history::Entry`]: the event as its webhook carried it, and who made it), and where event `evt` sits | after each change's answer (`increment`, set) |
 //! | `v1/acct/{acc}/hfloor` | the last history position purged | the sweep (set) |
+//! | `v1/link/{lnk}`, `…/uses` | [`model::JoinLink`], and how many times it was redeemed (a counter: exact `max_uses` without contention) | create (set), revoke (CAS); redeem (`increment`) |
+//! | `v1/ltok/{sha256 hex}` | link and account id of a join link's token | create (set) |
+//! | `v1/acct/{acc}/lseq`, `…/llog/{n}` | the account's join links: counter, and entry n → link id | create (`increment`, set) |
 //! | `v1/inv/{inv}` | [`model::Invitation`]; ids sort as they were made | invite (set), every transition (CAS) |
 //! | `v1/dlv/{inv}` | [`model::Delivery`] | after each send (set) |
 //! | `v1/tok/{sha256 hex}` | invitation and account id of a token | just before its mail (set) |
@@ -73,6 +76,11 @@
 //! | remove member / owner (or leave) | 3 / 6 | 1 / 2 |
 //! | update member; to or from owner | 3; 5 (6 to demote) | 1; 2 |
 //! | sweep run | 5 + per due item: 1 to check an open invitation's slot, +2 to expire, +2 to retry mail, 4 to purge (+1 per distinct account), 2 to retry a webhook, 2 to purge a block of 100 history entries; + one `increment` per distinct minute re-queued | (not yet counted) |
+//! | create a join link | 3 | 2 |
+//! | list join links (page) / get one | at most 8 / 2 | 0 |
+//! | revoke a join link | 4 | 1 |
+//! | redeem a join link (2 for a member already) | 5 | 3 |
+//! | join link page (`/join?link=`) | 2 | 0 |
 //! | keep a change's events in the account's history (after its answer) | 2 (`increment`, `set-many`) for any number of events of one account; +1 when a block of 100 fills and is queued for purging | 2 (+1) |
 //! | account history (page), newest first, by type, or after an event | at most 5 (access, counter and floor, at most 3 batches of entries; filtered by type, batches of at least 50); 3 when one batch fills it | 0 |
 //! | keep undelivered events / forget delivered ones | 2 / 1, for any number; none when there are none | 2 / 1 |
@@ -94,6 +102,9 @@
 //! * Exactly one of N concurrent accepts of a token wins; of an accept and a
 //!   cancel, or an accept and a decline, racing for one invitation, exactly one wins.
 //! * One membership per (account, user): it is keyed by both.
+//! * A join link lets in at most `max_uses` people, under any interleaving and
+//!   any failure: each redeem takes its use by `increment` before it writes a
+//!   membership, and goes on only within `max_uses`.
 //! * Accepted, cancelled and declined invitations never change again.
 //! * A pending invitation past its expiry reads `expired`, swept or not.
 //! * An expired invitation gives up its address only by being superseded (a

@@ -2,11 +2,13 @@
 
 use crate::email::{Domain, Email};
 use crate::error::{Error, Result};
-use crate::ids::{AccountId, InvitationId, Rev, UserId};
+use crate::ids::{AccountId, InvitationId, JoinLinkId, Rev, UserId};
 use crate::store::Versioned;
 use crate::time::Timestamp;
 use crate::token::TokenHash;
-use crate::values::{AccessGroups, AccountName, InviteRole, Metadata, Note, PersonName, Role, Ttl};
+use crate::values::{
+    AccessGroups, AccountName, InviteRole, MaxUses, Metadata, Note, PersonName, Role, Ttl,
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -564,6 +566,9 @@ pub struct Member {
     pub access_groups: AccessGroups,
     pub joined_at: Timestamp,
     pub invitation_id: Option<InvitationId>,
+    /// The join link they came in through, if that is how.
+    #[serde(default)]
+    pub join_link_id: Option<JoinLinkId>,
     pub invited_by: Option<Inviter>,
     /// Position in the account's member log.
     pub seq: i64,
@@ -730,5 +735,153 @@ mod tests {
             t0.plus_secs(61 + 3600),
             "clamped to the account's maximum"
         );
+    }
+}
+
+/// A link an admin shares (in a chat, say) that lets up to `max_uses` people
+/// with a verified address join the account. Only its token's hash is kept.
+/// How often it was used is a counter of its own, moved by `increment`, so
+/// that concurrent redeems never pass `max_uses` and never contend.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JoinLink {
+    pub id: JoinLinkId,
+    pub account_id: AccountId,
+    pub role: InviteRole,
+    pub access_groups: AccessGroups,
+    pub max_uses: MaxUses,
+    /// Empty: any domain the account allows. Otherwise also one of these.
+    pub allowed_domains: Vec<Domain>,
+    pub created_by: Inviter,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub revoked: Option<Revocation>,
+    /// Position in the account's link log.
+    pub seq: i64,
+    pub(crate) token_hash: TokenHash,
+    rev: Rev,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    pub revoked_at: Timestamp,
+    pub revoked_by: UserId,
+}
+
+impl Versioned for JoinLink {
+    fn rev(&self) -> &Rev {
+        &self.rev
+    }
+    fn set_rev(&mut self, rev: Rev) {
+        self.rev = rev;
+    }
+}
+
+/// What a join link can do now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkStatus {
+    Active,
+    Revoked,
+    Expired,
+    UsedUp,
+}
+
+impl LinkStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkStatus::Active => "active",
+            LinkStatus::Revoked => "revoked",
+            LinkStatus::Expired => "expired",
+            LinkStatus::UsedUp => "used_up",
+        }
+    }
+}
+
+impl JoinLink {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        id: JoinLinkId,
+        account_id: AccountId,
+        role: InviteRole,
+        access_groups: AccessGroups,
+        max_uses: MaxUses,
+        allowed_domains: Vec<Domain>,
+        created_by: Inviter,
+        created_at: Timestamp,
+        expires_at: Timestamp,
+        seq: i64,
+        token_hash: TokenHash,
+    ) -> JoinLink {
+        JoinLink {
+            id,
+            account_id,
+            role,
+            access_groups,
+            max_uses,
+            allowed_domains,
+            created_by,
+            created_at,
+            expires_at,
+            revoked: None,
+            seq,
+            token_hash,
+            rev: Rev::default(),
+        }
+    }
+
+    /// Revoked first, then expired, then used up: what a person is told.
+    pub fn status(&self, uses: u32, now: Timestamp) -> LinkStatus {
+        if self.revoked.is_some() {
+            LinkStatus::Revoked
+        } else if now >= self.expires_at {
+            LinkStatus::Expired
+        } else if uses >= self.max_uses.get() {
+            LinkStatus::UsedUp
+        } else {
+            LinkStatus::Active
+        }
+    }
+
+    /// Whether `uses` earlier redeems leave it open: the error a redeem gets otherwise.
+    pub(crate) fn check_open(&self, uses: u32, now: Timestamp) -> Result<()> {
+        match self.status(uses, now) {
+            LinkStatus::Active => Ok(()),
+            LinkStatus::Revoked => Err(Error::JoinLinkRevoked),
+            LinkStatus::Expired => Err(Error::JoinLinkExpired),
+            LinkStatus::UsedUp => Err(Error::JoinLinkUsedUp),
+        }
+    }
+
+    /// Whether an address may join through it (the account's own rule aside).
+    pub fn admits(&self, email: &Email) -> bool {
+        self.allowed_domains.is_empty() || self.allowed_domains.contains(&email.domain())
+    }
+
+    /// Revokes it; false when it already was (it stays as it was).
+    pub(crate) fn revoke(&mut self, now: Timestamp, by: &UserId) -> bool {
+        if self.revoked.is_some() {
+            return false;
+        }
+        self.revoked = Some(Revocation {
+            revoked_at: now,
+            revoked_by: by.clone(),
+        });
+        true
+    }
+}
+
+/// A join link with how often it was used, as the API and webhooks show it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JoinLinkView {
+    pub link: JoinLink,
+    /// Redeems that made (or were to make) a member, at most `max_uses`.
+    pub uses: u32,
+    pub status: LinkStatus,
+}
+
+impl JoinLinkView {
+    pub fn new(link: JoinLink, counted: i64, now: Timestamp) -> JoinLinkView {
+        let uses = counted.clamp(0, link.max_uses.get() as i64) as u32;
+        let status = link.status(uses, now);
+        JoinLinkView { link, uses, status }
     }
 }

@@ -52,6 +52,35 @@ impl fmt::Debug for InvitationToken {
     }
 }
 
+/// The secret of a shareable join link: the same form as an invitation's,
+/// kept apart by type so neither opens the other.
+#[derive(Clone, PartialEq, Eq)]
+pub struct JoinLinkToken(InvitationToken);
+
+impl JoinLinkToken {
+    pub fn generate(random: &dyn Random) -> Self {
+        JoinLinkToken(InvitationToken::generate(random))
+    }
+
+    pub fn parse(input: &str) -> Result<Self, TokenError> {
+        InvitationToken::parse(input).map(JoinLinkToken)
+    }
+
+    pub fn reveal(&self) -> String {
+        self.0.reveal()
+    }
+
+    pub fn hash(&self) -> TokenHash {
+        self.0.hash()
+    }
+}
+
+impl fmt::Debug for JoinLinkToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JoinLinkToken(<redacted>)")
+    }
+}
+
 /// SHA-256 of a token: what the store keeps.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 #[serde(into = "String", try_from = "String")]

@@ -161,6 +161,33 @@ impl<'de> Deserialize<'de> for Metadata {
     }
 }
 
+/// How many people a join link lets in: 1 to 10,000.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct MaxUses(u32);
+
+impl MaxUses {
+    pub const MAX: u32 = 10_000;
+
+    pub fn parse(n: i64) -> Result<MaxUses, ValueError> {
+        if (1..=MaxUses::MAX as i64).contains(&n) {
+            Ok(MaxUses(n as u32))
+        } else {
+            invalid(format!("must be between 1 and {}", MaxUses::MAX))
+        }
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for MaxUses {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        MaxUses::parse(i64::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
 /// How long an invitation stays valid: 1 second to 30 days.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]

@@ -239,6 +239,12 @@ pub fn user_id(req: &Request) -> Result<invitations::ids::UserId, ApiError> {
         .ok_or(ApiError::Domain(invitations::Error::MemberNotFound))
 }
 
+pub fn join_link_id(req: &Request) -> Result<invitations::ids::JoinLinkId, ApiError> {
+    path_param(req, "link")
+        .and_then(|s| invitations::ids::JoinLinkId::parse(&s).ok())
+        .ok_or(ApiError::Domain(invitations::Error::JoinLinkNotFound))
+}
+
 /// An HTML page that leaks nothing: no referrer (the URL holds a token), no caching.
 pub fn html(status: u16, body: &str) -> Response {
     Response::builder()

@@ -12,8 +12,9 @@ use crate::ids::{AccountId, InvitationId, Rev};
 use crate::keys;
 use crate::model::{Account, Delivery, Invitation, InvitationView, Member, State};
 use crate::ops::invite::TokenRef;
+use crate::ops::members::store_membership;
 use crate::principal::{Principal, User};
-use crate::store::{self, decode, encode, Decision};
+use crate::store::{self, decode, Decision};
 use crate::token::{InvitationToken, TokenHash};
 use crate::{slots, Env};
 use std::cell::Cell;
@@ -222,19 +223,13 @@ fn write_membership(env: &Env, user: &User, inv: &Invitation) -> Result<Member> 
         access_groups: inv.access_groups.clone(),
         joined_at,
         invitation_id: Some(inv.id.clone()),
+        join_link_id: None,
         invited_by: Some(inv.invited_by.clone()),
         seq,
         removed: None,
         // No revision yet: two writers of this membership write the same bytes.
         rev: Rev::default(),
     };
-    store::set_many(
-        env.store,
-        &[
-            (keys::member(acc, &user.id), encode(&member)),
-            (keys::member_by_email(acc, &inv.email), encode(&user.id)),
-            (keys::member_log(acc, seq), encode(&user.id)),
-        ],
-    )?;
+    store_membership(env, &member)?;
     Ok(member)
 }

@@ -52,6 +52,7 @@ pub fn create_account(env: &Env, principal: &Principal, name: AccountName) -> Re
         access_groups: AccessGroups::default(),
         joined_at: now,
         invitation_id: None,
+        join_link_id: None,
         invited_by: None,
         seq: owner_seq,
         removed: None,

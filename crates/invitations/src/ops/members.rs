@@ -10,7 +10,7 @@ use crate::ops::list::MAX_BATCHES_PER_PAGE;
 use crate::ops::update_member::set_owner;
 use crate::ops::{load_access, page_size, Page};
 use crate::principal::Principal;
-use crate::store::{self, decode, decode_counter, Decision};
+use crate::store::{self, decode, decode_counter, encode, Decision};
 use crate::values::Role;
 use crate::Env;
 
@@ -140,4 +140,18 @@ pub fn remove_member(
         Subject::Member(Box::new(removed)),
         Actor::of(principal),
     )])
+}
+
+/// Writes a new membership with its two index entries (by address, and its
+/// place in the member log). Cost: 1 `set-many`.
+pub(crate) fn store_membership(env: &Env, member: &Member) -> Result<()> {
+    let acc = &member.account_id;
+    let mut writes = vec![
+        (keys::member(acc, &member.user_id), encode(member)),
+        (keys::member_log(acc, member.seq), encode(&member.user_id)),
+    ];
+    if let Some(email) = &member.email {
+        writes.push((keys::member_by_email(acc, email), encode(&member.user_id)));
+    }
+    store::set_many(env.store, &writes)
 }

@@ -10,6 +10,7 @@ pub mod history;
 pub mod idempotency;
 pub mod inbox;
 pub mod invite;
+pub mod join_links;
 pub mod list;
 pub mod members;
 pub mod preview;
