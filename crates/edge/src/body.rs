@@ -17,7 +17,7 @@ use invitations::ops::list::InvitationFilter;
 use invitations::ops::update_member::MemberPatch;
 use invitations::token::{InvitationToken, JoinLinkToken};
 use invitations::values::{
-    AccessGroups, AccountName, InviteRole, MaxUses, Metadata, Note, Role, Ttl,
+    AccessGroups, AccountName, InviteRole, MaxUses, Metadata, Note, ReminderDays, Role, Ttl,
 };
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -120,6 +120,8 @@ pub struct PatchAccountBody {
     pub allowed_domains: Option<Vec<String>>,
     #[serde(default, deserialize_with = "present")]
     pub default_ttl_seconds: Option<i64>,
+    #[serde(default, deserialize_with = "present")]
+    pub reminder_days: Option<i64>,
 }
 
 impl PatchAccountBody {
@@ -137,10 +139,14 @@ impl PatchAccountBody {
         let ttl = self
             .default_ttl_seconds
             .and_then(|t| f.take("default_ttl_seconds", Ttl::from_secs(t)));
+        let reminder_days = self
+            .reminder_days
+            .and_then(|d| f.take("reminder_days", ReminderDays::parse(d)));
         f.finish(|| AccountPatch {
             name,
             allowed_domains: domains,
             default_ttl: ttl,
+            reminder_days,
         })
     }
 }

@@ -41,7 +41,7 @@ pub fn render(job: &MailJob, public_base_url: &str) -> Message {
         .map(|n| normalize_newlines(n.as_str()));
     let link = join_link(public_base_url, &job.token.reveal());
     let expires = human_utc(invitation.expires_at());
-    let reminder = job.kind == MailKind::Resend;
+    let reminder = matches!(job.kind, MailKind::Resend | MailKind::Reminder);
 
     let subject = header_safe_bounded(
         &format!(

@@ -252,6 +252,7 @@ pub struct AccountBody<'a> {
     pub name: &'a str,
     pub allowed_domains: Vec<&'a str>,
     pub default_ttl_seconds: i64,
+    pub reminder_days: u8,
     pub owners: Vec<&'a str>,
     pub created_at: String,
 }
@@ -262,6 +263,7 @@ pub fn account(a: &Account) -> AccountBody<'_> {
         name: a.name.as_str(),
         allowed_domains: a.allowed_domains.iter().map(|d| d.as_str()).collect(),
         default_ttl_seconds: a.default_ttl.secs(),
+        reminder_days: a.reminder_days.get(),
         owners: a.owners.iter().map(|o| o.as_str()).collect(),
         created_at: rfc3339(a.created_at),
     }
@@ -407,6 +409,7 @@ pub fn page<'a, T, B: Serialize>(page: &'a Page<T>, item: impl Fn(&'a T) -> B) -
 pub struct SweepBody {
     pub expired: usize,
     pub mailed: usize,
+    pub reminded: usize,
     pub purged: usize,
     pub webhooks: usize,
     pub history_purged: usize,
@@ -418,6 +421,7 @@ pub fn sweep_report(r: &SweepReport) -> SweepBody {
     SweepBody {
         expired: r.expired,
         mailed: r.mailed,
+        reminded: r.reminded,
         purged: r.purged,
         webhooks: r.webhooks,
         history_purged: r.history_purged,

@@ -18,6 +18,8 @@ pub enum MailKind {
     Invitation,
     Resend,
     Retry,
+    /// The sweep's reminder before expiry.
+    Reminder,
 }
 
 /// One invitation mail to send. Holds the only copy of the token's secret.
@@ -53,6 +55,7 @@ pub enum EventKind {
     InvitationCancelled,
     InvitationDeclined,
     InvitationExpired,
+    InvitationExpiring,
     MemberUpdated,
     MemberRemoved,
     MemberJoined,
@@ -61,7 +64,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 13] = [
+    pub const ALL: [EventKind; 14] = [
         EventKind::InvitationCreated,
         EventKind::InvitationSent,
         EventKind::InvitationDeliveryFailed,
@@ -70,6 +73,7 @@ impl EventKind {
         EventKind::InvitationCancelled,
         EventKind::InvitationDeclined,
         EventKind::InvitationExpired,
+        EventKind::InvitationExpiring,
         EventKind::MemberUpdated,
         EventKind::MemberRemoved,
         EventKind::MemberJoined,
@@ -92,6 +96,7 @@ impl EventKind {
             EventKind::InvitationCancelled => "invitation.cancelled",
             EventKind::InvitationDeclined => "invitation.declined",
             EventKind::InvitationExpired => "invitation.expired",
+            EventKind::InvitationExpiring => "invitation.expiring",
             EventKind::MemberUpdated => "member.updated",
             EventKind::MemberRemoved => "member.removed",
             EventKind::MemberJoined => "member.joined",

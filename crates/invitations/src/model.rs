@@ -7,7 +7,8 @@ use crate::store::Versioned;
 use crate::time::Timestamp;
 use crate::token::TokenHash;
 use crate::values::{
-    AccessGroups, AccountName, InviteRole, MaxUses, Metadata, Note, PersonName, Role, Ttl,
+    AccessGroups, AccountName, InviteRole, MaxUses, Metadata, Note, PersonName, ReminderDays, Role,
+    Ttl,
 };
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +27,10 @@ pub struct Account {
     pub created_by: UserId,
     /// How many slot shards this account's open-invitation index has.
     pub shards: u16,
+    /// The sweep mails one reminder this many days before a pending
+    /// invitation expires (0: none).
+    #[serde(default)]
+    pub reminder_days: ReminderDays,
     pub rev: Rev,
 }
 
@@ -151,6 +156,10 @@ pub struct Invitation {
     /// deletes them with the rest. The newest [`RETIRED_TOKENS_KEPT`] only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) retired_token_hashes: Vec<TokenHash>,
+    /// The expiry a reminder was mailed for: one reminder per expiry (a
+    /// renewal that moves it may earn another).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) reminded_for: Option<Timestamp>,
     #[serde(flatten)]
     pub(crate) state: State,
     pub(crate) rev: Rev,
@@ -397,6 +406,33 @@ impl Invitation {
         self.retire(old);
         self.token_hash = token;
         self.issued_at = now;
+        Ok(())
+    }
+
+    /// When to mail the reminder `days` before expiry: `None` when reminders
+    /// are off, the invitation is shorter than twice that, or this expiry
+    /// was already reminded of.
+    pub fn remind_at(&self, days: ReminderDays) -> Option<Timestamp> {
+        let window = days.secs();
+        if window == 0 || self.ttl.secs() < 2 * window || self.reminded_for == Some(self.expires_at)
+        {
+            return None;
+        }
+        Some(self.expires_at.plus_secs(-window))
+    }
+
+    /// Whether a person resent it within the reminder's window: that mail
+    /// was the reminder.
+    pub fn resent_since(&self, at: Timestamp) -> bool {
+        self.resent_at.is_some_and(|r| r >= at)
+    }
+
+    /// The reminder: a new link in a new mail (only hashes are kept, so the
+    /// earlier link cannot be mailed again); the earlier link stays valid,
+    /// as after a mail retry.
+    pub(crate) fn remind(&mut self, now: Timestamp, token: TokenHash) -> Result<()> {
+        self.rotate_token(now, token)?;
+        self.reminded_for = Some(self.expires_at);
         Ok(())
     }
 
@@ -650,6 +686,7 @@ mod tests {
             token_hash: InvitationToken::generate(&Zero).hash(),
             previous_token_hash: None,
             retired_token_hashes: Vec::new(),
+            reminded_for: None,
             state: State::Pending,
             rev: Rev::default(),
         }

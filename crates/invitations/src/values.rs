@@ -161,6 +161,48 @@ impl<'de> Deserialize<'de> for Metadata {
     }
 }
 
+/// Days before expiry the sweep mails a reminder: 0 (none) to 15 (an
+/// invitation lasts 30 days at most, and gets a reminder only when it lasts
+/// at least twice this).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct ReminderDays(u8);
+
+impl ReminderDays {
+    pub const MAX: u8 = 15;
+
+    pub fn parse(n: i64) -> Result<ReminderDays, ValueError> {
+        if (0..=ReminderDays::MAX as i64).contains(&n) {
+            Ok(ReminderDays(n as u8))
+        } else {
+            invalid(format!(
+                "must be between 0 (no reminder) and {}",
+                ReminderDays::MAX
+            ))
+        }
+    }
+
+    pub fn get(self) -> u8 {
+        self.0
+    }
+
+    pub fn secs(self) -> i64 {
+        i64::from(self.0) * 86_400
+    }
+}
+
+impl Default for ReminderDays {
+    fn default() -> Self {
+        ReminderDays(3)
+    }
+}
+
+impl<'de> Deserialize<'de> for ReminderDays {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        ReminderDays::parse(i64::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
 /// How many people a join link lets in: 1 to 10,000.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]

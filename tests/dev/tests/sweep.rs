@@ -350,3 +350,48 @@ async fn the_sweep_route_wants_the_sweep_token() {
     assert_eq!(r["expired"], 0);
     assert_eq!(r["more"], false);
 }
+
+#[tokio::test]
+async fn a_reminder_goes_three_days_before_expiry_with_a_working_link_needs_host_clock() {
+    if common::skipped_on_spin("days pass only on the host's clock") {
+        return;
+    }
+    let app = App::start().await;
+    let acc = app.account("owner").await;
+    let r = app.invite("owner", &acc, &["bob@example.com"]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let first = app.last_mail("bob@example.com");
+
+    app.advance(26 * DAY).await;
+    assert_eq!(app.sweep_all().await.reminded, 0);
+    app.advance(DAY + 300).await;
+    assert_eq!(app.sweep_all().await.reminded, 1);
+    assert_eq!(app.sweep_all().await.reminded, 0, "one reminder per expiry");
+    let reminder = app.last_mail("bob@example.com");
+    assert!(
+        reminder.subject.starts_with("Reminder: "),
+        "{}",
+        reminder.subject
+    );
+    assert_ne!(reminder.token(), first.token());
+    assert!(app.hook_kinds().contains(&"invitation.expiring".to_owned()));
+    // The reminder's link works (the first one would still, too).
+    let r = app.accept("bob", &reminder.token().unwrap()).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // An account turns them off; the setting is checked.
+    let path = format!("/v1/accounts/{acc}");
+    let owner = app.token("owner");
+    let patch = |days: Value| {
+        let body = serde_json::to_vec(&serde_json::json!({ "reminder_days": days })).unwrap();
+        app.send("PATCH", &path, Some(&owner), Some(body), &[])
+    };
+    let r = patch(Value::from(0)).await;
+    assert_eq!(
+        (r.status, r.json()["reminder_days"].clone()),
+        (200, Value::from(0))
+    );
+    for bad in [Value::from(16), Value::from(-1), Value::from("3")] {
+        assert_eq!(patch(bad).await.status, 400);
+    }
+}

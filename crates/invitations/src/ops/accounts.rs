@@ -9,7 +9,7 @@ use crate::ops::load_access;
 use crate::principal::Principal;
 use crate::store::{self, encode, Decision};
 use crate::values::Role;
-use crate::values::{AccessGroups, AccountName, Ttl};
+use crate::values::{AccessGroups, AccountName, ReminderDays, Ttl};
 use crate::{slots, Env};
 
 pub const MAX_ALLOWED_DOMAINS: usize = 50;
@@ -39,6 +39,7 @@ pub fn create_account(env: &Env, principal: &Principal, name: AccountName) -> Re
         created_at: now,
         created_by: user.id.clone(),
         shards: env.policy.shards,
+        reminder_days: ReminderDays::default(),
         rev: Rev::generate(env.random),
     };
     // The owner is the member log's first entry. Counters are made by
@@ -90,6 +91,7 @@ pub struct AccountPatch {
     pub name: Option<AccountName>,
     pub allowed_domains: Option<Vec<Domain>>,
     pub default_ttl: Option<Ttl>,
+    pub reminder_days: Option<ReminderDays>,
 }
 
 /// Owners and admins change settings. Cost: 3 round trips (read access, CAS).
@@ -125,6 +127,9 @@ pub fn update_account(
             }
             if let Some(ttl) = patch.default_ttl {
                 a.default_ttl = ttl;
+            }
+            if let Some(days) = patch.reminder_days {
+                a.reminder_days = days;
             }
             Ok(Decision::Write(a.clone(), a))
         })?;

@@ -250,6 +250,7 @@ fn draft(
             token_hash: token.hash(),
             previous_token_hash: None,
             retired_token_hashes: Vec::new(),
+            reminded_for: None,
             state: State::Pending,
             rev: Rev::generate(env.random),
         };

@@ -27,6 +27,8 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct SweepReport {
     pub expired: usize,
     pub mailed: usize,
+    /// Reminders mailed before expiry.
+    pub reminded: usize,
     pub purged: usize,
     /// Webhook events handed back for another delivery attempt.
     pub webhooks: usize,
@@ -301,7 +303,19 @@ fn handle(
                 }
             }
             Some(at) => work.requeue.push((at.min(inv.expires_at), item)),
-            None => work.requeue.push((inv.expires_at, item)),
+            // Mailed: next, the reminder (if one is due) or the expiry.
+            None => {
+                let account = accounts.get(env, &inv.account_id)?;
+                let days = account.map(|a| a.reminder_days).unwrap_or_default();
+                let name = account.map(|a| a.name.clone());
+                match (inv.remind_at(days), name) {
+                    (Some(at), Some(name)) if at <= now && !inv.resent_since(at) => {
+                        remind(env, &view, name, item, work, run)?
+                    }
+                    (Some(at), _) if at > now => work.requeue.push((at, item)),
+                    _ => work.requeue.push((inv.expires_at, item)),
+                }
+            }
         },
         Status::Expired if matches!(inv.state, State::Pending) => {
             if let Some(expired) = expire(env, &inv.id)? {
@@ -343,6 +357,64 @@ fn handle(
             run.report.purged += 1;
         }
     }
+    Ok(())
+}
+
+/// Mails the reminder before expiry with a new link (the last one stays
+/// valid), tells the app (`invitation.expiring`), and looks again when the
+/// mail should have gone out. Cost: 2 round trips (the CAS).
+fn remind(
+    env: &Env,
+    view: &InvitationView,
+    account_name: AccountName,
+    item: DueItem,
+    work: &mut Work,
+    run: &mut SweepRun,
+) -> Result<()> {
+    let now = env.clock.now();
+    let seen = &view.invitation;
+    let token = InvitationToken::generate(env.random);
+    let reminded = store::update::<Invitation, Option<Invitation>>(
+        env.store,
+        env.random,
+        &keys::invitation(&seen.id),
+        |mut inv| {
+            // Changed since it was read (resent, answered, reminded): look again.
+            if inv.rev != seen.rev || inv.remind(now, token.hash()).is_err() {
+                return Ok(Decision::Keep(None));
+            }
+            Ok(Decision::Write(inv.clone(), Some(inv)))
+        },
+    )?
+    .flatten();
+    let Some(invitation) = reminded else {
+        work.requeue.push((now, item));
+        return Ok(());
+    };
+    work.writes.push((
+        keys::token(&invitation.token_hash),
+        encode(&TokenRef::of(&invitation)),
+    ));
+    if let Some(old) = seen.previous_token_hash {
+        work.deletes.push(keys::token(&old));
+    }
+    let check = now.plus_secs(env.policy.mail_check_delay_secs);
+    work.requeue.push((check.min(invitation.expires_at), item));
+    let event_view = InvitationView::new(invitation.clone(), view.delivery.clone(), now);
+    run.events.push(Event::invitation(
+        env.random,
+        EventKind::InvitationExpiring,
+        now,
+        event_view,
+        Actor::System,
+    ));
+    run.report.reminded += 1;
+    run.mails.push(MailJob {
+        kind: MailKind::Reminder,
+        invitation,
+        account_name,
+        token,
+    });
     Ok(())
 }
 

@@ -382,6 +382,7 @@ impl App {
             let n = |k: &str| r[k].as_u64().unwrap_or_else(|| panic!("{k} in {r}"));
             t.expired += n("expired");
             t.mailed += n("mailed");
+            t.reminded += n("reminded");
             t.purged += n("purged");
             t.webhooks += n("webhooks");
             t.history_purged += n("history_purged");
@@ -479,6 +480,7 @@ impl App {
 pub struct SweepTotals {
     pub expired: u64,
     pub mailed: u64,
+    pub reminded: u64,
     pub purged: u64,
     pub webhooks: u64,
     pub history_purged: u64,
