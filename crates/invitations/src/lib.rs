@@ -75,7 +75,7 @@
 //! | get member | 2 | 0 |
 //! | remove member / owner (or leave) | 3 / 6 | 1 / 2 |
 //! | update member; to or from owner | 3; 5 (6 to demote) | 1; 2 |
-//! | sweep run | 5 + per due item: 1 to check an open invitation's slot, +2 to expire, +2 to retry mail, 4 to purge (+1 per distinct account), 2 to retry a webhook, 2 to purge a block of 100 history entries; + one `increment` per distinct minute re-queued | (not yet counted) |
+//! | sweep run | 5 + per due item: 1 to check an open invitation's slot, +2 to expire, +2 to retry mail or mail a reminder, 4 to purge (+1 per distinct account), 2 to retry a webhook, 2 to purge a block of 100 history entries; + one `increment` per distinct minute re-queued | (not yet counted) |
 //! | create a join link | 3 | 2 |
 //! | list join links (page) / get one | at most 8 / 2 | 0 |
 //! | revoke a join link | 4 | 1 |
