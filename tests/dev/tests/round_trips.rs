@@ -200,6 +200,42 @@ async fn round_trips_per_operation_needs_host_counters() {
     )
     .await;
     assert_eq!(s, 200);
+    let (s, make_link, make_link_all) = tagged(
+        &app,
+        "make-link",
+        "POST",
+        &format!("/v1/accounts/{acc}/join-links"),
+        Some(&owner),
+        Some(json!({"max_uses": 5})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    // Another link, untagged, whose secret the redeem uses.
+    let made = app
+        .post(
+            &format!("/v1/accounts/{acc}/join-links"),
+            Some(&owner),
+            json!({"max_uses": 5}),
+        )
+        .await
+        .json();
+    let secret = made["url"]
+        .as_str()
+        .unwrap()
+        .rsplit('=')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (s, redeem, redeem_all) = tagged(
+        &app,
+        "redeem",
+        "POST",
+        "/v1/join-links/redeem",
+        Some(&app.token("zoe")),
+        Some(json!({"token": secret})),
+    )
+    .await;
+    assert_eq!(s, 201);
 
     println!("operation              before the answer      in all");
     println!("                       round trips  writes  round trips  writes");
@@ -216,6 +252,8 @@ async fn round_trips_per_operation_needs_host_counters() {
         ("list members", members, members),
         ("remove member", remove, remove_all),
         ("history page of 50", events, events),
+        ("make a join link", make_link, make_link_all),
+        ("redeem a join link", redeem, redeem_all),
     ] {
         println!(
             "{name:<22} {:>11} {:>7} {:>12} {:>7}",
@@ -235,6 +273,8 @@ async fn round_trips_per_operation_needs_host_counters() {
     assert_eq!(members, cost(4, 0), "members");
     assert_eq!(remove, cost(3, 1), "remove");
     assert_eq!(events, cost(3, 0), "history page");
+    assert_eq!(make_link, cost(3, 2), "make a join link");
+    assert_eq!(redeem, cost(5, 3), "redeem a join link");
     // After the answer: an inbox place for each new invitation (an
     // `increment` each), the links and inbox entries (1 write; a resend also
     // deletes the links it retired), then recording the sends (a read and a
@@ -272,4 +312,5 @@ async fn round_trips_per_operation_needs_host_counters() {
         (accept_all, cancel_all, decline_all, remove_all),
         (plus(accept), plus(cancel), plus(decline), plus(remove))
     );
+    assert_eq!((make_link_all, redeem_all), (plus(make_link), plus(redeem)));
 }
