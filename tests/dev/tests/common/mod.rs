@@ -175,16 +175,21 @@ impl App {
                 assert!(idle, "a request was still working after 30 s");
             }
             Runtime::Spin(_) => {
-                let quiet = Duration::from_millis(300);
+                // The work after an answer starts with store writes (the
+                // history), each flushed on Spin's SQLite store: give the
+                // first call out longer to come than the quiet after it.
+                let (first, quiet) = (Duration::from_millis(1000), Duration::from_millis(300));
                 let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-                let mut last = self.inbox.activity();
+                let start = self.inbox.activity();
+                let mut last = start;
                 let mut since = tokio::time::Instant::now();
                 while tokio::time::Instant::now() < deadline {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     let now = self.inbox.activity();
+                    let wait = if now == start { first } else { quiet };
                     if now != last {
                         (last, since) = (now, tokio::time::Instant::now());
-                    } else if now.1 == 0 && since.elapsed() >= quiet {
+                    } else if now.1 == 0 && since.elapsed() >= wait {
                         return;
                     }
                 }
