@@ -186,16 +186,11 @@ impl Event {
         view: InvitationView,
         actor: Actor,
     ) -> Event {
-        Event {
-            id: EventId::generate(random),
-            kind,
-            at,
-            subject: Subject::Invitation(Box::new(view)),
-            actor,
-        }
+        let subject = Subject::Invitation(Box::new(view));
+        Event::new(random, kind, at, subject, actor)
     }
 
-    pub(crate) fn member(
+    pub(crate) fn new(
         random: &dyn Random,
         kind: EventKind,
         at: Timestamp,

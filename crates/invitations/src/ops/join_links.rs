@@ -15,9 +15,9 @@ use crate::error::{Error, Result};
 use crate::ids::{AccountId, JoinLinkId, UserId};
 use crate::keys;
 use crate::model::{Account, Inviter, JoinLink, JoinLinkView, LinkStatus, Member};
-use crate::ops::list::MAX_BATCHES_PER_PAGE;
+
 use crate::ops::members::store_membership;
-use crate::ops::{load_access, page_size, Page};
+use crate::ops::{load_access, log_page, page_size, Page};
 use crate::principal::Principal;
 use crate::store::{self, decode, decode_counter, encode, Decision};
 use crate::time::Timestamp;
@@ -130,7 +130,7 @@ pub fn create_join_link(
 
 fn link_event(env: &Env, kind: EventKind, view: &JoinLinkView, actor: Actor) -> Event {
     let subject = Subject::JoinLink(Box::new(view.clone()));
-    Event::member(env.random, kind, env.clock.now(), subject, actor)
+    Event::new(env.random, kind, env.clock.now(), subject, actor)
 }
 
 /// Reads links and their use counters together.
@@ -170,38 +170,25 @@ pub fn list_join_links(
     let access = load_access(env, principal, acc)?;
     access.reader(principal)?;
     let limit = page_size(env, limit);
-    let mut position = match cursor {
+    let position = match cursor {
         None => decode_counter(env.store.get(&keys::join_link_count(acc))?.as_deref()),
         Some(Cursor::Log(seq)) => seq,
         Some(_) => return Err(Error::InvalidCursor),
     };
-    let mut items = Vec::new();
-    for _ in 0..MAX_BATCHES_PER_PAGE {
-        if position < 1 || items.len() >= limit {
-            break;
-        }
-        let low = (position - (limit - items.len()) as i64 + 1).max(1);
-        let log_keys: Vec<String> = (low..=position)
-            .rev()
-            .map(|s| keys::join_link_log(acc, s))
-            .collect();
-        let entries = store::get_many_raw(env.store, &log_keys)?;
-        let mut ids = Vec::new();
-        for (value, key) in entries.iter().zip(&log_keys) {
-            if let Some(bytes) = value {
-                ids.push(decode::<JoinLinkId>(key, bytes)?);
-            }
-        }
-        items.extend(
-            read_views(env, &ids, now)?
+    log_page(
+        env,
+        |seq| keys::join_link_log(acc, seq),
+        position,
+        limit,
+        |entries: Vec<(i64, JoinLinkId)>| {
+            let ids: Vec<JoinLinkId> = entries.into_iter().map(|(_, id)| id).collect();
+            Ok(read_views(env, &ids, now)?
                 .into_iter()
                 .flatten()
-                .filter(|v| v.link.account_id == *acc),
-        );
-        position = low - 1;
-    }
-    let next_cursor = (position >= 1).then_some(Cursor::Log(position));
-    Ok(Page { items, next_cursor })
+                .filter(|v| v.link.account_id == *acc)
+                .collect())
+        },
+    )
 }
 
 /// One link of the account. Cost: 2 round trips.
@@ -397,7 +384,7 @@ pub fn redeem_join_link(
         rev: Default::default(),
     };
     store_membership(env, &member)?;
-    let event = Event::member(
+    let event = Event::new(
         env.random,
         EventKind::MemberJoined,
         now,

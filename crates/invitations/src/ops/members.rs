@@ -6,9 +6,9 @@ use crate::error::{Error, Result};
 use crate::ids::{AccountId, UserId};
 use crate::keys;
 use crate::model::{Member, Removal};
-use crate::ops::list::MAX_BATCHES_PER_PAGE;
+
 use crate::ops::update_member::set_owner;
-use crate::ops::{load_access, page_size, Page};
+use crate::ops::{load_access, log_page, page_size, Page};
 use crate::principal::Principal;
 use crate::store::{self, decode, decode_counter, encode, Decision};
 use crate::values::Role;
@@ -25,42 +25,33 @@ pub fn list_members(
     let access = load_access(env, principal, acc)?;
     access.reader(principal)?;
     let limit = page_size(env, limit);
-    let mut position = match cursor {
+    let position = match cursor {
         None => decode_counter(env.store.get(&keys::member_seq(acc))?.as_deref()),
         Some(Cursor::Log(seq)) => seq,
         Some(_) => return Err(Error::InvalidCursor),
     };
-    let mut items = Vec::new();
-    for _ in 0..MAX_BATCHES_PER_PAGE {
-        if position < 1 || items.len() >= limit {
-            break;
-        }
-        let low = (position - (limit - items.len()) as i64 + 1).max(1);
-        let seqs: Vec<i64> = (low..=position).rev().collect();
-        let log_keys: Vec<String> = seqs.iter().map(|s| keys::member_log(acc, *s)).collect();
-        let entries = store::get_many_raw(env.store, &log_keys)?;
-        let mut wanted = Vec::new();
-        for ((value, key), seq) in entries.iter().zip(&log_keys).zip(&seqs) {
-            if let Some(bytes) = value {
-                let user: UserId = decode(key, bytes)?;
-                wanted.push((*seq, keys::member(acc, &user)));
-            }
-        }
-        let member_keys: Vec<String> = wanted.iter().map(|(_, k)| k.clone()).collect();
-        let records = store::get_many_raw(env.store, &member_keys)?;
-        for ((value, (seq, key)), _) in records.iter().zip(&wanted).zip(0..) {
-            if let Some(bytes) = value {
-                let m: Member = decode(key, bytes)?;
-                // A member who left and came back has a newer log entry; show them once.
-                if m.is_active() && m.seq == *seq {
-                    items.push(m);
+    log_page(
+        env,
+        |seq| keys::member_log(acc, seq),
+        position,
+        limit,
+        |entries: Vec<(i64, UserId)>| {
+            let member_keys: Vec<String> =
+                entries.iter().map(|(_, u)| keys::member(acc, u)).collect();
+            let records = store::get_many_raw(env.store, &member_keys)?;
+            let mut members = Vec::new();
+            for ((value, key), (seq, _)) in records.iter().zip(&member_keys).zip(&entries) {
+                if let Some(bytes) = value {
+                    let m: Member = decode(key, bytes)?;
+                    // A member who left and came back has a newer log entry; show them once.
+                    if m.is_active() && m.seq == *seq {
+                        members.push(m);
+                    }
                 }
             }
-        }
-        position = low - 1;
-    }
-    let next_cursor = (position >= 1).then_some(Cursor::Log(position));
-    Ok(Page { items, next_cursor })
+            Ok(members)
+        },
+    )
 }
 
 /// Managers and services read anyone's membership; members only their own.
@@ -133,7 +124,7 @@ pub fn remove_member(
             }
         }
     };
-    Ok(vec![Event::member(
+    Ok(vec![Event::new(
         env.random,
         EventKind::MemberRemoved,
         now,

@@ -27,12 +27,46 @@ use crate::principal::{Principal, User};
 use crate::store::{self, decode};
 use crate::values::Role;
 use crate::Env;
+use serde::de::DeserializeOwned;
 
 /// A page of a list, with the cursor of the next page if there is one.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<crate::cursor::Cursor>,
+}
+
+/// A page of an account log read newest first (the member log, the join
+/// link log): at most [`list::MAX_BATCHES_PER_PAGE`] batches of entries from
+/// `position` down; `read` turns each batch's (position, id) pairs into the
+/// items it keeps. Cost: 1 round trip per batch, plus what `read` reads.
+pub(crate) fn log_page<Id: DeserializeOwned, T>(
+    env: &Env,
+    entry_key: impl Fn(i64) -> String,
+    mut position: i64,
+    limit: usize,
+    mut read: impl FnMut(Vec<(i64, Id)>) -> Result<Vec<T>>,
+) -> Result<Page<T>> {
+    let mut items = Vec::new();
+    for _ in 0..list::MAX_BATCHES_PER_PAGE {
+        if position < 1 || items.len() >= limit {
+            break;
+        }
+        let low = (position - (limit - items.len()) as i64 + 1).max(1);
+        let seqs: Vec<i64> = (low..=position).rev().collect();
+        let entry_keys: Vec<String> = seqs.iter().map(|s| entry_key(*s)).collect();
+        let values = store::get_many_raw(env.store, &entry_keys)?;
+        let mut ids = Vec::new();
+        for ((value, key), seq) in values.iter().zip(&entry_keys).zip(&seqs) {
+            if let Some(bytes) = value {
+                ids.push((*seq, decode(key, bytes)?));
+            }
+        }
+        items.extend(read(ids)?);
+        position = low - 1;
+    }
+    let next_cursor = (position >= 1).then_some(crate::cursor::Cursor::Log(position));
+    Ok(Page { items, next_cursor })
 }
 
 /// Reads invitations by id in one round trip (none if `ids` is empty).

@@ -109,7 +109,7 @@ pub fn update_member(
             events: Vec::new(),
         });
     };
-    let event = Event::member(
+    let event = Event::new(
         env.random,
         EventKind::MemberUpdated,
         env.clock.now(),
