@@ -46,6 +46,7 @@ async fn run(req: &Request, later: &mut Later) -> Result<Response, ApiError> {
                 let body = render::invite_results(&out);
                 match out.created() {
                     0 => Err(nothing_invited(
+                        out.refusal(),
                         serde_json::to_value(&body).unwrap_or_default(),
                     )),
                     n if n == out.results.len() => Ok(web::json(201, &body)),
@@ -91,7 +92,8 @@ async fn join_links(
     }
 }
 
-/// 422 with the per-address outcomes, so the caller sees why.
-fn nothing_invited(results: serde_json::Value) -> ApiError {
-    ApiError::WithResults(Box::new(ApiError::Domain(Error::NothingInvited)), results)
+/// 422 `nothing_invited` (409 `seat_limit_reached` when no seat was the
+/// reason) with the per-address outcomes, so the caller sees why.
+fn nothing_invited(why: Error, results: serde_json::Value) -> ApiError {
+    ApiError::WithResults(Box::new(ApiError::Domain(why)), results)
 }

@@ -17,7 +17,8 @@ use invitations::ops::list::InvitationFilter;
 use invitations::ops::update_member::MemberPatch;
 use invitations::token::{InvitationToken, JoinLinkToken};
 use invitations::values::{
-    AccessGroups, AccountName, InviteRole, MaxUses, Metadata, Note, ReminderDays, Role, Ttl,
+    AccessGroups, AccountName, InviteRole, MaxUses, Metadata, Note, ReminderDays, Role, SeatLimit,
+    Ttl,
 };
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -122,6 +123,19 @@ pub struct PatchAccountBody {
     pub default_ttl_seconds: Option<i64>,
     #[serde(default, deserialize_with = "present")]
     pub reminder_days: Option<i64>,
+    /// `null` removes the limit.
+    #[serde(default, deserialize_with = "nullable")]
+    pub seat_limit: Option<Option<i64>>,
+}
+
+/// A field that may be given as `null` (to clear it): absent is `None`,
+/// `null` is `Some(None)`.
+fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 impl PatchAccountBody {
@@ -142,11 +156,17 @@ impl PatchAccountBody {
         let reminder_days = self
             .reminder_days
             .and_then(|d| f.take("reminder_days", ReminderDays::parse(d)));
+        let seat_limit = match self.seat_limit {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(n)) => f.take("seat_limit", SeatLimit::parse(n)).map(Some),
+        };
         f.finish(|| AccountPatch {
             name,
             allowed_domains: domains,
             default_ttl: ttl,
             reminder_days,
+            seat_limit,
         })
     }
 }

@@ -486,7 +486,7 @@ mod tests {
         let invited = invite(
             &env,
             &alice,
-            &created.account.id,
+            &created.account.account.id,
             InviteRequest {
                 emails: vec!["Bob@Example.com".into()],
                 role: InviteRole::Admin,

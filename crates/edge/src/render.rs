@@ -3,9 +3,8 @@
 
 use invitations::cursor::Cursor;
 use invitations::effects::Actor;
-use invitations::model::{
-    Account, Invitation, InvitationView, Inviter, JoinLinkView, Member, State,
-};
+use invitations::model::{Invitation, InvitationView, Inviter, JoinLinkView, Member, State};
+use invitations::ops::accounts::AccountView;
 use invitations::ops::history::Entry;
 use invitations::ops::inbox::InboxItem;
 use invitations::ops::invite::Invited;
@@ -255,9 +254,21 @@ pub struct AccountBody<'a> {
     pub reminder_days: u8,
     pub owners: Vec<&'a str>,
     pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seats: Option<SeatsBody>,
 }
 
-pub fn account(a: &Account) -> AccountBody<'_> {
+/// `Seats` in `openapi.yaml`.
+#[derive(Clone, Debug, Serialize)]
+pub struct SeatsBody {
+    /// `null`: unlimited.
+    pub limit: Option<u32>,
+    pub members: u32,
+    pub pending: u32,
+}
+
+pub fn account(view: &AccountView) -> AccountBody<'_> {
+    let a = &view.account;
     AccountBody {
         id: a.id.as_str(),
         name: a.name.as_str(),
@@ -266,6 +277,11 @@ pub fn account(a: &Account) -> AccountBody<'_> {
         reminder_days: a.reminder_days.get(),
         owners: a.owners.iter().map(|o| o.as_str()).collect(),
         created_at: rfc3339(a.created_at),
+        seats: view.seats.map(|s| SeatsBody {
+            limit: s.limit.map(|l| l.get()),
+            members: s.members,
+            pending: s.pending,
+        }),
     }
 }
 

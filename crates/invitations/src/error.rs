@@ -62,6 +62,10 @@ pub enum Error {
     MemberRemoved,
     #[error("no such event in this account's history: it was never there, or it is older than history_days")]
     EventNotFound,
+    #[error("every seat of this account is taken: members and open invitations count")]
+    SeatLimitReached,
+    #[error("this account was made before seats were counted, so it cannot have a seat limit")]
+    SeatsUntracked,
     #[error("none of the addresses could be invited")]
     NothingInvited,
     #[error("this address already has an open invitation to this account")]
@@ -116,6 +120,8 @@ impl Error {
             Error::JoinLinkExpired => "join_link_expired",
             Error::JoinLinkUsedUp => "join_link_used_up",
             Error::MemberRemoved => "member_removed",
+            Error::SeatLimitReached => "seat_limit_reached",
+            Error::SeatsUntracked => "seats_untracked",
             Error::NothingInvited => "nothing_invited",
             Error::AlreadyInvited => "already_invited",
             Error::AlreadyMember => "already_member",
@@ -154,6 +160,8 @@ impl Error {
             | Error::AlreadyMember
             | Error::InvitationNotPending
             | Error::LastOwner
+            | Error::SeatLimitReached
+            | Error::SeatsUntracked
             | Error::IdempotencyInProgress => Kind::Conflict,
             Error::InvitationExpired
             | Error::InvitationCancelled

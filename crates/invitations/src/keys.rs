@@ -19,6 +19,11 @@ pub fn shard_of(email: &Email, shards: u16) -> u16 {
     u16::from_be_bytes([h[0], h[1]]) % shards.max(1)
 }
 
+/// The account's seat ledger ([`crate::seats`]).
+pub fn seats(acc: &AccountId) -> String {
+    format!("v1/acct/{acc}/seats")
+}
+
 pub fn member_seq(acc: &AccountId) -> String {
     format!("v1/acct/{acc}/mseq")
 }

@@ -130,6 +130,7 @@ pub mod ops;
 pub mod principal;
 mod queue;
 pub mod random;
+pub mod seats;
 mod slots;
 pub mod store;
 pub mod time;

@@ -240,6 +240,41 @@ pub(crate) fn all_ids(env: &Env, account: &Account) -> Result<Vec<InvitationId>>
     Ok(ids)
 }
 
+/// Which of these addresses an open invitation holds, read without intent to
+/// change anything. 2 round trips (the shards, their holders).
+pub(crate) fn held_open(env: &Env, account: &Account, emails: &[&Email]) -> Result<Vec<bool>> {
+    let mut shard_keys: Vec<String> = emails.iter().map(|e| shard_key(account, e)).collect();
+    shard_keys.sort();
+    shard_keys.dedup();
+    let mut latest: BTreeMap<&Email, InvitationId> = BTreeMap::new();
+    for (value, key) in store::get_many_raw(env.store, &shard_keys)?
+        .iter()
+        .zip(&shard_keys)
+    {
+        if let Some(bytes) = value {
+            let shard: SlotShard = decode(key, bytes)?;
+            for email in emails {
+                if let Some(slot) = shard.slots.get(*email) {
+                    latest.insert(email, slot.latest.clone());
+                }
+            }
+        }
+    }
+    let ids: Vec<InvitationId> = latest.values().cloned().collect();
+    let now = env.clock.now();
+    let holders = crate::ops::load_invitations(env, &ids)?;
+    let open: Vec<&InvitationId> = holders
+        .iter()
+        .flatten()
+        .filter(|i| i.is_open(now))
+        .map(|i| &i.id)
+        .collect();
+    Ok(emails
+        .iter()
+        .map(|e| latest.get(e).is_some_and(|id| open.contains(&id)))
+        .collect())
+}
+
 /// The slot for an address, read without intent to change it. 1 round trip.
 pub(crate) fn read(env: &Env, account: &Account, email: &Email) -> Result<Option<Slot>> {
     let shard: Option<SlotShard> = store::get_json(env.store, &shard_key(account, email))?;

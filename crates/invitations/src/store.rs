@@ -151,9 +151,22 @@ pub(crate) fn update<T: Versioned, R>(
     store: &dyn Store,
     random: &dyn Random,
     key: &str,
+    decide: impl FnMut(T) -> Result<Decision<T, R>>,
+) -> Result<Option<R>> {
+    update_tries(store, random, key, CAS_ATTEMPTS, decide)
+}
+
+/// [`update`] with its own number of tries, for a record many writers meet
+/// on (each conflict means another writer got through, so `tries` writers
+/// at once all finish).
+pub(crate) fn update_tries<T: Versioned, R>(
+    store: &dyn Store,
+    random: &dyn Random,
+    key: &str,
+    tries: usize,
     mut decide: impl FnMut(T) -> Result<Decision<T, R>>,
 ) -> Result<Option<R>> {
-    for _ in 0..CAS_ATTEMPTS {
+    for _ in 0..tries {
         let cas = store.cas_read(key)?;
         let Some(bytes) = cas.current.as_deref() else {
             return Ok(None);

@@ -203,6 +203,33 @@ impl<'de> Deserialize<'de> for ReminderDays {
     }
 }
 
+/// How many seats an account has: members plus open invitations, 1 to 1,000,000.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct SeatLimit(u32);
+
+impl SeatLimit {
+    pub const MAX: u32 = 1_000_000;
+
+    pub fn parse(n: i64) -> Result<SeatLimit, ValueError> {
+        if (1..=SeatLimit::MAX as i64).contains(&n) {
+            Ok(SeatLimit(n as u32))
+        } else {
+            invalid(format!("must be between 1 and {}", SeatLimit::MAX))
+        }
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for SeatLimit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        SeatLimit::parse(i64::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
 /// How many people a join link lets in: 1 to 10,000.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]

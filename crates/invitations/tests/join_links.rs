@@ -258,8 +258,8 @@ fn a_failure_at_any_store_call_never_lets_one_more_in() {
     redeem_join_link(&probe.env(), &user("c"), &token).unwrap();
     let calls = probe.store.stats().calls;
     assert_eq!(
-        calls, 5,
-        "token; link, count, account, membership; use; log; member"
+        calls, 7,
+        "token; link, count, account, membership; the seat (read, swap); use; log; member"
     );
     for mode in [FailMode::Before, FailMode::After] {
         for n in 1..=calls {

@@ -155,8 +155,11 @@ fn every_error_has_its_own_stable_code() {
 fn creating_an_account_makes_the_caller_its_owner() {
     let (w, owner, acc) = setup();
     let account = get_account(&w.env(), &owner, &acc).unwrap();
-    assert_eq!(account.owners, vec![UserId::parse("owner").unwrap()]);
-    assert_eq!(account.default_ttl, Ttl::MAX);
+    assert_eq!(
+        account.account.owners,
+        vec![UserId::parse("owner").unwrap()]
+    );
+    assert_eq!(account.account.default_ttl, Ttl::MAX);
     let me = get_member(&w.env(), &owner, &acc, &UserId::parse("owner").unwrap()).unwrap();
     assert_eq!(me.role, Role::Owner);
     assert!(matches!(
@@ -191,8 +194,8 @@ fn settings_are_for_managers() {
         Err(Error::Forbidden(_))
     ));
     let a = update_account(&w.env(), &owner, &acc, patch()).unwrap();
-    assert_eq!(a.allowed_domains.len(), 1);
-    assert_eq!(a.default_ttl.secs(), 7 * DAY);
+    assert_eq!(a.account.allowed_domains.len(), 1);
+    assert_eq!(a.account.default_ttl.secs(), 7 * DAY);
     let too_many = AccountPatch {
         allowed_domains: Some(
             (0..51)
@@ -1199,7 +1202,14 @@ fn who_may_change_whom() {
     )
     .unwrap();
     let ben = user("ben");
-    assert_eq!(get_account(&w.env(), &ben, &acc).unwrap().owners.len(), 2);
+    assert_eq!(
+        get_account(&w.env(), &ben, &acc)
+            .unwrap()
+            .account
+            .owners
+            .len(),
+        2
+    );
     update_member(
         &w.env(),
         &owner,
@@ -1220,7 +1230,7 @@ fn who_may_change_whom() {
         Error::LastOwner
     );
     let account = get_account(&w.env(), &ben, &acc).unwrap();
-    assert_eq!(account.owners, vec![uid("ben")]);
+    assert_eq!(account.account.owners, vec![uid("ben")]);
     assert_eq!(
         get_member(&w.env(), &ben, &acc, &uid("owner"))
             .unwrap()
@@ -1273,5 +1283,5 @@ fn a_member_may_leave_unless_they_are_the_last_owner() {
     .unwrap();
     remove_member(&w.env(), &owner, &acc, &uid("owner")).unwrap();
     let ann_view = get_account(&w.env(), &ann, &acc).unwrap();
-    assert_eq!(ann_view.owners, vec![uid("ann")]);
+    assert_eq!(ann_view.account.owners, vec![uid("ann")]);
 }

@@ -8,9 +8,11 @@ use invitations::email::Email;
 use invitations::ids::{InvitationId, UserId};
 use invitations::memstore::FailMode;
 use invitations::ops::accept::accept_by_token;
+use invitations::ops::accounts::{update_account, AccountPatch};
 use invitations::ops::cancel::cancel;
 use invitations::ops::deliveries::record_deliveries;
 use invitations::ops::members::remove_member;
+use invitations::values::SeatLimit;
 
 use invitations::ops::sweep::sweep;
 use invitations::token::InvitationToken;
@@ -63,6 +65,7 @@ enum Op {
     Deliver { invitation: usize, ok: bool },
     Advance(i64),
     Sweep,
+    Limit(Option<u32>),
 }
 
 const PEOPLE: [&str; 5] = ["ann", "ben", "cat", "dan", "eve"];
@@ -78,6 +81,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..8usize, any::<bool>()).prop_map(|(invitation, ok)| Op::Deliver { invitation, ok }),
         2 => prop_oneof![Just(30i64), Just(3600), Just(10 * 86400), Just(31 * 86400), Just(95 * 86400)].prop_map(Op::Advance),
         1 => Just(Op::Sweep),
+        1 => prop::option::of(1u32..6).prop_map(Op::Limit),
     ]
 }
 
@@ -113,9 +117,10 @@ proptest! {
             }
         }
         let mut before = check_invariants(&w.store, w.now());
+        let mut used_before = 1;
         for op in ops {
             let pick = |i: usize| known.get(i % known.len().max(1)).cloned();
-            match op {
+            match op.clone() {
                 Op::Invite(people) => {
                     let emails: Vec<String> = people.iter().map(|p| format!("{}@example.com", PEOPLE[*p])).collect();
                     let refs: Vec<&str> = emails.iter().map(|s| s.as_str()).collect();
@@ -160,6 +165,13 @@ proptest! {
                     }
                 }
                 Op::Advance(secs) => w.advance(secs),
+                Op::Limit(n) => {
+                    let patch = AccountPatch {
+                        seat_limit: Some(n.map(|n| SeatLimit::parse(n.into()).unwrap())),
+                        ..Default::default()
+                    };
+                    let _ = update_account(&w.env(), &owner, &acc, patch);
+                }
                 Op::Sweep => {
                     if let Ok(run) = sweep(&w.env()) {
                         remember(&run.mails, &mut known, &mut tokens);
@@ -169,6 +181,19 @@ proptest! {
             let after = check_invariants(&w.store, w.now());
             check_terminal_stays(&before, &after);
             before = after;
+            // No operation but lowering the limit takes an account past it.
+            let seats = seat_usage(&w.store, &acc, w.now());
+            if let (Some(limit), false) = (seats.limit, matches!(op, Op::Limit(_))) {
+                prop_assert!(
+                    seats.used() <= limit.max(used_before),
+                    "{:?} took {} seats of {}", op, seats.used(), limit
+                );
+            }
+            // Without a failure, the ledger counts exactly what there is.
+            if break_at.is_none() {
+                prop_assert!(seats.exact(), "after {:?}: {:?}", op, seats);
+            }
+            used_before = seats.used();
         }
         // One membership per (account, user), and each member's address is unique among active members.
         let members = active_members(&w.store, &acc);

@@ -142,7 +142,7 @@ fn an_account_can_choose_its_window() {
         ..Default::default()
     };
     let account = update_account(&w.env(), &owner, &acc, seven).unwrap();
-    assert_eq!(account.reminder_days.get(), 7);
+    assert_eq!(account.account.reminder_days.get(), 7);
     invited(&w, &owner, &acc, 20);
     w.advance(12 * DAY);
     assert_eq!(sweep_all(&w).1, 0);

@@ -16,7 +16,7 @@ use crate::ops::members::store_membership;
 use crate::principal::{Principal, User};
 use crate::store::{self, decode, Decision};
 use crate::token::{InvitationToken, TokenHash};
-use crate::{slots, Env};
+use crate::{seats, slots, Env};
 use std::cell::Cell;
 
 #[derive(Clone, Debug)]
@@ -26,8 +26,9 @@ pub struct Accepted {
     pub events: Vec<Event>,
 }
 
-/// Cost: 7 round trips (token, account + membership, member log `increment`,
-/// CAS, `set-many`, delivery); 5 when the caller already accepted it.
+/// Cost: 8 round trips (token, account + membership + delivery, member log
+/// `increment`, CAS, the seat's CAS, `set-many`); 4 when the caller already
+/// accepted it.
 pub fn accept_by_token(
     env: &Env,
     principal: &Principal,
@@ -40,27 +41,21 @@ pub fn accept_by_token(
         return Err(Error::InvitationNotFound);
     };
     let r: TokenRef = decode(&tok_key, &bytes)?;
-    let (account, membership) = account_and_membership(env, &r.account_id, user)?;
-    accept(
-        env,
-        user,
-        &account,
-        membership,
-        &r.invitation_id,
-        Some(hash),
-    )
+    let read = account_and_membership(env, &r.account_id, user, Some(&r.invitation_id))?;
+    accept(env, user, read, &r.invitation_id, Some(hash))
 }
 
 /// For a signed-in user with a pending invitation to `acc` for their verified
-/// address. Cost: 7 round trips.
+/// address. Cost: 9 round trips (account + membership, slot, as by token,
+/// delivery).
 pub fn accept_for_account(env: &Env, principal: &Principal, acc: &AccountId) -> Result<Accepted> {
     let user = accepting_user(principal)?;
     let email = user.answering_email()?;
-    let (account, membership) = account_and_membership(env, acc, user)?;
-    let Some(slot) = slots::read(env, &account, email)? else {
+    let read = account_and_membership(env, acc, user, None)?;
+    let Some(slot) = slots::read(env, &read.account, email)? else {
         return Err(Error::InvitationNotFound);
     };
-    accept(env, user, &account, membership, &slot.latest, None)
+    accept(env, user, read, &slot.latest, None)
 }
 
 /// From the inbox: a signed-in user names one of their invitations. Only the
@@ -71,8 +66,8 @@ pub fn accept_by_id(env: &Env, principal: &Principal, id: &InvitationId) -> Resu
     user.answering_email()?;
     let inv: Invitation =
         store::get_json(env.store, &keys::invitation(id))?.ok_or(Error::InvitationNotFound)?;
-    let (account, membership) = account_and_membership(env, &inv.account_id, user)?;
-    accept(env, user, &account, membership, id, None)
+    let read = account_and_membership(env, &inv.account_id, user, Some(id))?;
+    accept(env, user, read, id, None)
 }
 
 fn accepting_user(principal: &Principal) -> Result<&User> {
@@ -81,12 +76,25 @@ fn accepting_user(principal: &Principal) -> Result<&User> {
     ))
 }
 
+/// What an accept reads before its compare-and-swap.
+struct Read {
+    account: Account,
+    membership: Option<Member>,
+    /// The invitation's delivery, when its id was known in time to read it
+    /// with the rest (`None`: read it after the change).
+    delivery: Option<Option<Delivery>>,
+}
+
+/// The account and the caller's membership, and the delivery of invitation
+/// `id` if given. 1 round trip.
 fn account_and_membership(
     env: &Env,
     acc: &AccountId,
     user: &User,
-) -> Result<(Account, Option<Member>)> {
-    let keys = [keys::account(acc), keys::member(acc, &user.id)];
+    id: Option<&InvitationId>,
+) -> Result<Read> {
+    let mut keys = vec![keys::account(acc), keys::member(acc, &user.id)];
+    keys.extend(id.map(keys::delivery));
     let values = store::get_many_raw(env.store, &keys)?;
     let Some(a) = &values[0] else {
         return Err(Error::InvitationNotFound);
@@ -95,7 +103,15 @@ fn account_and_membership(
         .as_deref()
         .map(|b| decode(&keys[1], b))
         .transpose()?;
-    Ok((decode(&keys[0], a)?, membership))
+    let delivery = match (id, values.get(2)) {
+        (Some(_), Some(value)) => Some(value.as_deref().map(|b| decode(&keys[2], b)).transpose()?),
+        _ => None,
+    };
+    Ok(Read {
+        account: decode(&keys[0], a)?,
+        membership,
+        delivery,
+    })
 }
 
 enum Outcome {
@@ -106,12 +122,17 @@ enum Outcome {
 fn accept(
     env: &Env,
     user: &User,
-    account: &Account,
-    membership: Option<Member>,
+    read: Read,
     id: &InvitationId,
     token: Option<TokenHash>,
 ) -> Result<Accepted> {
     let now = env.clock.now();
+    let Read {
+        account,
+        membership,
+        delivery,
+    } = read;
+    let account = &account;
     // The member log position is reserved once, on the first try that would
     // write, and recorded in the invitation: every later writer of this
     // membership writes the very same record. (A lost race leaves a gap in
@@ -171,18 +192,31 @@ fn accept(
     let member = match (membership, newly) {
         // Already a member (the owner, or through another invitation): keep
         // the access they have rather than change it behind an admin's back.
-        (Some(m), _) if m.is_active() => m,
+        (Some(m), _) if m.is_active() => {
+            if newly {
+                // Best effort: a seat not given back goes back at the expiry.
+                let _ = seats::release(env, &account.id, std::slice::from_ref(&invitation.id));
+            }
+            m
+        }
         // Removed since accepting: an old link cannot undo that.
         (Some(_), false) => return Err(Error::InvitationAlreadyAccepted),
         // Newly accepted, or accepted before but not yet (or never) written:
-        // the same record whoever writes it.
-        _ => write_membership(env, user, &invitation)?,
+        // the same record whoever writes it. The seat becomes the member's
+        // first, so a failure in between is finished by accepting again.
+        _ => {
+            seats::seat_member(env, &account.id, &invitation.id, newly)?;
+            write_membership(env, user, &invitation)?
+        }
     };
     let mut events = Vec::new();
     // The change is made: a failed read below must not lose its event.
-    let delivery: Option<Delivery> = store::get_json(env.store, &keys::delivery(&invitation.id))
-        .ok()
-        .flatten();
+    let delivery: Option<Delivery> = match delivery {
+        Some(read) => read,
+        None => store::get_json(env.store, &keys::delivery(&invitation.id))
+            .ok()
+            .flatten(),
+    };
     let view = InvitationView::new(invitation, delivery.unwrap_or_default(), now);
     if newly {
         events.push(Event::invitation(

@@ -5,25 +5,34 @@ use crate::error::{Error, Result};
 use crate::ids::{AccountId, Rev};
 use crate::keys;
 use crate::model::{Account, Member};
-use crate::ops::load_access;
+use crate::ops::load_access_with;
 use crate::principal::Principal;
+use crate::seats::{self, Seats};
 use crate::store::{self, encode, Decision};
 use crate::values::Role;
-use crate::values::{AccessGroups, AccountName, ReminderDays, Ttl};
+use crate::values::{AccessGroups, AccountName, ReminderDays, SeatLimit, Ttl};
 use crate::{slots, Env};
 
 pub const MAX_ALLOWED_DOMAINS: usize = 50;
 
 #[derive(Clone, Debug)]
 pub struct Created {
-    pub account: Account,
+    pub account: AccountView,
     pub owner: Member,
+}
+
+/// An account with its seats. `seats` is absent for an account made before
+/// seats were counted.
+#[derive(Clone, Debug)]
+pub struct AccountView {
+    pub account: Account,
+    pub seats: Option<Seats>,
 }
 
 /// Cost: 3 round trips: the member log's first `increment`, one read of the
 /// sweep's watermark, and one `set-many` of the account, its owner, the
-/// owner's log entry and the empty slot shards (nobody else can know the new
-/// id yet, so plain writes are safe).
+/// owner's log entry, the empty slot shards and the seat ledger (nobody else
+/// can know the new id yet, so plain writes are safe).
 pub fn create_account(env: &Env, principal: &Principal, name: AccountName) -> Result<Created> {
     let Principal::User(user) = principal else {
         return Err(Error::Forbidden("service principals cannot own accounts"));
@@ -68,22 +77,39 @@ pub fn create_account(env: &Env, principal: &Principal, name: AccountName) -> Re
         writes.push((keys::member_by_email(&id, email), encode(&user.id)));
     }
     writes.extend(slots::initial_shards(&id, account.shards));
+    writes.push(seats::initial(&id, env));
     // Everything the sweep will ever look at belongs to an account, so the
     // first account tells the sweep where its queue starts.
     if env.store.get(&keys::sweep_state())?.is_none() {
         writes.push(crate::ops::sweep::initial_watermark(env));
     }
     store::set_many(env.store, &writes)?;
-    Ok(Created { account, owner })
+    let seats = Seats {
+        limit: None,
+        members: 1,
+        pending: 0,
+    };
+    Ok(Created {
+        account: AccountView {
+            account,
+            seats: Some(seats),
+        },
+        owner,
+    })
 }
 
-/// Any member may read their account; so may services. Cost: 1 round trip.
-pub fn get_account(env: &Env, principal: &Principal, acc: &AccountId) -> Result<Account> {
-    let access = load_access(env, principal, acc)?;
+/// Any member may read their account; so may services. Cost: 1 round trip
+/// (the account, the caller's membership and the seat ledger together).
+pub fn get_account(env: &Env, principal: &Principal, acc: &AccountId) -> Result<AccountView> {
+    let (access, ledger) = load_access_with(env, principal, acc, vec![keys::seats(acc)])?;
     if principal.user().is_some() && access.membership.is_none() {
         return Err(Error::AccountNotFound);
     }
-    Ok(access.account)
+    let seats = seats::decode_seats(ledger[0].as_deref(), acc, env.clock.now())?;
+    Ok(AccountView {
+        account: access.account,
+        seats,
+    })
 }
 
 #[derive(Clone, Debug, Default)]
@@ -92,16 +118,29 @@ pub struct AccountPatch {
     pub allowed_domains: Option<Vec<Domain>>,
     pub default_ttl: Option<Ttl>,
     pub reminder_days: Option<ReminderDays>,
+    /// `Some(None)` removes the limit.
+    pub seat_limit: Option<Option<SeatLimit>>,
 }
 
-/// Owners and admins change settings. Cost: 3 round trips (read access, CAS).
+impl AccountPatch {
+    fn changes_account(&self) -> bool {
+        self.name.is_some()
+            || self.allowed_domains.is_some()
+            || self.default_ttl.is_some()
+            || self.reminder_days.is_some()
+    }
+}
+
+/// Owners and admins change settings. Cost: 3 round trips (read access and
+/// seats, CAS on the account); +2 to change the seat limit (CAS on the
+/// ledger), 2 fewer if nothing else changes.
 pub fn update_account(
     env: &Env,
     principal: &Principal,
     acc: &AccountId,
     patch: AccountPatch,
-) -> Result<Account> {
-    let access = load_access(env, principal, acc)?;
+) -> Result<AccountView> {
+    let (access, ledger) = load_access_with(env, principal, acc, vec![keys::seats(acc)])?;
     access.manager(principal)?;
     if let Some(domains) = &patch.allowed_domains {
         if domains.len() > MAX_ALLOWED_DOMAINS {
@@ -110,6 +149,16 @@ pub fn update_account(
                 format!("at most {MAX_ALLOWED_DOMAINS} domains"),
             ));
         }
+    }
+    let seats = match patch.seat_limit {
+        Some(limit) => Some(seats::set_limit(env, acc, limit)?),
+        None => seats::decode_seats(ledger[0].as_deref(), acc, env.clock.now())?,
+    };
+    if !patch.changes_account() {
+        return Ok(AccountView {
+            account: access.account,
+            seats,
+        });
     }
     let updated =
         store::update::<Account, Account>(env.store, env.random, &keys::account(acc), |mut a| {
@@ -133,5 +182,6 @@ pub fn update_account(
             }
             Ok(Decision::Write(a.clone(), a))
         })?;
-    updated.ok_or(Error::AccountNotFound)
+    let account = updated.ok_or(Error::AccountNotFound)?;
+    Ok(AccountView { account, seats })
 }

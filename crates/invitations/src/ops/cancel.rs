@@ -7,10 +7,11 @@ use crate::keys;
 use crate::model::{Delivery, Invitation, InvitationView};
 use crate::ops::load_access;
 use crate::principal::Principal;
+use crate::seats;
 use crate::store::{self, Decision};
 use crate::Env;
 
-/// Cost: 4 round trips (access, CAS, delivery).
+/// Cost: 6 round trips (access, CAS, the seat given back, delivery).
 pub fn cancel(
     env: &Env,
     principal: &Principal,
@@ -33,6 +34,9 @@ pub fn cancel(
         },
     )?
     .ok_or(Error::InvitationNotFound)?;
+    // Best effort: the change is made. A seat not given back here goes back
+    // at the invitation's expiry.
+    let _ = seats::release(env, acc, std::slice::from_ref(id));
     // The change is made: a failed read below must not lose its event.
     let delivery: Option<Delivery> = store::get_json(env.store, &keys::delivery(id))
         .ok()

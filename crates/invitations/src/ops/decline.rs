@@ -14,6 +14,7 @@ use crate::keys;
 use crate::model::{Account, Delivery, Invitation, InvitationView, State};
 use crate::ops::invite::TokenRef;
 use crate::principal::{Principal, User};
+use crate::seats;
 use crate::store::{self, decode, Decision};
 use crate::token::{InvitationToken, TokenHash};
 use crate::values::AccountName;
@@ -28,8 +29,9 @@ pub struct Declined {
     pub events: Vec<Event>,
 }
 
-/// No sign-in: whoever holds the link may decline it. Cost: 4 round trips
-/// (token, CAS, account + delivery), 1 write; declining again writes nothing.
+/// No sign-in: whoever holds the link may decline it. Cost: 6 round trips
+/// (token, CAS, the seat given back, account + delivery), 2 writes;
+/// declining again writes nothing.
 pub fn decline_by_token(env: &Env, token: &InvitationToken) -> Result<Declined> {
     let hash = token.hash();
     let tok_key = keys::token(&hash);
@@ -43,7 +45,7 @@ pub fn decline_by_token(env: &Env, token: &InvitationToken) -> Result<Declined> 
 }
 
 /// A signed-in user with a pending invitation to `acc` for their verified
-/// address. Cost: 5 round trips (account, slot, CAS, delivery), 1 write.
+/// address. Cost: 7 round trips (account, slot, CAS, seat, delivery), 2 writes.
 pub fn decline_for_account(env: &Env, principal: &Principal, acc: &AccountId) -> Result<Declined> {
     let user = invitee(principal)?;
     let account: Account =
@@ -63,8 +65,8 @@ pub fn decline_for_account(env: &Env, principal: &Principal, acc: &AccountId) ->
 }
 
 /// From the inbox: a signed-in user names one of their invitations; only the
-/// invited address may decline it. Cost: 3 round trips (CAS, account +
-/// delivery), 1 write.
+/// invited address may decline it. Cost: 5 round trips (CAS, seat, account
+/// + delivery), 2 writes.
 pub fn decline_by_id(env: &Env, principal: &Principal, id: &InvitationId) -> Result<Declined> {
     let user = invitee(principal)?;
     user.answering_email()?;
@@ -134,6 +136,11 @@ fn finish(
     actor: Actor,
 ) -> Result<Declined> {
     let now = env.clock.now();
+    if newly {
+        // Best effort: the change is made. A seat not given back here goes
+        // back at the invitation's expiry.
+        let _ = seats::release(env, acc, std::slice::from_ref(&invitation.id));
+    }
     // The change is made: a failed read below must not lose its event, so the
     // account's name and the delivery fall back to what is known.
     let (account, delivery) = match account {

@@ -3,13 +3,16 @@
 //! Order of writes, and why:
 //! 1. the invitation records with the sweep's due entries (pending, not yet
 //!    reachable: no slot names them, nobody knows their ids or links);
-//! 2. the slot claims, which decide who is open (see `slots`) and make the
-//!    winners reachable: an account's list is read from its slots;
-//! 3. after the answer, the winners' links, just before their mail
+//! 2. their seats, in request order while seats are free ([`crate::seats`]);
+//! 3. the slot claims of those with a seat, which decide who is open (see
+//!    `slots`) and make the winners reachable: an account's list is read
+//!    from its slots. A draft that lost its slot gives its seat back, and a
+//!    draft refused a seat tries again with it;
+//! 4. after the answer, the winners' links, just before their mail
 //!    ([`crate::ops::deliveries::before_sending`]).
 //!
-//! A failure before step 2 leaves only unreachable records, which the sweep
-//! deletes when their due entry comes up. A failure in step 2 is compensated
+//! A failure before step 3 leaves only unreachable records, which the sweep
+//! deletes when their due entry comes up, giving back their seats. A failure in step 2 is compensated
 //! by cancelling the drafts, so an address is never blocked by an invitation
 //! the caller never heard of. A failure after the answer leaves an open
 //! invitation without a link: the sweep mails it a new one.
@@ -20,9 +23,10 @@ use crate::error::{Error, Result};
 use crate::ids::{AccountId, InvitationId, Rev, UserId};
 use crate::keys;
 use crate::model::{Account, Delivery, Invitation, InvitationView, Inviter, Member, State};
-use crate::ops::load_access;
+use crate::ops::load_access_with;
 use crate::principal::Principal;
 use crate::queue::{self, DueItem};
+use crate::seats;
 use crate::slots::{self, Claim, ClaimResult};
 use crate::store::{self, decode, encode, Decision};
 use crate::token::InvitationToken;
@@ -48,6 +52,7 @@ pub enum InviteStatus {
     InvalidEmail,
     DomainNotAllowed,
     DuplicateInRequest,
+    SeatLimitReached,
 }
 
 impl InviteStatus {
@@ -59,6 +64,7 @@ impl InviteStatus {
             InviteStatus::InvalidEmail => "invalid_email",
             InviteStatus::DomainNotAllowed => "domain_not_allowed",
             InviteStatus::DuplicateInRequest => "duplicate_in_request",
+            InviteStatus::SeatLimitReached => "seat_limit_reached",
         }
     }
 }
@@ -88,6 +94,20 @@ impl Invited {
             .count()
     }
 
+    /// Why nothing was created, when nothing was: `seat_limit_reached` if
+    /// that was every address's reason, `nothing_invited` otherwise.
+    pub fn refusal(&self) -> Error {
+        let full = self
+            .results
+            .iter()
+            .all(|r| r.status == InviteStatus::SeatLimitReached);
+        if full {
+            Error::SeatLimitReached
+        } else {
+            Error::NothingInvited
+        }
+    }
+
     /// Shows the invitations as the send events left them (delivery recorded).
     pub fn apply(&mut self, views: &[InvitationView]) {
         for view in views {
@@ -111,8 +131,22 @@ enum Address {
     Candidate(Email),
     /// Its record is written; its slot not yet claimed.
     Drafted(Box<Draft>),
+    /// Its record is written, but no seat was free for it.
+    Unseated(Box<Draft>),
     /// It holds its address's slot: the invitation is open.
     Won(Box<Draft>),
+}
+
+impl Address {
+    /// Moves a written draft to waiting for a seat, or back to waiting for its slot.
+    fn wait_for_seat(&mut self, unseated: bool) {
+        let taken = std::mem::replace(self, Address::Refused(InviteStatus::SeatLimitReached));
+        *self = match (taken, unseated) {
+            (Address::Drafted(d), true) => Address::Unseated(d),
+            (Address::Unseated(d), false) => Address::Drafted(d),
+            (other, _) => other,
+        };
+    }
 }
 
 struct Draft {
@@ -121,34 +155,53 @@ struct Draft {
 }
 
 /// Cost for a request whose addresses fall in `s` slot shards, uncontended:
-/// reads: access, members (1, +1 if any address is a member's), each shard
-/// and its current holders; writes: 1 `increment` (the due minute), 1
-/// `set-many` (records and due entries), 1 swap per shard. So 3 write
-/// transactions for one address, 2 + s for many. The links are written after
-/// the answer, before the mail ([`crate::ops::deliveries::before_sending`]).
+/// reads: access with the addresses' member index entries (1, +1 if any
+/// address is a member's), each shard and its current holders; writes: 1
+/// `increment` (the due minute), 1 `set-many` (records and due entries), the
+/// seats (a CAS: 2 round trips), 1 swap per shard. So 4 write transactions
+/// for one address, 3 + s for many; +2 round trips when a draft lost its
+/// slot (its seat goes back). The links are written after the answer, before
+/// the mail ([`crate::ops::deliveries::before_sending`]).
 pub fn invite(
     env: &Env,
     principal: &Principal,
     acc: &AccountId,
     request: InviteRequest,
 ) -> Result<Invited> {
-    let access = load_access(env, principal, acc)?;
-    let inviter = access.manager(principal)?;
-    let actor = Actor::user(inviter);
-    let account = access.account;
     if request.emails.is_empty() || request.emails.len() > env.policy.max_invites_per_request {
         return Err(Error::field(
             "emails",
             format!("give 1 to {} addresses", env.policy.max_invites_per_request),
         ));
     }
+    // The addresses' member index entries come with the access read.
+    let parsed: Vec<Email> = request
+        .emails
+        .iter()
+        .filter_map(|e| Email::parse(e).ok())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let index_keys = parsed
+        .iter()
+        .map(|e| keys::member_by_email(acc, e))
+        .collect();
+    let (access, index) = load_access_with(env, principal, acc, index_keys)?;
+    let inviter = access.manager(principal)?;
+    let actor = Actor::user(inviter);
+    let account = access.account;
     let by = Inviter {
         user_id: inviter.id.clone(),
         email: inviter.email.clone(),
         name: inviter.name.clone(),
     };
     let mut addresses = screen(&request.emails, &account);
-    refuse_members(env, acc, &mut addresses)?;
+    let members = members_among(env, acc, parsed.iter().zip(index))?;
+    for a in addresses.iter_mut() {
+        if matches!(a, Address::Candidate(email) if members.contains(email)) {
+            *a = Address::Refused(InviteStatus::AlreadyMember);
+        }
+    }
     draft(env, &account, &request, by.clone(), &mut addresses);
     if !addresses.iter().any(|a| matches!(a, Address::Drafted(_))) {
         return Ok(finish(
@@ -161,14 +214,37 @@ pub fn invite(
         ));
     }
     write_drafts(env, &addresses)?;
-    let lost = claim_slots(env, &account, &by.user_id, &mut addresses)?;
+    let mut leftovers = Vec::new();
+    // A seat given back by a lost slot may seat a draft refused before.
+    for _ in 0..3 {
+        take_seats(env, acc, &mut addresses)?;
+        let lost = claim_slots(env, &account, &by.user_id, &mut addresses)?;
+        let unseated = addresses.iter().any(|a| matches!(a, Address::Unseated(_)));
+        if lost.is_empty() {
+            break;
+        }
+        // Failing to give the seats back must not fail an invite whose
+        // winners are open: the records stay for the sweep, which gives
+        // them back when it deletes them.
+        if seats::release(env, acc, &lost).is_err() {
+            break;
+        }
+        leftovers.extend(lost.iter().map(keys::invitation));
+        if !unseated {
+            break;
+        }
+        for a in addresses.iter_mut() {
+            a.wait_for_seat(false);
+        }
+    }
+    refuse_unseated(env, &account, &mut addresses, &mut leftovers);
     Ok(finish(
         env,
         &account,
         &actor,
         request.emails,
         addresses,
-        lost,
+        Leftovers(leftovers),
     ))
 }
 
@@ -189,24 +265,6 @@ fn screen(inputs: &[String], account: &Account) -> Vec<Address> {
             Ok(email) => Address::Candidate(email),
         })
         .collect()
-}
-
-/// Addresses that already belong to active members.
-fn refuse_members(env: &Env, acc: &AccountId, addresses: &mut [Address]) -> Result<()> {
-    let members = existing_members(
-        env,
-        acc,
-        addresses.iter().filter_map(|a| match a {
-            Address::Candidate(email) => Some(email),
-            _ => None,
-        }),
-    )?;
-    for a in addresses.iter_mut() {
-        if matches!(a, Address::Candidate(email) if members.contains(email)) {
-            *a = Address::Refused(InviteStatus::AlreadyMember);
-        }
-    }
-    Ok(())
 }
 
 /// An invitation and its link for every candidate; nothing written yet.
@@ -284,14 +342,72 @@ fn write_drafts(env: &Env, addresses: &[Address]) -> Result<()> {
     store::set_many(env.store, &writes)
 }
 
+/// Settles the drafts no seat was free for: `already_invited` if an open
+/// invitation holds the address anyway, else `seat_limit_reached`; their
+/// records are left over for deletion. 2 round trips if there are any; a
+/// failed read only makes the answer less precise (winners may be open).
+fn refuse_unseated(
+    env: &Env,
+    account: &Account,
+    addresses: &mut [Address],
+    leftovers: &mut Vec<String>,
+) {
+    let unseated: Vec<&Email> = addresses
+        .iter()
+        .filter_map(|a| match a {
+            Address::Unseated(d) => Some(&d.invitation.email),
+            _ => None,
+        })
+        .collect();
+    if unseated.is_empty() {
+        return;
+    }
+    let held = slots::held_open(env, account, &unseated);
+    let mut held = held.unwrap_or_default().into_iter();
+    for a in addresses.iter_mut() {
+        if let Address::Unseated(d) = a {
+            leftovers.push(keys::invitation(&d.invitation.id));
+            *a = Address::Refused(if held.next().unwrap_or(false) {
+                InviteStatus::AlreadyInvited
+            } else {
+                InviteStatus::SeatLimitReached
+            });
+        }
+    }
+}
+
+/// Takes seats for the drafts, in request order; those refused wait as
+/// `Unseated`. Cost: 2 round trips.
+fn take_seats(env: &Env, acc: &AccountId, addresses: &mut [Address]) -> Result<()> {
+    let wanted: Vec<(InvitationId, crate::time::Timestamp)> = addresses
+        .iter()
+        .filter_map(|a| match a {
+            Address::Drafted(d) => Some((d.invitation.id.clone(), d.invitation.expires_at)),
+            _ => None,
+        })
+        .collect();
+    let granted = seats::take(env, acc, &wanted)?;
+    let mut seen = 0;
+    for a in addresses.iter_mut() {
+        if let Address::Drafted(_) = a {
+            seen += 1;
+            if seen > granted {
+                a.wait_for_seat(true);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Claims the slots, shard by shard: drafts that win are open; the others
-/// are `already_invited`, and their records are left over for deletion.
+/// are `already_invited`, and their ids are returned (their seats go back,
+/// their records are deleted).
 fn claim_slots(
     env: &Env,
     account: &Account,
     by: &UserId,
     addresses: &mut [Address],
-) -> Result<Leftovers> {
+) -> Result<Vec<InvitationId>> {
     let mut by_shard: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, a) in addresses.iter().enumerate() {
         if let Address::Drafted(d) = a {
@@ -319,7 +435,11 @@ fn claim_slots(
                 // This shard's swap may have happened without our hearing of
                 // it: cancel its drafts and the winners so far, so no
                 // invitation the caller never heard of holds an address.
-                abandon(env, by, addresses.iter().filter_map(claimed_or_drafted));
+                let abandoned: Vec<&Invitation> =
+                    addresses.iter().filter_map(claimed_or_drafted).collect();
+                abandon(env, by, abandoned.iter().copied());
+                let ids: Vec<InvitationId> = abandoned.iter().map(|i| i.id.clone()).collect();
+                let _ = seats::release(env, &account.id, &ids);
                 return Err(e);
             }
         };
@@ -333,11 +453,11 @@ fn claim_slots(
             };
             match r {
                 ClaimResult::Won => addresses[i] = Address::Won(d),
-                ClaimResult::AlreadyInvited => lost.push(keys::invitation(&d.invitation.id)),
+                ClaimResult::AlreadyInvited => lost.push(d.invitation.id.clone()),
             }
         }
     }
-    Ok(Leftovers(lost))
+    Ok(lost)
 }
 
 fn drafted(a: &Address) -> &Draft {
@@ -397,7 +517,7 @@ fn finish(
                     invitation: Some(view),
                 }
             }
-            Address::Candidate(_) | Address::Drafted(_) => {
+            Address::Candidate(_) | Address::Drafted(_) | Address::Unseated(_) => {
                 unreachable!("every address is settled before the answer")
             }
         })
@@ -423,13 +543,24 @@ pub(crate) fn existing_members<'a>(
         .map(|e| keys::member_by_email(acc, e))
         .collect();
     let users = store::get_many_raw(env.store, &keys)?;
+    members_among(env, acc, emails.into_iter().zip(users))
+}
+
+/// Which of these addresses belong to active members, given what their
+/// member index entries hold. 0 round trips, 1 if any is indexed.
+fn members_among<'a>(
+    env: &Env,
+    acc: &AccountId,
+    indexed: impl Iterator<Item = (&'a Email, Option<Vec<u8>>)>,
+) -> Result<HashSet<Email>> {
     let mut member_keys = Vec::new();
     let mut member_emails = Vec::new();
-    for ((value, key), email) in users.iter().zip(&keys).zip(&emails) {
+    for (email, value) in indexed {
         if let Some(bytes) = value {
-            let user: UserId = decode(key, bytes)?;
+            let key = keys::member_by_email(acc, email);
+            let user: UserId = decode(&key, &bytes)?;
             member_keys.push(keys::member(acc, &user));
-            member_emails.push((*email).clone());
+            member_emails.push(email.clone());
         }
     }
     let records = store::get_many_raw(env.store, &member_keys)?;

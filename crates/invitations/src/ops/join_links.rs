@@ -19,6 +19,7 @@ use crate::model::{Account, Inviter, JoinLink, JoinLinkView, LinkStatus, Member}
 use crate::ops::members::store_membership;
 use crate::ops::{load_access, log_page, page_size, Page};
 use crate::principal::Principal;
+use crate::seats;
 use crate::store::{self, decode, decode_counter, encode, Decision};
 use crate::time::Timestamp;
 use crate::token::JoinLinkToken;
@@ -330,8 +331,9 @@ pub struct Redeemed {
 /// A signed-in person with a verified address joins through a link. A
 /// member gets their membership back unchanged and uses nothing; someone an
 /// admin removed cannot come back this way (one who left can).
-/// Cost: 5 round trips (token, link with count, account and membership, the
-/// use, the member log, the membership), 3 writes; 2 for an existing member.
+/// Cost: 7 round trips (token, link with count, account and membership, the
+/// seat's CAS, the use, the member log, the membership), 4 writes; 2 for an
+/// existing member.
 pub fn redeem_join_link(
     env: &Env,
     principal: &Principal,
@@ -363,9 +365,12 @@ pub fn redeem_join_link(
     if !link.admits(email) || !account.allows(email) {
         return Err(Error::DomainNotAllowed);
     }
-    // The use: exact whatever runs at the same time.
+    // The seat, then the use: each exact whatever runs at the same time. A
+    // full account refuses before the link's use is spent.
+    seats::join(env, &account.id)?;
     let taken = env.store.increment(&keys::join_link_uses(&link.id), 1)?;
     if taken > i64::from(link.max_uses.get()) {
+        let _ = seats::leave(env, &account.id);
         return Err(Error::JoinLinkUsedUp);
     }
     let seq = env.store.increment(&keys::member_seq(&account.id), 1)?;

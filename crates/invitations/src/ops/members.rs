@@ -10,6 +10,7 @@ use crate::model::{Member, Removal};
 use crate::ops::update_member::set_owner;
 use crate::ops::{load_access, log_page, page_size, Page};
 use crate::principal::Principal;
+use crate::seats;
 use crate::store::{self, decode, decode_counter, encode, Decision};
 use crate::values::Role;
 use crate::Env;
@@ -76,7 +77,8 @@ pub fn get_member(
 /// Owners remove anyone, admins anyone but an owner; any member may leave
 /// (remove themself), unless they are the last owner. The membership becomes
 /// a tombstone by compare-and-swap, so a change racing the removal is not
-/// lost into it. Cost: 3 round trips (access, CAS); +2 to remove an owner
+/// lost into it. Cost: 5 round trips (access, CAS, the seat given back); +2
+/// to remove an owner
 /// (the account's owner list, the guard that keeps the last one).
 pub fn remove_member(
     env: &Env,
@@ -124,6 +126,9 @@ pub fn remove_member(
             }
         }
     };
+    // Best effort: the change is made. A seat not given back here stays
+    // counted (never the other way round).
+    let _ = seats::leave(env, acc);
     Ok(vec![Event::new(
         env.random,
         EventKind::MemberRemoved,

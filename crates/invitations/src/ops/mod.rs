@@ -124,11 +124,25 @@ pub(crate) struct Access {
 }
 
 pub(crate) fn load_access(env: &Env, principal: &Principal, acc: &AccountId) -> Result<Access> {
+    Ok(load_access_with(env, principal, acc, Vec::new())?.0)
+}
+
+/// [`load_access`], reading `more` keys in the same round trip; their
+/// values come back in order.
+pub(crate) fn load_access_with(
+    env: &Env,
+    principal: &Principal,
+    acc: &AccountId,
+    more: Vec<String>,
+) -> Result<(Access, Vec<Option<Vec<u8>>>)> {
     let mut keys = vec![keys::account(acc)];
     if let Some(user) = principal.user() {
         keys.push(keys::member(acc, &user.id));
     }
-    let values = store::get_many_raw(env.store, &keys)?;
+    let fixed = keys.len();
+    keys.extend(more);
+    let mut values = store::get_many_raw(env.store, &keys)?;
+    let extra = values.split_off(fixed);
     let account: Account = match values[0].as_deref() {
         Some(b) => decode(&keys[0], b)?,
         None => return Err(Error::AccountNotFound),
@@ -137,10 +151,13 @@ pub(crate) fn load_access(env: &Env, principal: &Principal, acc: &AccountId) -> 
         Some(b) => Some(decode(&keys[1], b)?).filter(|m: &Member| m.is_active()),
         None => None,
     };
-    Ok(Access {
-        account,
-        membership,
-    })
+    Ok((
+        Access {
+            account,
+            membership,
+        },
+        extra,
+    ))
 }
 
 impl Access {

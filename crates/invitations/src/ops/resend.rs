@@ -14,6 +14,7 @@ use crate::ops::invite::existing_members;
 use crate::ops::load_access;
 use crate::principal::Principal;
 use crate::queue::{self, DueItem};
+use crate::seats;
 use crate::store::{self, Decision};
 use crate::token::InvitationToken;
 use crate::Env;
@@ -27,8 +28,8 @@ pub struct Resent {
     pub leftovers: Leftovers,
 }
 
-/// Cost: 7 round trips (access, read, CAS, due-minute `increment`, `set` of
-/// the due entry, delivery), 3 of them writes; +1 read to renew an expired
+/// Cost: 9 round trips (access, read, the seat's CAS, CAS, due-minute
+/// `increment`, `set` of the due entry, delivery), 4 of them writes; +1 read to renew an expired
 /// invitation (is the address a member now?). The new link is written after
 /// the answer, before the mail, and the old ones deleted
 /// ([`crate::ops::deliveries::before_sending`]).
@@ -57,17 +58,26 @@ pub fn resend(
     let token = InvitationToken::generate(env.random);
     let cooldown = env.policy.resend_cooldown_secs;
     let max_ttl = access.account.default_ttl;
-    let (before, after) = store::update::<Invitation, (Invitation, Invitation)>(
-        env.store,
-        env.random,
-        &key,
-        |inv| {
+    // The seat first, for the new expiry: an expired invitation takes one
+    // again, and is refused if none is free.
+    let mut renewed = current.clone();
+    renewed.reissue(now, token.hash(), cooldown, max_ttl)?;
+    seats::renew(env, acc, id, renewed.expires_at)?;
+    let changed =
+        store::update::<Invitation, (Invitation, Invitation)>(env.store, env.random, &key, |inv| {
             let mut next = inv.clone();
             next.reissue(now, token.hash(), cooldown, max_ttl)?;
             Ok(Decision::Write(next.clone(), (inv, next)))
-        },
-    )?
-    .ok_or(Error::InvitationNotFound)?;
+        })
+        .and_then(|c| c.ok_or(Error::InvitationNotFound));
+    let (before, after) = match changed {
+        Ok(c) => c,
+        Err(e) => {
+            // Best effort: the seat is held as long as before the resend.
+            let _ = seats::restore(env, acc, id, renewed.expires_at, current.expires_at);
+            return Err(e);
+        }
+    };
 
     // A look from the sweep, in case this mail does not go out.
     let check_at = now.plus_secs(env.policy.mail_check_delay_secs);

@@ -15,6 +15,7 @@ use crate::ops::read_views;
 use crate::ops::webhooks::{self, Claim, Redelivery};
 use crate::ops::{history, idempotency};
 use crate::queue::{self, bucket_of, DueItem};
+use crate::seats;
 use crate::store::{self, decode, encode, Decision, Versioned};
 use crate::time::Timestamp;
 use crate::token::InvitationToken;
@@ -270,6 +271,8 @@ fn handle(
         if settled > now {
             work.requeue.push((settled, item));
         } else {
+            // Its invite may have taken a seat for it before stopping.
+            seats::release(env, &inv.account_id, std::slice::from_ref(&inv.id))?;
             work.deletes
                 .extend([keys::invitation(&inv.id), keys::delivery(&inv.id)]);
         }

@@ -106,6 +106,7 @@ impl World {
         create_account(&self.env(), owner, AccountName::parse("Acme").unwrap())
             .unwrap()
             .account
+            .account
             .id
     }
 
@@ -278,6 +279,35 @@ pub fn check_invariants(store: &MemStore, now: Timestamp) -> BTreeMap<String, In
         );
     }
 
+    // Seats: the ledger never counts fewer than there are. Every open
+    // invitation holds a seat until its own expiry, and the ledger counts at
+    // least the active members (more only after an injected failure).
+    for (key, ledger) in records::<serde_json::Value>(store, "v1/acct/") {
+        if !key.ends_with("/seats") {
+            continue;
+        }
+        let acc = key.split('/').nth(2).unwrap().to_owned();
+        let holds = ledger["holds"].as_object().unwrap();
+        for (id, inv) in &reachable {
+            if inv.account_id().as_str() == acc && inv.status(now) == Status::Pending {
+                let hold: Timestamp = serde_json::from_value(holds[id.as_str()].clone())
+                    .unwrap_or_else(|_| panic!("open {id} holds no seat"));
+                assert_eq!(
+                    hold,
+                    inv.expires_at(),
+                    "{id} holds its seat until its expiry"
+                );
+            }
+        }
+        let acc = AccountId::parse(&acc).unwrap();
+        let counted = ledger["members"].as_u64().unwrap() as usize;
+        let active = active_members(store, &acc).len();
+        assert!(
+            counted >= active,
+            "{acc}: {counted} members counted, {active} active"
+        );
+    }
+
     // Every member record is keyed by its own account and user.
     for (key, m) in records::<Member>(store, "v1/acct/") {
         if key.contains("/mem/") {
@@ -298,6 +328,68 @@ pub fn check_terminal_stays(
                 assert_eq!(old.state(), new.state(), "terminal invitation {id} changed");
             }
         }
+    }
+}
+
+/// An account's seats: (as its ledger counts them: limit, members, open
+/// invitations; as they are: active members, open reachable invitations).
+pub fn seat_usage(store: &MemStore, acc: &AccountId, now: Timestamp) -> SeatUsage {
+    let ledger: serde_json::Value = records(store, &format!("v1/acct/{acc}/seats"))
+        .into_iter()
+        .next()
+        .map(|(_, v)| v)
+        .expect("a ledger");
+    let held = ledger["holds"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|t| serde_json::from_value::<Timestamp>((*t).clone()).unwrap() > now)
+        .count();
+    let open = records::<Invitation>(store, "v1/inv/")
+        .into_iter()
+        .filter(|(_, i)| i.account_id() == acc && i.status(now) == Status::Pending)
+        .filter(|(_, i)| {
+            // Reachable: its slot names it.
+            store
+                .entries_with_prefix(&format!("v1/acct/{acc}/slots/"))
+                .iter()
+                .any(|(_, v)| {
+                    let shard: serde_json::Value = serde_json::from_slice(v).unwrap();
+                    shard["slots"]
+                        .as_object()
+                        .unwrap()
+                        .values()
+                        .any(|s| s["latest"].as_str() == Some(i.id().as_str()))
+                })
+        })
+        .count();
+    SeatUsage {
+        limit: ledger["limit"].as_u64().map(|l| l as usize),
+        counted_members: ledger["members"].as_u64().unwrap() as usize,
+        counted_pending: held,
+        members: active_members(store, acc).len(),
+        open,
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeatUsage {
+    pub limit: Option<usize>,
+    pub counted_members: usize,
+    pub counted_pending: usize,
+    pub members: usize,
+    pub open: usize,
+}
+
+impl SeatUsage {
+    /// Seats in use as they really are.
+    pub fn used(&self) -> usize {
+        self.members + self.open
+    }
+
+    /// The ledger counts exactly what there is.
+    pub fn exact(&self) -> bool {
+        self.counted_members == self.members && self.counted_pending == self.open
     }
 }
 

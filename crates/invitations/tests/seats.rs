@@ -1,0 +1,421 @@
+//! Seats: members plus open invitations, against an account's `seat_limit`.
+//! Every rule, the races (deterministic scheduler, both stores' semantics)
+//! and a failure at every store call of the paths that count.
+
+mod common;
+
+use common::sched::race;
+use common::*;
+use invitations::error::Error;
+use invitations::ids::AccountId;
+use invitations::memstore::FailMode;
+use invitations::ops::accept::accept_by_token;
+use invitations::ops::accounts::{get_account, update_account, AccountPatch};
+use invitations::ops::cancel::cancel;
+use invitations::ops::decline::decline_by_token;
+use invitations::ops::invite::InviteStatus;
+use invitations::ops::join_links::{create_join_link, redeem_join_link, NewJoinLink};
+use invitations::ops::members::remove_member;
+use invitations::principal::Principal;
+use invitations::seats::Seats;
+use invitations::token::JoinLinkToken;
+use invitations::values::{AccessGroups, InviteRole, MaxUses, SeatLimit, Ttl};
+use invitations::{Env, Policy};
+
+const DAY: i64 = 86_400;
+
+fn limit(w: &World, owner: &Principal, acc: &AccountId, n: Option<i64>) -> Seats {
+    let patch = AccountPatch {
+        seat_limit: Some(n.map(|n| SeatLimit::parse(n).unwrap())),
+        ..Default::default()
+    };
+    update_account(&w.env(), owner, acc, patch)
+        .unwrap()
+        .seats
+        .unwrap()
+}
+
+fn seats(w: &World, owner: &Principal, acc: &AccountId) -> Seats {
+    get_account(&w.env(), owner, acc).unwrap().seats.unwrap()
+}
+
+fn counts(s: Seats) -> (Option<u32>, u32, u32) {
+    (s.limit.map(SeatLimit::get), s.members, s.pending)
+}
+
+fn link(w: &World, owner: &Principal, acc: &AccountId, uses: i64) -> JoinLinkToken {
+    let new = NewJoinLink {
+        role: InviteRole::Member,
+        access_groups: AccessGroups::default(),
+        max_uses: MaxUses::parse(uses).unwrap(),
+        ttl: Ttl::from_secs(DAY).unwrap(),
+        allowed_domains: Vec::new(),
+    };
+    create_join_link(&w.env(), owner, acc, new).unwrap().token
+}
+
+fn statuses(out: &invitations::ops::invite::Invited) -> Vec<InviteStatus> {
+    out.results.iter().map(|r| r.status).collect()
+}
+
+#[test]
+fn an_account_counts_its_members_and_open_invitations_without_a_limit() {
+    let w = World::new(1);
+    let owner = user("owner");
+    let acc = w.create_account(&owner);
+    assert_eq!(counts(seats(&w, &owner, &acc)), (None, 1, 0));
+    let (_, token) = w.invite_one(&owner, &acc, "ann@example.com");
+    w.invite(&owner, &acc, &["ben@example.com", "cat@example.com"])
+        .unwrap();
+    assert_eq!(counts(seats(&w, &owner, &acc)), (None, 1, 3));
+    accept_by_token(&w.env(), &user("ann"), &token).unwrap();
+    assert_eq!(counts(seats(&w, &owner, &acc)), (None, 2, 2));
+    assert!(seat_usage(&w.store, &acc, w.now()).exact());
+}
+
+#[test]
+fn a_bulk_invite_creates_what_fits_in_order_and_refuses_the_rest_per_address() {
+    let w = World::new(2);
+    let owner = user("owner");
+    let acc = w.create_account(&owner);
+    assert_eq!(counts(limit(&w, &owner, &acc, Some(3))), (Some(3), 1, 0));
+    let out = w
+        .invite(
+            &owner,
+            &acc,
+            &[
+                "ann@example.com",
+                "not an address",
+                "ben@example.com",
+                "cat@example.com",
+                "dan@example.com",
+            ],
+        )
+        .unwrap();
+    assert_eq!(
+        statuses(&out),
+        [
+            InviteStatus::Created,
+            InviteStatus::InvalidEmail,
+            InviteStatus::Created,
+            InviteStatus::SeatLimitReached,
+            InviteStatus::SeatLimitReached,
+        ]
+    );
+    assert_eq!(
+        InviteStatus::SeatLimitReached.as_str(),
+        "seat_limit_reached"
+    );
+    assert_eq!(out.mails.len(), 2);
+    assert_eq!(counts(seats(&w, &owner, &acc)), (Some(3), 1, 2));
+    // Full: nothing is created, and the refusal says why.
+    let none = w.invite(&owner, &acc, &["eve@example.com"]).unwrap();
+    assert_eq!(statuses(&none), [InviteStatus::SeatLimitReached]);
+    assert_eq!(none.refusal(), Error::SeatLimitReached);
+    assert_eq!(none.refusal().code(), "seat_limit_reached");
+    // The refused drafts are left over for deletion, never reachable.
+    assert!(seat_usage(&w.store, &acc, w.now()).exact());
+}
+
+#[test]
+fn a_seat_freed_by_a_lost_slot_goes_to_the_next_address() {
+    let w = World::new(3);
+    let owner = user("owner");
+    let acc = w.create_account(&owner);
+    w.invite_one(&owner, &acc, "ann@example.com");
+    limit(&w, &owner, &acc, Some(3));
+    // One seat free: ann (already invited) takes it first, loses her slot,
+    // and gives it to ben.
+    let out = w
+        .invite(&owner, &acc, &["ann@example.com", "ben@example.com"])
+        .unwrap();
+    assert_eq!(
+        statuses(&out),
+        [InviteStatus::AlreadyInvited, InviteStatus::Created]
+    );
+    assert_eq!(counts(seats(&w, &owner, &acc)), (Some(3), 1, 2));
+    assert!(seat_usage(&w.store, &acc, w.now()).exact());
+}
+
+#[test]
+fn accepting_never_passes_the_limit_and_moves_the_seat_to_the_member() {
+    let w = World::new(4);
+    let owner = user("owner");
+    let acc = w.create_account(&owner);
+    limit(&w, &owner, &acc, Some(2));
+    let (_, token) = w.invite_one(&owner, &acc, "ann@example.com");
+    // Lowered below what is used: nobody is removed, and the invitation
+    // already holds its seat, so it can still be accepted.
+    limit(&w, &owner, &acc, Some(1));
+    accept_by_token(&w.env(), &user("ann"), &token).unwrap();
+    assert_eq!(counts(seats(&w, &owner, &acc)), (Some(1), 2, 0));
+    assert_eq!(active_members(&w.store, &acc).len(), 2);
+    let out = w.invite(&owner, &acc, &["ben@example.com"]).unwrap();
+    assert_eq!(statuses(&out), [InviteStatus::SeatLimitReached]);
+    // Removing the limit lets everyone in again.
+    assert_eq!(counts(limit(&w, &owner, &acc, None)), (None, 2, 0));
+    w.invite_one(&owner, &acc, "ben@example.com");
+}
+
+#[test]
+fn cancelled_declined_and_expired_invitations_give_their_seats_back_at_once() {
+    let w = World::new(5);
+    let owner = user("owner");
+    let acc = w.create_account(&owner);
+    limit(&w, &owner, &acc, Some(2));
+    let (id, _) = w.invite_one(&owner, &acc, "ann@example.com");
+    let full = w.invite(&owner, &acc, &["ben@example.com"]).unwrap();
+    assert_eq!(statuses(&full), [InviteStatus::SeatLimitReached]);
+
+    cancel(&w.env(), &owner, &acc, &id).unwrap();
+    assert_eq!(counts(seats(&w, &owner, &acc)), (Some(2), 1, 0));
+    let (_, token) = w.invite_one(&owner, &acc, "ben@example.com");
+
+    decline_by_token(&w.env(), &token).unwrap();
+    assert_eq!(counts(seats(&w, &owner, &acc)), (Some(2), 1, 0));
+    let out = w.invite(&owner, &acc, &["cat@example.com"]).unwrap();
+    assert_eq!(statuses(&out), [InviteStatus::Created]);
+
+    // Expiry: the seat is free the moment the invitation expires, with no
+    // sweep in between.
+    w.advance(30 * DAY - 1);
+    assert_eq!(counts(seats(&w, &owner, &acc)), (Some(2), 1, 1));
+    w.advance(1);
+    assert_eq!(counts(seats(&w, &owner, &acc)), (Some(2), 1, 0));
+    w.invite_one(&owner, &acc, "dan@example.com");
+    assert!(seat_usage(&w.store, &acc, w.now()).exact());
+}
+
+#[test]
+fn renewing_an_expired_invitation_needs_a_free_seat() {
+    let w = World::new(6);
+    let owner = user("owner");
+    let acc = w.create_account(&owner);
+    limit(&w, &owner, &acc, Some(2));
+    let (ann, _) = w.invite_one(&owner, &acc, "ann@example.com");
+    w.advance(30 * DAY);
+    // Ann's seat went back with her expiry, and ben took it.
+    w.invite_one(&owner, &acc, "ben@example.com");
+    let before = records::<serde_json::Value>(&w.store, "v1/");
+    assert_eq!(
+        resend(&w.env(), &owner, &acc, &ann).unwrap_err(),
+        Error::SeatLimitReached
+    );
+    assert_eq!(
+        records::<serde_json::Value>(&w.store, "v1/"),
+        before,
+        "a refused resend changes nothing"
+    );
+    // A pending invitation keeps its seat through a resend.
+    let ben = w.invite(&owner, &acc, &["ben@example.com"]).unwrap();
+    assert_eq!(statuses(&ben), [InviteStatus::AlreadyInvited]);
+    limit(&w, &owner, &acc, Some(3));
+    resend(&w.env(), &owner, &acc, &ann).unwrap();
+    assert_eq!(counts(seats(&w, &owner, &acc)), (Some(3), 1, 2));
+    assert!(seat_usage(&w.store, &acc, w.now()).exact());
+}
+
+#[test]
+fn a_full_account_refuses_a_join_link_without_spending_a_use() {
+    let w = World::new(7);
+    let owner = user("owner");
+    let acc = w.create_account(&owner);
+    let token = link(&w, &owner, &acc, 2);
+    limit(&w, &owner, &acc, Some(2));
+    redeem_join_link(&w.env(), &user("ann"), &token).unwrap();
+    let before = records::<serde_json::Value>(&w.store, "v1/");
+    let refused = redeem_join_link(&w.env(), &user("ben"), &token).unwrap_err();
+    assert_eq!(refused, Error::SeatLimitReached);
+    assert_eq!(refused.kind(), invitations::error::Kind::Conflict);
+    assert_eq!(records::<serde_json::Value>(&w.store, "v1/"), before);
+    // A member removed gives the seat back; the link still has its use.
+    let ann = invitations::ids::UserId::parse("ann").unwrap();
+    remove_member(&w.env(), &owner, &acc, &ann).unwrap();
+    assert_eq!(counts(seats(&w, &owner, &acc)), (Some(2), 1, 0));
+    redeem_join_link(&w.env(), &user("ben"), &token).unwrap();
+    assert_eq!(counts(seats(&w, &owner, &acc)), (Some(2), 2, 0));
+    assert!(seat_usage(&w.store, &acc, w.now()).exact());
+}
+
+#[test]
+fn an_account_made_before_seats_were_counted_is_unlimited() {
+    let w = World::new(8);
+    let owner = user("owner");
+    let acc = w.create_account(&owner);
+    invitations::store::Store::delete(&*w.store, &format!("v1/acct/{acc}/seats")).unwrap();
+    assert!(get_account(&w.env(), &owner, &acc).unwrap().seats.is_none());
+    let patch = AccountPatch {
+        seat_limit: Some(Some(SeatLimit::parse(5).unwrap())),
+        ..Default::default()
+    };
+    assert_eq!(
+        update_account(&w.env(), &owner, &acc, patch).unwrap_err(),
+        Error::SeatsUntracked
+    );
+    let (_, token) = w.invite_one(&owner, &acc, "ann@example.com");
+    accept_by_token(&w.env(), &user("ann"), &token).unwrap();
+    redeem_join_link(&w.env(), &user("ben"), &link(&w, &owner, &acc, 1)).unwrap();
+}
+
+#[test]
+fn seat_limits_parse_within_bounds() {
+    assert!(SeatLimit::parse(0).is_err());
+    assert!(SeatLimit::parse(-1).is_err());
+    assert!(SeatLimit::parse(1_000_001).is_err());
+    assert_eq!(SeatLimit::parse(1_000_000).unwrap().get(), 1_000_000);
+}
+
+/// An env for one racing thread: its own randomness, shared store and clock.
+fn env_for<'a>(w: &'a World, random: &'a SeededRandom, policy: &'a Policy) -> Env<'a> {
+    Env {
+        store: &*w.store,
+        clock: &w.clock,
+        random,
+        policy,
+    }
+}
+
+#[test]
+fn ten_concurrent_invites_with_one_seat_left_create_exactly_one() {
+    for redis in [false, true] {
+        for seed in 0..20 {
+            let w = World::new(seed);
+            w.store.set_redis_semantics(redis);
+            let owner = user("owner");
+            let acc = w.create_account(&owner);
+            limit(&w, &owner, &acc, Some(2));
+            let randoms: Vec<SeededRandom> =
+                (0..10).map(|i| SeededRandom::new(seed * 100 + i)).collect();
+            let emails: Vec<String> = (0..10).map(|i| format!("p{i}@example.com")).collect();
+            let policy = Policy::default();
+            type Out = invitations::Result<usize>;
+            let tasks: Vec<Box<dyn FnOnce() -> Out + Send>> = randoms
+                .iter()
+                .zip(&emails)
+                .map(|(r, email)| {
+                    let (w, owner, acc, policy) = (&w, &owner, &acc, &policy);
+                    Box::new(move || {
+                        invitations::ops::invite::invite(
+                            &env_for(w, r, policy),
+                            owner,
+                            acc,
+                            request(&[email.as_str()]),
+                        )
+                        .map(|out| out.created())
+                    }) as Box<dyn FnOnce() -> Out + Send>
+                })
+                .collect();
+            let outs = race(&w.store, seed, tasks);
+            let created: usize = outs.iter().map(|o| *o.as_ref().unwrap()).sum();
+            assert_eq!(created, 1, "seed {seed} redis {redis}: {outs:?}");
+            let usage = seat_usage(&w.store, &acc, w.now());
+            assert_eq!((usage.members, usage.open), (1, 1));
+            assert!(usage.exact(), "seed {seed} redis {redis}: {usage:?}");
+        }
+    }
+}
+
+#[test]
+fn concurrent_redeems_and_invites_never_pass_the_limit() {
+    for redis in [false, true] {
+        for seed in 0..10 {
+            let w = World::new(seed);
+            w.store.set_redis_semantics(redis);
+            let owner = user("owner");
+            let acc = w.create_account(&owner);
+            let token = link(&w, &owner, &acc, 50);
+            limit(&w, &owner, &acc, Some(6));
+            let people: Vec<Principal> = (0..20).map(|i| user(&format!("p{i}"))).collect();
+            let randoms: Vec<SeededRandom> =
+                (0..30).map(|i| SeededRandom::new(seed * 100 + i)).collect();
+            let emails: Vec<String> = (0..10).map(|i| format!("q{i}@example.com")).collect();
+            let policy = Policy::default();
+            type Out = invitations::Result<usize>;
+            let mut tasks: Vec<Box<dyn FnOnce() -> Out + Send>> = Vec::new();
+            for (p, r) in people.iter().zip(&randoms) {
+                let (w, token, policy) = (&w, &token, &policy);
+                tasks.push(Box::new(move || {
+                    redeem_join_link(&env_for(w, r, policy), p, token).map(|r| r.joined as usize)
+                }));
+            }
+            for (email, r) in emails.iter().zip(&randoms[20..]) {
+                let (w, owner, acc, policy) = (&w, &owner, &acc, &policy);
+                tasks.push(Box::new(move || {
+                    invitations::ops::invite::invite(
+                        &env_for(w, r, policy),
+                        owner,
+                        acc,
+                        request(&[email.as_str()]),
+                    )
+                    .map(|out| out.created())
+                }));
+            }
+            let outs = race(&w.store, seed, tasks);
+            for o in &outs {
+                assert!(
+                    matches!(o, Ok(_) | Err(Error::SeatLimitReached)),
+                    "seed {seed} redis {redis}: {o:?}"
+                );
+            }
+            let admitted: usize = outs.iter().filter_map(|o| o.as_ref().ok()).sum();
+            let usage = seat_usage(&w.store, &acc, w.now());
+            assert_eq!(
+                admitted, 5,
+                "every free seat is used, no more: {usage:?} {outs:?}"
+            );
+            let usage = seat_usage(&w.store, &acc, w.now());
+            assert_eq!(usage.used(), 6, "seed {seed} redis {redis}: {usage:?}");
+            assert!(usage.exact(), "seed {seed} redis {redis}: {usage:?}");
+        }
+    }
+}
+
+#[test]
+fn a_failure_at_any_store_call_never_passes_the_limit() {
+    // Two seats left: an invite of three addresses, then a redeem, each
+    // with a failure injected before or after each of its store calls;
+    // afterwards everyone tries again.
+    let setup = || {
+        let w = World::new(9);
+        let owner = user("owner");
+        let acc = w.create_account(&owner);
+        let token = link(&w, &owner, &acc, 10);
+        limit(&w, &owner, &acc, Some(3));
+        (w, owner, acc, token)
+    };
+    let emails = ["ann@example.com", "ben@example.com", "cat@example.com"];
+    let (probe, owner, acc, token) = setup();
+    probe.store.reset_stats();
+    let out = probe.invite(&owner, &acc, &emails).unwrap();
+    assert_eq!(out.created(), 2);
+    let invite_calls = probe.store.stats().calls;
+    let (probe, _, _, token2) = setup();
+    probe.store.reset_stats();
+    redeem_join_link(&probe.env(), &user("dan"), &token2).unwrap();
+    let redeem_calls = probe.store.stats().calls;
+    let _ = token;
+
+    for mode in [FailMode::Before, FailMode::After] {
+        for (what, calls) in [("invite", invite_calls), ("redeem", redeem_calls)] {
+            for n in 1..=calls {
+                let (w, owner, acc, token) = setup();
+                w.store.fail_call(n, mode);
+                let _ = match what {
+                    "invite" => w.invite(&owner, &acc, &emails).map(|_| ()),
+                    _ => redeem_join_link(&w.env(), &user("dan"), &token).map(|_| ()),
+                };
+                let _ = w.invite(&owner, &acc, &emails);
+                for p in ["dan", "eve", "fay"] {
+                    let _ = redeem_join_link(&w.env(), &user(p), &token);
+                }
+                let usage = seat_usage(&w.store, &acc, w.now());
+                assert!(usage.used() <= 3, "{what}: {mode:?} at call {n}: {usage:?}");
+                assert!(
+                    usage.counted_members >= usage.members && usage.counted_pending >= usage.open,
+                    "{what}: {mode:?} at call {n}: the ledger counts fewer: {usage:?}"
+                );
+                check_invariants(&w.store, w.now());
+            }
+        }
+    }
+}
