@@ -13,7 +13,7 @@
 //! | [`error`] | the one error type, with a stable `code` per variant |
 //! | [`store`] | the store trait (Spin's operations) and the compare-and-swap discipline |
 //! | `memstore` | an in-memory store with Spin's SQLite semantics (or its Redis store's), faults, counters; feature `test-support` only |
-//! | `slots`, `queue` | the open-invitation index and the sweep's due queue |
+//! | `slots`, `queue`, [`seats`] | the open-invitation index, the sweep's due queue, the seat ledger |
 //! | [`ops`] | one file per operation |
 //! | [`effects`] | mail and events the operations hand back for the edge to deliver |
 //!
@@ -23,6 +23,7 @@
 //! | --- | --- | --- |
 //! | `v1/acct/{acc}` | [`model::Account`] (settings, owner list) | create (set), settings and owner removal (CAS) |
 //! | `v1/acct/{acc}/slots/{0..16}` | the account's invitation index, in shards: address → latest invitation and history; an account's list is read from it | create (set, all shards), invite/purge (CAS) |
+//! | `v1/acct/{acc}/seats` | the seat ledger ([`seats`]): the limit, members counted, each open invitation's seat and its expiry, the last writes' revisions | create (set), every change of members or open invitations (CAS) |
 //! | `v1/acct/{acc}/mseq`, `…/mlog/{n}` | member log: counter, and entry n → user id | create, accept (`increment`, set) |
 //! | `v1/acct/{acc}/mem/{user}` | [`model::Member`], a tombstone once removed or left | create, accept (set), update, remove (CAS) |
 //! | `v1/acct/{acc}/memail/{email}` | user id of the member with that address | create, accept (set) |
@@ -59,27 +60,27 @@
 //! | --- | --- | --- |
 //! | create account | 3 | 2 |
 //! | get account | 1 | 0 |
-//! | update settings | 3 | 1 |
-//! | invite, one address | 6; +2 when an expired invitation for the address is superseded | 3 |
-//! | invite, n addresses in s shards | 4 + 2·s, +1 if any member matched, +1 per shard with prior holders | 2 + s: 18 for 100 addresses in 16 shards |
+//! | update settings; the seat limit alone; both | 3; 3; 5 | 1; 1; 2 |
+//! | invite, one address | 7 (6 before seats: +2 for the seat ledger's CAS, −1 as the member index is read with the access); +2 when an expired invitation for the address is superseded; +2 when a draft lost its slot (its seat goes back); +2 when a seat was refused (are the addresses invited already?) | 4 |
+//! | invite, n addresses in s shards | 5 + 2·s, +1 if any member matched, +1 per shard with prior holders | 3 + s: 19 for 100 addresses in 16 shards |
 //! | after an invite or resend's answer: open the links, send, record (and name each new invitation in its address's inbox) | 1 + 2, +1 `increment` per new invitation (+1 to delete what a resend retired or an invite lost); + the history of the change's events and of the `invitation.sent` they led to (2 + 2) | 2, +1 per new invitation (+1); + 2 + 2 |
 //! | list invitations (page) | at most 5 (access, the slot shards, at most 3 batches of records; filtered by state, batches of at least 50); by email 3 | 0 |
 //! | get invitation | 2 | 0 |
 //! | preview | 2 | 0 |
-//! | accept by token / by account / by id (inbox) | 7 / 7 / 8 (5 when the caller already accepted) | 3 |
-//! | cancel | 4 | 1 |
-//! | decline by token / by account / by id (inbox) | 4 / 5 / 3 (one less when already declined) | 1 (0) |
+//! | accept by token / by account / by id (inbox) | 8 / 9 / 8 (4 when the caller already accepted): +2 for the seat, −1 as the delivery is read with the account | 4 |
+//! | cancel | 6 (the seat given back) | 2 |
+//! | decline by token / by account / by id (inbox) | 6 / 7 / 5 (3 / 4 / 2 when already declined) | 2 (0) |
 //! | my invitations (inbox page) | 4 when the newest entries fill it; at most 1 + 3·3 = 10 | 0 |
-//! | resend pending / expired | 7 / 8 | 3 |
+//! | resend pending / expired | 9 / 10 | 4 |
 //! | list members (page) | at most 8 | 0 |
 //! | get member | 2 | 0 |
-//! | remove member / owner (or leave) | 3 / 6 | 1 / 2 |
+//! | remove member / owner (or leave) | 5 / 8 | 2 / 3 |
 //! | update member; to or from owner | 3; 5 (6 to demote) | 1; 2 |
 //! | sweep run | 5 + per due item: 1 to check an open invitation's slot, +2 to expire, +2 to retry mail or mail a reminder, 4 to purge (+1 per distinct account), 2 to retry a webhook, 2 to purge a block of 100 history entries; + one `increment` per distinct minute re-queued | (not yet counted) |
 //! | create a join link | 3 | 2 |
 //! | list join links (page) / get one | at most 8 / 2 | 0 |
 //! | revoke a join link | 4 | 1 |
-//! | redeem a join link (2 for a member already) | 5 | 3 |
+//! | redeem a join link (2 for a member already) | 7 | 4 |
 //! | join link page (`/join?link=`) | 2 | 0 |
 //! | keep a change's events in the account's history (after its answer) | 2 (`increment`, `set-many`) for any number of events of one account; +1 when a block of 100 fills and is queued for purging | 2 (+1) |
 //! | account history (page), newest first, by type, or after an event | at most 5 (access, counter and floor, at most 3 batches of entries; filtered by type, batches of at least 50); 3 when one batch fills it | 0 |
@@ -93,7 +94,7 @@
 //! On Spin's Redis store `get-many` does not work (it sends Redis `KEYS`), so
 //! every batch read of `k ≥ 2` keys costs the refused call plus `k` reads
 //! (`store::get_many_raw`): a list page of 50 invitations costs 121 round
-//! trips, accept 10, a members page 10 (asserted in `tests/round_trips.rs`).
+//! trips, accept 13, a members page 10 (asserted in `tests/round_trips.rs`).
 //! Writes are the same on both stores.
 //!
 //! # Invariants
@@ -105,6 +106,13 @@
 //! * A join link lets in at most `max_uses` people, under any interleaving and
 //!   any failure: each redeem takes its use by `increment` before it writes a
 //!   membership, and goes on only within `max_uses`.
+//! * An account never takes more seats (members plus open invitations) than
+//!   its `seat_limit`, under any interleaving and any failure: every new seat
+//!   (an invite's draft, a join) is taken by a CAS on the account's seat
+//!   ledger before the invitation or membership exists, and given back only
+//!   after it is gone, so the ledger never counts fewer seats than are used.
+//!   An open invitation's seat is held until its expiry, so expiry gives it
+//!   back with no write.
 //! * Accepted, cancelled and declined invitations never change again.
 //! * A pending invitation past its expiry reads `expired`, swept or not.
 //! * An expired invitation gives up its address only by being superseded (a
