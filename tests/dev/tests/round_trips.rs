@@ -262,19 +262,19 @@ async fn round_trips_per_operation_needs_host_counters() {
     }
     // What the caller waits on: the domain's table (crates/invitations/src/lib.rs).
     assert_eq!(create, cost(3, 2), "create account");
-    assert_eq!(invite_one, cost(6, 3), "invite one");
-    assert_eq!(invite_100, cost(4 + 2 * 16, 2 + 16), "invite 100");
+    assert_eq!(invite_one, cost(7, 4), "invite one");
+    assert_eq!(invite_100, cost(5 + 2 * 16, 3 + 16), "invite 100");
     assert_eq!(list, cost(3, 0), "list");
     assert_eq!(preview, cost(2, 0), "preview");
-    assert_eq!(accept, cost(7, 3), "accept");
-    assert_eq!(cancel, cost(4, 1), "cancel");
-    assert_eq!(decline, cost(4, 1), "decline");
-    assert_eq!(resend, cost(7, 3), "resend");
+    assert_eq!(accept, cost(8, 4), "accept");
+    assert_eq!(cancel, cost(6, 2), "cancel");
+    assert_eq!(decline, cost(6, 2), "decline");
+    assert_eq!(resend, cost(9, 4), "resend");
     assert_eq!(members, cost(4, 0), "members");
-    assert_eq!(remove, cost(3, 1), "remove");
+    assert_eq!(remove, cost(5, 2), "remove");
     assert_eq!(events, cost(3, 0), "history page");
     assert_eq!(make_link, cost(3, 2), "make a join link");
-    assert_eq!(redeem, cost(5, 3), "redeem a join link");
+    assert_eq!(redeem, cost(7, 4), "redeem a join link");
     // After the answer: an inbox place for each new invitation (an
     // `increment` each), the links and inbox entries (1 write; a resend also
     // deletes the links it retired), then recording the sends (a read and a
@@ -285,20 +285,20 @@ async fn round_trips_per_operation_needs_host_counters() {
     const HISTORY: u64 = 2;
     assert_eq!(
         invite_one_all,
-        cost(6 + 1 + 1 + 2 + 2 * HISTORY, 3 + 1 + 1 + 1 + 2 * HISTORY),
+        cost(7 + 1 + 1 + 2 + 2 * HISTORY, 4 + 1 + 1 + 1 + 2 * HISTORY),
         "invite one, in all"
     );
     assert_eq!(
         invite_100_all,
         cost(
-            36 + 100 + 1 + 2 + 2 * (HISTORY + 1),
-            18 + 100 + 1 + 1 + 2 * (HISTORY + 1)
+            37 + 100 + 1 + 2 + 2 * (HISTORY + 1),
+            19 + 100 + 1 + 1 + 2 * (HISTORY + 1)
         ),
         "invite 100, in all"
     );
     assert_eq!(
         resend_all,
-        cost(7 + 2 + 2 + 2 * HISTORY, 3 + 2 + 1 + 2 * HISTORY),
+        cost(9 + 2 + 2 + 2 * HISTORY, 4 + 2 + 1 + 2 * HISTORY),
         "resend, in all"
     );
     let history = cost(HISTORY, HISTORY);
