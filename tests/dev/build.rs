@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 include!("../host/build_support.rs");
 
-const COMPONENTS: [&str; 6] = ["accounts", "invite", "accept", "remove", "resend", "expire"];
+const COMPONENTS: [&str; 7] = [
+    "accounts", "invite", "accept", "remove", "resend", "expire", "ui",
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());

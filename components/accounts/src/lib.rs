@@ -15,7 +15,10 @@ use spin_sdk::http_component;
 
 #[http_component]
 async fn handle(req: Request) -> Response {
-    web::finish(run(&req).await)
+    match web::preflight(&req) {
+        Some(answer) => answer,
+        None => web::finish(&req, run(&req).await),
+    }
 }
 
 async fn run(req: &Request) -> Result<Response, ApiError> {

@@ -22,7 +22,10 @@ use spin_sdk::http_component;
 #[http_component]
 async fn handle(req: Request, out: ResponseOutparam) {
     let mut later = Later::default();
-    let response = web::finish(run(&req, &mut later).await);
+    let response = match web::preflight(&req) {
+        Some(answer) => answer,
+        None => web::finish(&req, run(&req, &mut later).await),
+    };
     later.answer(out, response).await;
 }
 

@@ -9,6 +9,7 @@
 //! | --- | --- |
 //! | [`auth`] | the caller's JWT (HS256 or JWKS), the sweep token, development tokens |
 //! | [`body`] | request bodies and query strings, parsed into the domain's types |
+//! | [`cors`] | which browser origins may call the API (`cors_allowed_origins`), and the headers |
 //! | [`problem`] | the one error type of the API: status, stable `code`, problem+json |
 //! | [`render`] | the JSON views of invitations, members, accounts, pages |
 //! | [`mail`] | invitation mail, and the provider calls that send it (single and batch) |
@@ -19,6 +20,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod cors;
 pub mod join;
 pub mod mail;
 pub mod outgoing;

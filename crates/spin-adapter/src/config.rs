@@ -29,6 +29,13 @@ pub fn auth() -> Result<AuthConfig, ApiError> {
     .map_err(|e| ApiError::Misconfigured(e.to_string()))
 }
 
+/// `cors_allowed_origins`: the browser origins that may call the API (empty:
+/// same origin only).
+pub fn cors() -> Result<invitations_edge::cors::AllowedOrigins, ApiError> {
+    let list = var("cors_allowed_origins").unwrap_or_default();
+    invitations_edge::cors::AllowedOrigins::parse(&list).map_err(ApiError::Misconfigured)
+}
+
 pub struct MailConfig {
     pub provider: Provider,
     pub api_url: String,

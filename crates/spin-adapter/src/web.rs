@@ -86,9 +86,46 @@ pub fn problem(e: &ApiError) -> Response {
         .build()
 }
 
-/// Turns a handler's outcome into a response.
-pub fn finish(outcome: Result<Response, ApiError>) -> Response {
-    outcome.unwrap_or_else(|e| problem(&e))
+/// Turns a handler's outcome into a response, with the CORS headers its
+/// `Origin` is allowed (`cors_allowed_origins`).
+pub fn finish(req: &Request, outcome: Result<Response, ApiError>) -> Response {
+    let mut response = outcome.unwrap_or_else(|e| problem(&e));
+    if let Some(origin) = origin(req) {
+        match config::cors() {
+            Ok(allowed) => {
+                for (name, value) in allowed.response_headers(Some(origin)) {
+                    response.set_header(name, value);
+                }
+            }
+            Err(e) => return problem(&e),
+        }
+    }
+    response
+}
+
+/// Answers a browser's CORS preflight (`OPTIONS` with
+/// `Access-Control-Request-Method`); `None` for any other request. An origin
+/// not allowed gets no CORS headers, so the browser refuses the real request.
+pub fn preflight(req: &Request) -> Option<Response> {
+    if *req.method() != spin_sdk::http::Method::Options
+        || req.header("access-control-request-method").is_none()
+    {
+        return None;
+    }
+    let allowed = match config::cors() {
+        Ok(a) => a,
+        Err(e) => return Some(problem(&e)),
+    };
+    let mut b = Response::builder();
+    b.status(204);
+    for (name, value) in allowed.preflight_headers(origin(req)) {
+        b.header(name, value);
+    }
+    Some(b.build())
+}
+
+fn origin(req: &Request) -> Option<&str> {
+    req.header("origin").and_then(|v| v.as_str())
 }
 
 /// A `:name` segment of the matched route, percent-decoded (Spin passes it raw).
@@ -190,7 +227,7 @@ where
             ))
         }),
         Begin::Proceed(claim) => {
-            let resp = finish(act().await);
+            let resp = act().await.unwrap_or_else(|e| problem(&e));
             // "Try again later" answers (429, 5xx) are not kept: the retry must act.
             let status = *resp.status();
             if status < 500 && status != 429 {

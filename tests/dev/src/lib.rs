@@ -19,7 +19,9 @@ pub mod platform;
 use std::path::{Path, PathBuf};
 
 /// The components of `spin.toml`, by name.
-pub const COMPONENTS: [&str; 6] = ["accounts", "invite", "accept", "remove", "resend", "expire"];
+pub const COMPONENTS: [&str; 7] = [
+    "accounts", "invite", "accept", "remove", "resend", "expire", "ui",
+];
 
 /// The HS256 secret `cargo up` uses when none is configured. Local use only.
 pub const DEV_SECRET: &str = "dev-only-secret-never-use-in-production";

@@ -65,6 +65,28 @@ fn token(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `/ui/demo`: the admin widget mounted with a development token for
+/// `demo-admin` (only under `cargo up`; the app itself has no such page).
+fn demo_page(secret: Option<String>) -> anyhow::Result<String> {
+    let claims = DevClaims {
+        sub: "demo-admin".into(),
+        email: Some("demo-admin@example.com".into()),
+        email_verified: true,
+        name: Some("Demo Admin".into()),
+        principal_type: None,
+        issuer: env_var("auth_issuer").filter(|s| !s.is_empty()),
+        audience: env_var("auth_audience").unwrap_or_else(|| "invitations".into()),
+    };
+    let secret = secret
+        .or_else(|| env_var("auth_hs256_secret"))
+        .unwrap_or_else(|| DEV_SECRET.to_owned());
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let token = mint_hs256(&secret, &claims, now, 7 * 24 * 3600)?;
+    // As a JavaScript string: JSON, with `<` escaped so it cannot close the script.
+    let literal = serde_json::to_string(&token)?.replace('<', "\\u003c");
+    Ok(include_str!("demo.html").replace("__TOKEN__", &literal))
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--").collect();
@@ -162,6 +184,11 @@ async fn main() -> anyhow::Result<()> {
     for (k, v) in &flags {
         builder = builder.variable(k.clone(), v.clone());
     }
+    builder = builder.page(
+        "/ui/demo",
+        "text/html; charset=utf-8",
+        demo_page(flags.get("auth_hs256_secret").cloned())?,
+    );
     let host = builder.build().context("cannot load the app")?;
     let addr = host
         .serve(&listen)
@@ -184,6 +211,7 @@ async fn main() -> anyhow::Result<()> {
             defaulted.join(", ")
         );
     }
+    println!("The admin widget, with a development token: http://{addr}/ui/demo");
     println!("A token: cargo up -- token --sub alice --email alice@example.com --name Alice");
     tokio::signal::ctrl_c().await?;
     Ok(())

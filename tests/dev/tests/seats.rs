@@ -82,7 +82,12 @@ async fn a_seat_limit_caps_members_and_open_invitations() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(
         statuses(&r),
-        ["created", "created", "seat_limit_reached", "seat_limit_reached"]
+        [
+            "created",
+            "created",
+            "seat_limit_reached",
+            "seat_limit_reached"
+        ]
     );
     let ann = r.json()["results"][0]["invitation"]["id"]
         .as_str()
@@ -148,19 +153,27 @@ async fn a_seat_limit_caps_members_and_open_invitations() {
     let r = patch(&app, &acc, r#"{"seat_limit": 1}"#).await;
     assert_eq!(r.json()["seats"]["limit"], 1);
     let ben = app.last_mail("ben@example.com").token().unwrap();
-    assert_eq!(app.accept("ben", &ben).await.status, 200, "accepting never passes it");
+    assert_eq!(
+        app.accept("ben", &ben).await.status,
+        200,
+        "accepting never passes it"
+    );
     assert_eq!(
         seats(&app, &acc).await,
         json!({"limit": 1, "members": 3, "pending": 0})
     );
     assert_eq!(
-        app.invite("olivia", &acc, &["gus@example.com"]).await.status,
+        app.invite("olivia", &acc, &["gus@example.com"])
+            .await
+            .status,
         409
     );
     let r = patch(&app, &acc, r#"{"seat_limit": null}"#).await;
     assert_eq!(r.json()["seats"]["limit"], Value::Null);
     assert_eq!(
-        app.invite("olivia", &acc, &["gus@example.com"]).await.status,
+        app.invite("olivia", &acc, &["gus@example.com"])
+            .await
+            .status,
         201
     );
 }
@@ -183,7 +196,9 @@ async fn an_expired_invitation_gives_its_seat_back_without_the_sweep() {
         .unwrap()
         .to_owned();
     assert_eq!(
-        app.invite("olivia", &acc, &["ben@example.com"]).await.status,
+        app.invite("olivia", &acc, &["ben@example.com"])
+            .await
+            .status,
         409
     );
     app.advance(3).await;
@@ -199,7 +214,10 @@ async fn an_expired_invitation_gives_its_seat_back_without_the_sweep() {
         )
         .await;
     assert_eq!((r.status, r.code()), (409, "seat_limit_reached".to_owned()));
-    assert_eq!(app.invitation(&acc, &ann, "olivia").await["state"], "expired");
+    assert_eq!(
+        app.invitation(&acc, &ann, "olivia").await["state"],
+        "expired"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -219,7 +237,11 @@ async fn ten_invites_at_once_for_the_last_seat_create_one() {
     let mut outcomes = Vec::new();
     for h in handles {
         let r = h.await.unwrap();
-        let code = if r.status == 201 { String::new() } else { r.code() };
+        let code = if r.status == 201 {
+            String::new()
+        } else {
+            r.code()
+        };
         outcomes.push((r.status, code));
     }
     let created = outcomes.iter().filter(|(s, _)| *s == 201).count();

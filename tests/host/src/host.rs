@@ -115,6 +115,14 @@ struct HostInner {
     stats: Arc<Stats>,
     clock: TestClock,
     manual_cron: bool,
+    pages: HashMap<String, Page>,
+}
+
+/// A page the host serves itself (see [`TestHostBuilder::page`]).
+#[derive(Clone)]
+struct Page {
+    content_type: String,
+    body: Bytes,
 }
 
 /// Configures a [`TestHost`]; see [`TestHost::builder`].
@@ -126,6 +134,7 @@ pub struct TestHostBuilder {
     store_path: Option<PathBuf>,
     sources: HashMap<String, PathBuf>,
     manual_cron: bool,
+    pages: HashMap<String, Page>,
 }
 
 impl TestHostBuilder {
@@ -133,6 +142,22 @@ impl TestHostBuilder {
     /// schedule: tests that move the clock decide when a sweep runs.
     pub fn manual_cron(mut self) -> Self {
         self.manual_cron = true;
+        self
+    }
+
+    /// Serves `body` at `path` (any method, exact path, query ignored) before
+    /// the app's routes: a page for development tools, which Spin does not have.
+    pub fn page(
+        mut self,
+        path: impl Into<String>,
+        content_type: impl Into<String>,
+        body: impl Into<Bytes>,
+    ) -> Self {
+        let page = Page {
+            content_type: content_type.into(),
+            body: body.into(),
+        };
+        self.pages.insert(path.into(), page);
         self
     }
 
@@ -287,6 +312,7 @@ impl TestHostBuilder {
                 stats: Arc::default(),
                 clock: TestClock::default(),
                 manual_cron: self.manual_cron,
+                pages: self.pages,
             }),
             tasks: Mutex::default(),
         })
@@ -468,6 +494,18 @@ impl HostInner {
             .path_and_query()
             .map(|p| p.as_str().to_string())
             .unwrap_or_else(|| "/".into());
+        if let Some(page) = self.pages.get(req.uri().path()) {
+            let body = Full::new(page.body.clone())
+                .map_err(|never: Infallible| match never {})
+                .boxed_unsync();
+            let mut response = hyper::Response::new(body);
+            if let Ok(value) = http::HeaderValue::from_str(&page.content_type) {
+                response
+                    .headers_mut()
+                    .insert(http::header::CONTENT_TYPE, value);
+            }
+            return response;
+        }
         // Spin strips the hop-by-hop `Connection` header before routing.
         req.headers_mut().remove(http::header::CONNECTION);
         if !req.headers().contains_key(http::header::HOST) {
