@@ -14,7 +14,8 @@
   "use strict";
 
   const STATES = ["pending", "accepted", "cancelled", "declined", "expired"];
-  const PAGE = 50;
+  // The API's largest page: a 100-member account renders from one answer.
+  const PAGE = 100;
   const OUTCOMES = {
     created: "Invited",
     already_invited: "Already has an open invitation",
@@ -92,10 +93,13 @@ ul.outcomes { margin: .4em 0; padding-left: 1.2em; }
     return node;
   }
 
+  // One formatter for every date: making one per call costs more than the rest of a row.
+  const DATES = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+
   function when(iso) {
     if (!iso) return "";
     const d = new Date(iso);
-    return isNaN(d) ? String(iso) : d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+    return isNaN(d) ? String(iso) : DATES.format(d);
   }
 
   /** The JWT's claims, only to know who is signed in (the API verifies the token). */
@@ -238,6 +242,7 @@ ul.outcomes { margin: .4em 0; padding-left: 1.2em; }
         this._renderInvite();
         if (this._manages() || service) {
           await Promise.all([this._loadInvitations(false), this._loadMembers(false)]);
+          this._loaded();
         } else {
           this._invitations.replaceChildren();
           this._members.replaceChildren(el("p", { class: "muted", text: "Only owners and admins can see and manage this account's members and invitations." }));
@@ -290,6 +295,7 @@ ul.outcomes { margin: .4em 0; padding-left: 1.2em; }
         const list = emails.value.split(/[\s,;]+/).map((s) => s.trim()).filter(Boolean);
         const access = groups.value.split(/[\s,]+/).map((s) => s.trim()).filter(Boolean);
         this._fail(null);
+        this._say("");
         outcomes.replaceChildren();
         if (!list.length) {
           this._fail(new Problem("No addresses", "Write at least one email address.", "empty", 0));
@@ -310,7 +316,7 @@ ul.outcomes { margin: .4em 0; padding-left: 1.2em; }
           outcomes.append(
             el("p", { text: `${created} of ${answer.results.length} invited.` }),
             el("ul", { class: "outcomes" }, ...answer.results.map((r) =>
-              el("li", { text: `${r.input}: ${OUTCOMES[r.status] || r.status}` }))),
+              el("li", { text: `${r.email}: ${OUTCOMES[r.status] || r.status}` }))),
           );
           if (created) {
             emails.value = "";
@@ -331,6 +337,16 @@ ul.outcomes { margin: .4em 0; padding-left: 1.2em; }
       const account = await this._call("GET", this._acc(""));
       this._renderHeader(account);
       await Promise.all([this._loadInvitations(false), this._loadMembers(false)]);
+      this._loaded();
+    }
+
+    /** Tells the page the lists are shown (`invitations-admin:load`). */
+    _loaded() {
+      const detail = {
+        members: this._memBody ? this._memBody.querySelectorAll("tr[part=row]").length : 0,
+        invitations: this._invBody ? this._invBody.querySelectorAll("tr[part=row]").length : 0,
+      };
+      this.dispatchEvent(new CustomEvent("invitations-admin:load", { detail, bubbles: true }));
     }
 
     async _loadInvitations(more) {
@@ -492,6 +508,7 @@ ul.outcomes { margin: .4em 0; padding-left: 1.2em; }
 
     async _act(control, action) {
       this._fail(null);
+      this._say("");
       control.disabled = true;
       try {
         await action();

@@ -16,6 +16,7 @@ fn document(title: &str, body: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<link rel=\"icon\" href=\"data:,\">\
 <title>{title}</title>\
 <style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;line-height:1.5}}\
 .button{{display:inline-block;padding:.6rem 1.2rem;background:#1f5fbf;color:#fff;border-radius:.3rem;text-decoration:none}}\

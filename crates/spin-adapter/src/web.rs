@@ -282,7 +282,9 @@ pub fn join_link_id(req: &Request) -> Result<invitations::ids::JoinLinkId, ApiEr
         .ok_or(ApiError::Domain(invitations::Error::JoinLinkNotFound))
 }
 
-/// An HTML page that leaks nothing: no referrer (the URL holds a token), no caching.
+/// An HTML page that leaks nothing: no referrer (the URL holds a token), no
+/// caching, nothing loaded but its inline style (and the empty `data:` icon
+/// that keeps browsers from asking for /favicon.ico).
 pub fn html(status: u16, body: &str) -> Response {
     Response::builder()
         .status(status)
@@ -292,7 +294,7 @@ pub fn html(status: u16, body: &str) -> Response {
         .header("x-content-type-options", "nosniff")
         .header(
             "content-security-policy",
-            "default-src 'none'; style-src 'unsafe-inline'",
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
         )
         .body(body.as_bytes().to_vec())
         .build()
