@@ -429,6 +429,7 @@ pub struct SweepBody {
     pub purged: usize,
     pub webhooks: usize,
     pub history_purged: usize,
+    pub join_links_purged: usize,
     pub failed: usize,
     pub more: bool,
 }
@@ -441,6 +442,7 @@ pub fn sweep_report(r: &SweepReport) -> SweepBody {
         purged: r.purged,
         webhooks: r.webhooks,
         history_purged: r.history_purged,
+        join_links_purged: r.join_links_purged,
         failed: r.failed,
         more: r.more,
     }

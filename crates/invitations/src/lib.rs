@@ -29,7 +29,7 @@
 //! | `v1/acct/{acc}/memail/{email}` | user id of the member with that address | create, accept (set) |
 //! | `v1/acct/{acc}/hseq`, `…/hist/{n}`, `…/hpos/{evt}` | the account's history: counter, entry n ([`ops::history::Entry`]: the event as its webhook carried it, and who made it), and where event `evt` sits | after each change's answer (`increment`, set) |
 //! | `v1/acct/{acc}/hfloor` | the last history position purged | the sweep (set) |
-//! | `v1/link/{lnk}`, `…/uses` | [`model::JoinLink`], and how many times it was redeemed (a counter: exact `max_uses` without contention) | create (set), revoke (CAS); redeem (`increment`) |
+//! | `v1/link/{lnk}`, `…/uses` | [`model::JoinLink`], and how many times it was redeemed (a counter: exact `max_uses` without contention) | create (set), revoke (CAS); redeem (`increment`); the sweep deletes both, the token and the log entry `retention_days` after the link expires |
 //! | `v1/ltok/{sha256 hex}` | link and account id of a join link's token | create (set) |
 //! | `v1/acct/{acc}/lseq`, `…/llog/{n}` | the account's join links: counter, and entry n → link id | create (`increment`, set) |
 //! | `v1/inv/{inv}` | [`model::Invitation`]; ids sort as they were made | invite (set), every transition (CAS) |
@@ -76,8 +76,8 @@
 //! | get member | 2 | 0 |
 //! | remove member / owner (or leave) | 5 / 8 | 2 / 3 |
 //! | update member; to or from owner | 3; 5 (6 to demote) | 1; 2 |
-//! | sweep run | 5 + per due item: 1 to check an open invitation's slot, +2 to expire, +2 to retry mail or mail a reminder, 4 to purge (+1 per distinct account), 2 to retry a webhook, 2 to purge a block of 100 history entries; + one `increment` per distinct minute re-queued | (not yet counted) |
-//! | create a join link | 3 | 2 |
+//! | sweep run | 5 + per due item: 1 to check an open invitation's slot, +2 to expire, +2 to retry mail or mail a reminder, 4 to purge (+1 per distinct account), 2 to retry a webhook, 2 to purge a block of 100 history entries, 1 to purge a join link; + one `increment` per distinct minute re-queued | (not yet counted) |
+//! | create a join link | 4 (with its purge queued) | 3 |
 //! | list join links (page) / get one | at most 8 / 2 | 0 |
 //! | revoke a join link | 4 | 1 |
 //! | redeem a join link (2 for a member already) | 7 | 4 |

@@ -10,7 +10,7 @@
 //! on what is really due then, so a stale or repeated entry is harmless.
 
 use crate::error::Result;
-use crate::ids::{AccountId, EventId, InvitationId};
+use crate::ids::{AccountId, EventId, InvitationId, JoinLinkId};
 use crate::keys;
 use crate::store::{self, decode_counter, encode};
 use crate::time::Timestamp;
@@ -35,6 +35,8 @@ pub(crate) enum DueItem {
     Webhook { id: EventId, after: u32 },
     /// Purge an account's history up to this position.
     History { account: AccountId, upto: i64 },
+    /// Purge a join link `retention_days` after it stopped working.
+    JoinLink(JoinLinkId),
 }
 
 /// Entries go at least this far ahead, so that none lands in a minute a sweep

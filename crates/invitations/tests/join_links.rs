@@ -275,3 +275,59 @@ fn a_failure_at_any_store_call_never_lets_one_more_in() {
         }
     }
 }
+
+#[test]
+fn the_sweep_purges_a_link_retention_days_after_it_expires() {
+    let w = World::new(12);
+    let owner = user("owner");
+    let acc = w.create_account(&owner);
+    // Expires in a day, and is revoked at once; another lasts 30 days.
+    let made = create_join_link(&w.env(), &owner, &acc, new_link(5)).unwrap();
+    let id = made.link.link.id.clone();
+    redeem_join_link(&w.env(), &user("ann"), &made.token).unwrap();
+    revoke_join_link(&w.env(), &owner, &acc, &id).unwrap();
+    let mut long = new_link(5);
+    long.ttl = Ttl::from_secs(30 * 86_400).unwrap();
+    let kept = create_join_link(&w.env(), &owner, &acc, long).unwrap();
+    let sweep_all = |w: &World| {
+        let mut purged = 0;
+        loop {
+            let run = invitations::ops::sweep::sweep(&w.env()).unwrap();
+            purged += run.report.join_links_purged;
+            if !run.report.more {
+                return purged;
+            }
+        }
+    };
+
+    // Kept for retention_days (90) after it expired, whatever the sweep runs.
+    w.advance(86_400 + 89 * 86_400);
+    assert_eq!(sweep_all(&w), 0);
+    assert!(get_join_link(&w.env(), &owner, &acc, &id).is_ok());
+    w.advance(86_400 + 600);
+    assert_eq!(sweep_all(&w), 1);
+    assert_eq!(
+        get_join_link(&w.env(), &owner, &acc, &id).unwrap_err(),
+        Error::JoinLinkNotFound
+    );
+    assert_eq!(
+        preview_join_link(&w.env(), &made.token).unwrap_err(),
+        Error::JoinLinkNotFound
+    );
+    assert!(w
+        .store
+        .entries_with_prefix(&format!("v1/link/{id}"))
+        .is_empty());
+    assert!(
+        w.store.entries_with_prefix("v1/ltok/").len() == 1,
+        "only the other link's token"
+    );
+    let listed = list_join_links(&w.env(), &owner, &acc, None, None).unwrap();
+    let ids: Vec<_> = listed.items.iter().map(|l| l.link.id.clone()).collect();
+    assert_eq!(ids, vec![kept.link.link.id.clone()]);
+    // Who joined through it stays.
+    assert_eq!(active_members(&w.store, &acc).len(), 2);
+    // The other link goes 90 days after its own expiry, not before.
+    w.advance(30 * 86_400);
+    assert_eq!(sweep_all(&w), 1);
+}

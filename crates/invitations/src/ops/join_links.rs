@@ -19,6 +19,7 @@ use crate::model::{Account, Inviter, JoinLink, JoinLinkView, LinkStatus, Member}
 use crate::ops::members::store_membership;
 use crate::ops::{load_access, log_page, page_size, Page};
 use crate::principal::Principal;
+use crate::queue::{self, DueItem};
 use crate::seats;
 use crate::store::{self, decode, decode_counter, encode, Decision};
 use crate::time::Timestamp;
@@ -53,8 +54,10 @@ struct LinkRef {
 }
 
 /// Owners make any link; an admin only one that grants no more than they hold
-/// (their role at most, and only access groups they have). Cost: 3 round
-/// trips (access, `increment` of the link log, `set-many`), 2 writes.
+/// (their role at most, and only access groups they have). Cost: 4 round
+/// trips (access, `increment` of the link log, the due minute's `increment`,
+/// `set-many`), 3 writes. The sweep purges the link `retention_days` after
+/// it expires (a revoked one too: it expires all the same).
 pub fn create_join_link(
     env: &Env,
     principal: &Principal,
@@ -112,14 +115,16 @@ pub fn create_join_link(
         link_id: id.clone(),
         account_id: acc.clone(),
     };
-    store::set_many(
-        env.store,
-        &[
-            (keys::join_link(&id), encode(&link)),
-            (keys::join_link_token(&token.hash()), encode(&index)),
-            (keys::join_link_log(acc, seq), encode(&id)),
-        ],
-    )?;
+    let purge_at = link
+        .expires_at
+        .plus_secs(env.policy.retention_days * 24 * 60 * 60);
+    let mut writes = queue::entries(env, &[(purge_at, DueItem::JoinLink(id.clone()))])?;
+    writes.extend([
+        (keys::join_link(&id), encode(&link)),
+        (keys::join_link_token(&token.hash()), encode(&index)),
+        (keys::join_link_log(acc, seq), encode(&id)),
+    ]);
+    store::set_many(env.store, &writes)?;
     let view = JoinLinkView::new(link, 0, now);
     let event = link_event(env, EventKind::JoinLinkCreated, &view, Actor::user(user));
     Ok(CreatedJoinLink {
@@ -401,4 +406,27 @@ pub fn redeem_join_link(
         joined: true,
         events: vec![event],
     })
+}
+
+/// The sweep's purge of a link `retention_days` after it stopped working:
+/// its record, use counter, token and place in the account's link log are
+/// added to `deletes`. Returns whether there was one to purge. 1 round trip.
+pub(crate) fn purge(env: &Env, id: &JoinLinkId, deletes: &mut Vec<String>) -> Result<bool> {
+    let Some(link) = store::get_json::<JoinLink>(env.store, &keys::join_link(id))? else {
+        return Ok(false);
+    };
+    let closed = link
+        .revoked
+        .as_ref()
+        .map_or(link.expires_at, |r| r.revoked_at.min(link.expires_at));
+    if closed.plus_secs(env.policy.retention_days * 24 * 60 * 60) > env.clock.now() {
+        return Ok(false);
+    }
+    deletes.extend([
+        keys::join_link(id),
+        keys::join_link_uses(id),
+        keys::join_link_token(&link.token_hash),
+        keys::join_link_log(&link.account_id, link.seq),
+    ]);
+    Ok(true)
 }

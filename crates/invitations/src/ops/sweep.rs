@@ -13,7 +13,7 @@ use crate::model::{Delivery, DeliveryStatus, Invitation, InvitationView, State, 
 use crate::ops::invite::TokenRef;
 use crate::ops::read_views;
 use crate::ops::webhooks::{self, Claim, Redelivery};
-use crate::ops::{history, idempotency};
+use crate::ops::{history, idempotency, join_links};
 use crate::queue::{self, bucket_of, DueItem};
 use crate::seats;
 use crate::store::{self, decode, encode, Decision, Versioned};
@@ -37,6 +37,8 @@ pub struct SweepReport {
     pub webhooks_dropped: usize,
     /// History entries deleted `history_days` after their block filled.
     pub history_purged: usize,
+    /// Join links deleted `retention_days` after they expired.
+    pub join_links_purged: usize,
     /// Items whose handling failed; they are looked at again next run.
     pub failed: usize,
     /// More due work was left for the next run.
@@ -137,6 +139,7 @@ pub fn sweep(env: &Env) -> Result<SweepRun> {
     let mut idempotency: Vec<(String, i64)> = Vec::new();
     let mut undelivered = Vec::new();
     let mut histories = Vec::new();
+    let mut links = Vec::new();
     for (value, key) in entries.iter().zip(&entry_keys) {
         match value.as_deref().map(|b| decode::<DueItem>(key, b)) {
             Some(Ok(DueItem::Invitation(id))) => {
@@ -145,6 +148,7 @@ pub fn sweep(env: &Env) -> Result<SweepRun> {
             Some(Ok(DueItem::Idempotency { scope, hour })) => idempotency.push((scope, hour)),
             Some(Ok(DueItem::Webhook { id, after })) => undelivered.push((id, after)),
             Some(Ok(DueItem::History { account, upto })) => histories.push((account, upto)),
+            Some(Ok(DueItem::JoinLink(id))) => links.push(id),
             Some(Err(_)) => run.report.failed += 1,
             None => {}
         }
@@ -187,6 +191,16 @@ pub fn sweep(env: &Env) -> Result<SweepRun> {
             Err(_) => {
                 run.report.failed += 1;
                 work.requeue.push((now, DueItem::History { account, upto }));
+            }
+        }
+    }
+    for id in links {
+        match join_links::purge(env, &id, &mut work.deletes) {
+            Ok(true) => run.report.join_links_purged += 1,
+            Ok(false) => {}
+            Err(_) => {
+                run.report.failed += 1;
+                work.requeue.push((now, DueItem::JoinLink(id)));
             }
         }
     }
