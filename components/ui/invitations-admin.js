@@ -450,18 +450,23 @@ ul.outcomes { margin: .4em 0; padding-left: 1.2em; }
       const me = m.user_id === this._me.id;
       const actions = el("td", { class: "actions" });
       const mayChange = this._manages() && (m.role !== "owner" || this._me.role === "owner");
-      let role = el("td", { text: m.role });
+      const role = el("td", {}, el("span", { text: m.role }));
       if (mayChange) {
-        const id = `ia-role-${m.user_id}`;
-        const select = el("select", { id, "aria-label": `Role of ${name}` },
-          ...["member", "admin"].concat(this._me.role === "owner" ? ["owner"] : []).map((r) =>
-            el("option", { value: r, text: r[0].toUpperCase() + r.slice(1) })));
-        select.value = m.role;
-        select.addEventListener("change", () => this._act(select, async () => {
-          await this._call("PATCH", this._acc(`/members/${encodeURIComponent(m.user_id)}`), { role: select.value });
-          this._say(`${name} is now ${select.value}.`);
-        }));
-        role = el("td", {}, select);
+        // The select is made when asked for: 100 of them cost more than the rest of the rows.
+        const change = el("button", { type: "button", class: "quiet", part: "button", "aria-label": `Change the role of ${name}`, text: "Change" });
+        change.addEventListener("click", () => {
+          const select = el("select", { "aria-label": `Role of ${name}` },
+            ...["member", "admin"].concat(this._me.role === "owner" ? ["owner"] : []).map((r) =>
+              el("option", { value: r, text: r[0].toUpperCase() + r.slice(1) })));
+          select.value = m.role;
+          select.addEventListener("change", () => this._act(select, async () => {
+            await this._call("PATCH", this._acc(`/members/${encodeURIComponent(m.user_id)}`), { role: select.value });
+            this._say(`${name} is now ${select.value}.`);
+          }));
+          role.replaceChildren(select);
+          select.focus();
+        });
+        role.append(" ", change);
         if (!me) {
           actions.append(this._confirmButton("Remove", `Remove ${name} from the account`, async () => {
             await this._call("DELETE", this._acc(`/members/${encodeURIComponent(m.user_id)}`));

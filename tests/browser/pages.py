@@ -22,6 +22,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.support.select import Select
 
 APP = os.environ["APP_URL"]
 INBOX = os.environ["INBOX_URL"]
@@ -235,8 +236,10 @@ def widget_text(driver):
     )
 
 
-def row_text(driver, table_heading, needle):
-    for row in shadow(driver).find_elements(By.CSS_SELECTOR, "tbody tr"):
+def row_text(driver, table, needle):
+    """The text of the row of `table` ("Invitations" or "Members") that shows `needle`."""
+    section = f"section[part={table.lower()}] tbody tr"
+    for row in shadow(driver).find_elements(By.CSS_SELECTOR, section):
         if needle in row.text:
             return row.text
     return None
@@ -312,6 +315,12 @@ def test_widget_invite_resend_cancel_remove():
         assert status == 200, body
         driver.execute_script("return document.querySelector(arguments[0]).refresh()", WIDGET)
         wait("ann a member", lambda: button(driver, "Remove ann@example.com from the account"))
+        # Her role changes through a select made when asked for.
+        button(driver, "Change the role of ann@example.com").click()
+        select = shadow(driver).find_element(By.CSS_SELECTOR, 'select[aria-label="Role of ann@example.com"]')
+        Select(select).select_by_visible_text("Admin")
+        wait("ann an admin", lambda: "ann@example.com is now admin." in widget_text(driver))
+        assert "admin" in row_text(driver, "Members", "ann@example.com")
         remove = button(driver, "Remove ann@example.com from the account")
         remove.click()
         assert remove.text == "Confirm remove"
