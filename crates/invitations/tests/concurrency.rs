@@ -13,7 +13,7 @@ use invitations::ops::cancel::cancel;
 use invitations::ops::decline::decline_by_token;
 use invitations::ops::invite::InviteStatus;
 use invitations::ops::list::get_invitation;
-use invitations::{Env, Policy};
+use invitations::Policy;
 
 const SEEDS: u64 = 40;
 
@@ -22,16 +22,6 @@ type Task<'a, T> = Box<dyn FnOnce() -> Result<T, Error> + Send + 'a>;
 
 fn modes() -> [bool; 2] {
     [false, true]
-}
-
-/// An env for one racing thread: its own randomness, shared store and clock.
-fn env_for<'a>(w: &'a World, random: &'a SeededRandom, policy: &'a Policy) -> Env<'a> {
-    Env {
-        store: &*w.store,
-        clock: &w.clock,
-        random,
-        policy,
-    }
 }
 
 #[test]

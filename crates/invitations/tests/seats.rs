@@ -20,7 +20,7 @@ use invitations::principal::Principal;
 use invitations::seats::Seats;
 use invitations::token::JoinLinkToken;
 use invitations::values::{AccessGroups, InviteRole, MaxUses, SeatLimit, Ttl};
-use invitations::{Env, Policy};
+use invitations::Policy;
 
 const DAY: i64 = 86_400;
 
@@ -263,16 +263,6 @@ fn seat_limits_parse_within_bounds() {
     assert!(SeatLimit::parse(-1).is_err());
     assert!(SeatLimit::parse(1_000_001).is_err());
     assert_eq!(SeatLimit::parse(1_000_000).unwrap().get(), 1_000_000);
-}
-
-/// An env for one racing thread: its own randomness, shared store and clock.
-fn env_for<'a>(w: &'a World, random: &'a SeededRandom, policy: &'a Policy) -> Env<'a> {
-    Env {
-        store: &*w.store,
-        clock: &w.clock,
-        random,
-        policy,
-    }
 }
 
 #[test]

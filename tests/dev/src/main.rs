@@ -27,16 +27,21 @@ fn env_var(name: &str) -> Option<String> {
     std::env::var(format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase())).ok()
 }
 
-fn token(args: &[String]) -> anyhow::Result<()> {
-    let mut claims = DevClaims {
-        sub: String::new(),
+/// A verified user's claims, with the issuer and audience the app checks.
+fn user_claims(sub: &str) -> DevClaims {
+    DevClaims {
+        sub: sub.to_owned(),
         email: None,
         email_verified: true,
         name: None,
         principal_type: None,
         issuer: env_var("auth_issuer").filter(|s| !s.is_empty()),
         audience: env_var("auth_audience").unwrap_or_else(|| "invitations".into()),
-    };
+    }
+}
+
+fn token(args: &[String]) -> anyhow::Result<()> {
+    let mut claims = user_claims("");
     let mut ttl = 3600;
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -69,13 +74,9 @@ fn token(args: &[String]) -> anyhow::Result<()> {
 /// `demo-admin` (only under `cargo up`; the app itself has no such page).
 fn demo_page(secret: Option<String>) -> anyhow::Result<String> {
     let claims = DevClaims {
-        sub: "demo-admin".into(),
         email: Some("demo-admin@example.com".into()),
-        email_verified: true,
         name: Some("Demo Admin".into()),
-        principal_type: None,
-        issuer: env_var("auth_issuer").filter(|s| !s.is_empty()),
-        audience: env_var("auth_audience").unwrap_or_else(|| "invitations".into()),
+        ..user_claims("demo-admin")
     };
     let secret = secret
         .or_else(|| env_var("auth_hs256_secret"))

@@ -159,6 +159,16 @@ pub fn resend(
     Ok(out)
 }
 
+/// An env for one racing thread: its own randomness, shared store and clock.
+pub fn env_for<'a>(w: &'a World, random: &'a SeededRandom, policy: &'a Policy) -> Env<'a> {
+    Env {
+        store: &*w.store,
+        clock: &w.clock,
+        random,
+        policy,
+    }
+}
+
 /// Two sweeps at once on `w`'s store, their store calls interleaved by `seed`.
 pub fn two_sweeps(w: &World, seed: u64) -> Vec<SweepRun> {
     let (r1, r2) = (SeededRandom::new(seed + 10), SeededRandom::new(seed + 20));
