@@ -9,16 +9,18 @@ use invitations::ops::history::history;
 use invitations_edge::body::{history_query, CreateAccountBody, PatchAccountBody};
 use invitations_edge::problem::ApiError;
 use invitations_edge::render;
+use invitations_spin::respond;
 use invitations_spin::web::{self, Ctx};
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
 
 #[http_component]
-async fn handle(req: Request) -> Response {
-    match web::preflight(&req) {
+async fn handle(req: Request, out: ResponseOutparam) {
+    let response = match web::preflight(&req) {
         Some(answer) => answer,
         None => web::finish(&req, run(&req).await),
-    }
+    };
+    respond::send(out, response);
 }
 
 async fn run(req: &Request) -> Result<Response, ApiError> {

@@ -9,8 +9,8 @@ use invitations_edge::auth::bearer_matches;
 use invitations_edge::problem::ApiError;
 use invitations_edge::render;
 use invitations_spin::web::{self, Ctx};
-use invitations_spin::{config, sweeper};
-use spin_sdk::http::{Method, Request, Response};
+use invitations_spin::{config, respond, sweeper};
+use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
 
 wit_bindgen::generate!({
@@ -37,11 +37,12 @@ impl Guest for Cron {
 export!(Cron);
 
 #[http_component]
-async fn handle(req: Request) -> Response {
-    match web::preflight(&req) {
+async fn handle(req: Request, out: ResponseOutparam) {
+    let response = match web::preflight(&req) {
         Some(answer) => answer,
         None => web::finish(&req, run(&req).await),
-    }
+    };
+    respond::send(out, response);
 }
 
 async fn run(req: &Request) -> Result<Response, ApiError> {

@@ -3,8 +3,9 @@
 //!
 //! Route: `/ui/invitations-admin.js` (GET, HEAD).
 
+use invitations_spin::respond;
 use sha2::{Digest, Sha256};
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
 
 /// The widget: plain modern JavaScript, no build step, no dependencies.
@@ -15,7 +16,11 @@ const SCRIPT: &str = include_str!("../invitations-admin.js");
 const CACHE_CONTROL: &str = "public, max-age=604800";
 
 #[http_component]
-fn handle(req: Request) -> Response {
+fn handle(req: Request, out: ResponseOutparam) {
+    respond::send(out, answer(&req));
+}
+
+fn answer(req: &Request) -> Response {
     if !matches!(req.method(), Method::Get | Method::Head) {
         return Response::builder()
             .status(405)

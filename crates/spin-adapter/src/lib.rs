@@ -12,6 +12,7 @@
 //! | [`outbound`] | outgoing HTTP to the mail provider and the webhook receiver |
 //! | [`mailer`] | concurrent mail sending through the configured provider |
 //! | [`webhooks`] | signed event delivery, failures kept in the outbox |
+//! | [`respond`] | a response handed to the host whole (body before head: no Nagle stall) |
 //! | [`effects`] | an operation's mail and events, carried out in order |
 //! | [`sweeper`] | one sweep run with its mail and events carried out |
 
@@ -20,6 +21,7 @@ pub mod effects;
 pub mod mailer;
 pub mod outbound;
 pub mod platform;
+pub mod respond;
 pub mod store;
 pub mod sweeper;
 pub mod web;

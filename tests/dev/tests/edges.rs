@@ -304,3 +304,101 @@ async fn a_variable_that_is_not_a_number_is_a_misconfiguration_not_a_default() {
         assert!(detail.contains(name), "{name}: {detail}");
     }
 }
+
+/// Sends one raw HTTP/1.1 request on `conn` and reads once: what that one
+/// read got, as text.
+async fn one_read(conn: &mut tokio::net::TcpStream, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    conn.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 256 * 1024];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), conn.read(&mut buf))
+        .await
+        .expect("an answer within 10 s")
+        .unwrap();
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+/// Whether `got` is one whole response: its head, a `content-length`, and
+/// exactly that many bytes of body.
+fn whole_response(got: &str) -> Result<u16, String> {
+    let (head, body) = got
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("no whole head in the first read: {got:?}"))?;
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("no status: {head}"))?;
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().ok())?
+        })
+        .ok_or_else(|| {
+            format!("no content-length (the body was not ready with the head): {head}")
+        })?;
+    if body.len() != length {
+        return Err(format!(
+            "the first read held {} of {length} body bytes: the body left after the head\n{head}",
+            body.len()
+        ));
+    }
+    Ok(status)
+}
+
+/// On a keep-alive connection, every answer reaches the client whole in one
+/// read: the components hand the host the body before the head
+/// (`crates/spin-adapter/src/respond.rs`), so the host writes both at once
+/// and Nagle's algorithm has nothing to hold back until the client's delayed
+/// ACK (on Spin 4.0.2, which sets no `TCP_NODELAY`, that was up to 40 ms).
+/// Each shape of answer: an invite (201, with mail and webhooks after its
+/// answer), a problem (404), a read (200) and a cancel (200).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_leave_whole_on_a_keep_alive_connection() {
+    let app = App::start().await;
+    let acc = app.account("olivia").await;
+    let owner = app.token("olivia");
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    conn.set_nodelay(true).unwrap();
+    let request = |method: &str, path: &str, auth: bool, body: &str| {
+        let auth = if auth {
+            format!("authorization: Bearer {owner}\r\n")
+        } else {
+            String::new()
+        };
+        format!(
+            "{method} {path} HTTP/1.1\r\nhost: {addr}\r\n{auth}content-type: application/json\r\n\
+             content-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let unknown = format!("/v1/invitations/preview?token={}", "A".repeat(43));
+    let invitations = format!("/v1/accounts/{acc}/invitations");
+    for i in 0..10 {
+        let body = format!(r#"{{"emails": ["k{i}@example.com"]}}"#);
+        let got = one_read(&mut conn, &request("POST", &invitations, true, &body)).await;
+        assert_eq!(whole_response(&got), Ok(201), "invite {i}");
+        let id = got
+            .split(r#""id":""#)
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .filter(|id| id.starts_with("inv_"))
+            .unwrap_or_else(|| panic!("an invitation id in {got}"))
+            .to_owned();
+        let got = one_read(&mut conn, &request("GET", &unknown, false, "")).await;
+        assert_eq!(whole_response(&got), Ok(404), "preview {i}");
+        let got = one_read(
+            &mut conn,
+            &request("GET", &format!("/v1/accounts/{acc}"), true, ""),
+        )
+        .await;
+        assert_eq!(whole_response(&got), Ok(200), "account {i}");
+        let one = format!("{invitations}/{id}");
+        let got = one_read(&mut conn, &request("DELETE", &one, true, "")).await;
+        assert_eq!(whole_response(&got), Ok(200), "cancel {i}");
+    }
+    app.settle().await;
+}
