@@ -63,7 +63,7 @@
 //! | update settings; the seat limit alone; both | 3; 3; 5 | 1; 1; 2 |
 //! | invite, one address | 7 (6 before seats: +2 for the seat ledger's CAS, −1 as the member index is read with the access); +2 when an expired invitation for the address is superseded; +2 when a draft lost its slot (its seat goes back); +2 when a seat was refused (are the addresses invited already?) | 4 |
 //! | invite, n addresses in s shards | 5 + 2·s, +1 if any member matched, +1 per shard with prior holders | 3 + s: 19 for 100 addresses in 16 shards |
-//! | after an invite or resend's answer: open the links, send, record (and name each new invitation in its address's inbox) | 1 + 2, +1 `increment` per new invitation (+1 to delete what a resend retired or an invite lost); + the history of the change's events and of the `invitation.sent` they led to (2 + 2) | 2, +1 per new invitation (+1); + 2 + 2 |
+//! | after an invite or resend's answer: open the links with the history of the change's events, send, record the sends with the history of the `invitation.sent` they led to (and name each new invitation in its address's inbox) | 1 + 2, +1 `increment` per new invitation (+1 to delete what a resend retired or an invite lost); + 1 + 1 `increment`s for the two sets of history positions (the entries ride in the two `set-many`s) | 2, +1 per new invitation (+1); + 1 + 1 |
 //! | list invitations (page) | at most 5 (access, the slot shards, at most 3 batches of records; filtered by state, batches of at least 50); by email 3 | 0 |
 //! | get invitation | 2 | 0 |
 //! | preview | 2 | 0 |
@@ -82,7 +82,7 @@
 //! | revoke a join link | 4 | 1 |
 //! | redeem a join link (2 for a member already) | 7 | 4 |
 //! | join link page (`/join?link=`) | 2 | 0 |
-//! | keep a change's events in the account's history (after its answer) | 2 (`increment`, `set-many`) for any number of events of one account; +1 when a block of 100 fills and is queued for purging | 2 (+1) |
+//! | keep a change's events in the account's history (after its answer) | 2 (`increment`, `set-many`) for any number of events of one account, or 1 when the entries join another `set-many` (`history::appending`); +1 when a block of 100 fills and is queued for purging | 2 or 1 (+1) |
 //! | account history (page), newest first, by type, or after an event | at most 5 (access, counter and floor, at most 3 batches of entries; filtered by type, batches of at least 50); 3 when one batch fills it | 0 |
 //! | keep undelivered events / forget delivered ones | 2 / 1, for any number; none when there are none | 2 / 1 |
 //! | idempotency begin / complete | 2 / 2 | 1 / 2 |

@@ -2,22 +2,40 @@
 //! before the answer or (by default) after it.
 
 use crate::outbound::send_all;
+use crate::respond;
 use crate::web::Ctx;
 use crate::{mailer, webhooks};
 use invitations::effects::{Event, Leftovers, MailJob};
 use invitations::model::InvitationView;
-use invitations::ops::deliveries::before_sending;
-use spin_sdk::http::{OutgoingResponse, Response, ResponseOutparam};
+use invitations::ops::deliveries::before_sending_with;
+use spin_sdk::http::{Response, ResponseOutparam};
 
-/// Sends the change's own events and its mail in one bounded pass (the events
-/// first, in the order they were made, so a receiver hears of a change before
-/// its mail), records how the mail went, then publishes what the sending led
-/// to (`invitation.sent` / `.delivery_failed`). Returns the mailed
-/// invitations as they now read, delivery recorded.
-pub async fn carry_out(ctx: &Ctx, mails: Vec<MailJob>, events: Vec<Event>) -> Vec<InvitationView> {
+/// Opens the mails' links and keeps the change's events in its history (one
+/// `set-many`), then sends the events and the mail in one bounded pass (the
+/// events first, in the order they were made, so a receiver hears of a
+/// change before its mail), records how the mail went with the history of
+/// what that led to (`invitation.sent` / `.delivery_failed`; one more
+/// `set-many`), and sends those events. Returns the mailed invitations as
+/// they now read, delivery recorded.
+pub async fn carry_out(
+    ctx: &Ctx,
+    mails: Vec<MailJob>,
+    events: Vec<Event>,
+    leftovers: &Leftovers,
+) -> Vec<InvitationView> {
+    let rendered = webhooks::render(ctx, &events);
+    let mails = match before_sending_with(&ctx.env(), &mails, leftovers, rendered.history) {
+        Ok(()) => mails,
+        Err(e) => {
+            // The links did not open: mail nothing (the sweep mails new
+            // ones), but the events still go out.
+            eprintln!("links and history not written, no mail now: {e}");
+            Vec::new()
+        }
+    };
     // One list of requests, the events' first; the prepared halves keep
     // what each answer belongs to.
-    let (hooks, requests) = webhooks::prepare(ctx, &events).unzip();
+    let (hooks, requests) = rendered.deliveries.unzip();
     let mut requests = requests.unwrap_or_default();
     let hook_count = requests.len();
     let mail = (!mails.is_empty()).then(|| {
@@ -33,9 +51,9 @@ pub async fn carry_out(ctx: &Ctx, mails: Vec<MailJob>, events: Vec<Event>) -> Ve
     let Some(prepared) = mail else {
         return Vec::new();
     };
-    let recorded = mailer::settle(ctx, prepared, mail_answers);
-    webhooks::publish(ctx, recorded.events).await;
-    recorded.views
+    let (views, deliveries) = mailer::settle(ctx, prepared, mail_answers);
+    webhooks::deliver(ctx, deliveries);
+    views
 }
 
 /// The mail and events of a request, kept to be carried out after its answer.
@@ -82,25 +100,12 @@ impl Later {
     }
 
     async fn run(self, ctx: &Ctx) -> Vec<InvitationView> {
-        if before_sending(&ctx.env(), &self.mails, &self.leftovers).is_err() {
-            // The links did not open: mail nothing (the sweep mails new
-            // ones), but the events still go out.
-            return carry_out(ctx, Vec::new(), self.events).await;
-        }
-        carry_out(ctx, self.mails, self.events).await
+        carry_out(ctx, self.mails, self.events, &self.leftovers).await
     }
 
     /// Sends `response`, then carries out what was kept.
-    pub async fn answer(self, out: ResponseOutparam, mut response: Response) {
-        let body = std::mem::take(response.body_mut());
-        match OutgoingResponse::try_from(response) {
-            Ok(outgoing) => {
-                if let Err(e) = out.set_with_body(outgoing, body).await {
-                    eprintln!("could not send the response: {e}");
-                }
-            }
-            Err(e) => eprintln!("could not convert the response: {e}"),
-        }
+    pub async fn answer(self, out: ResponseOutparam, response: Response) {
+        respond::send(out, response);
         if self.mails.is_empty() && self.events.is_empty() && self.leftovers.is_empty() {
             return;
         }

@@ -5,9 +5,11 @@
 use crate::config;
 use crate::outbound::send_all;
 use crate::web::Ctx;
+use crate::webhooks::{self, Deliveries};
 use invitations::effects::MailJob;
+use invitations::model::InvitationView;
 use invitations::model::{Invitation, SendFailure};
-use invitations::ops::deliveries::{record_outcomes, Recorded, SendOutcome};
+use invitations::ops::deliveries::{outcomes_to_record, SendOutcome};
 use invitations::time::Clock;
 use invitations_edge::mail::{outcomes, render, MailApi, Provider};
 use invitations_edge::outgoing::{Answer, OutgoingRequest};
@@ -69,10 +71,15 @@ pub fn prepare(jobs: Vec<MailJob>) -> (Prepared, Vec<OutgoingRequest>) {
     (prepared, requests)
 }
 
-/// Records what each call's answer means for each of its messages, in one
-/// write. Returns the `invitation.sent` / `.delivery_failed` events and the
-/// invitations as they now read.
-pub fn settle(ctx: &Ctx, prepared: Prepared, answers: Vec<Result<Answer, String>>) -> Recorded {
+/// Records what each call's answer means for each of its messages, with the
+/// history entries of the `invitation.sent` / `.delivery_failed` events that
+/// makes, in one write. Returns the invitations as they now read and those
+/// events' webhook deliveries, to send.
+pub fn settle(
+    ctx: &Ctx,
+    prepared: Prepared,
+    answers: Vec<Result<Answer, String>>,
+) -> (Vec<InvitationView>, Option<Deliveries>) {
     let now = ctx.clock.now();
     let mut per_job: Vec<SendOutcome> = vec![Ok(()); prepared.jobs.len()];
     match &prepared.misconfigured {
@@ -92,22 +99,29 @@ pub fn settle(ctx: &Ctx, prepared: Prepared, answers: Vec<Result<Answer, String>
         .map(|j| j.invitation)
         .zip(per_job)
         .collect();
-    // Not recorded means still `queued`: the sweep looks again later.
-    record_outcomes(&ctx.env(), &recorded).unwrap_or_else(|e| {
+    let env = ctx.env();
+    // Not recorded means still `queued`: the sweep looks again later, and
+    // the events are not told (they will be when it is recorded).
+    let written = outcomes_to_record(&env, &recorded).and_then(|to_record| {
+        let rendered = webhooks::render(ctx, to_record.events());
+        let views = to_record.write(&env, rendered.history)?.views;
+        Ok((views, rendered.deliveries))
+    });
+    written.unwrap_or_else(|e| {
         eprintln!(
             "the outcome of {} mail(s) could not be recorded (the sweep looks again): {e}",
             recorded.len()
         );
-        Recorded::default()
+        (Vec::new(), None)
     })
 }
 
 /// Sends `jobs` one provider call at a time, each call at least
 /// `1 / mail_max_per_second` after the one before (and after whatever called
 /// just before this run), so a sweep never trips the provider's rate limit.
-pub fn deliver_paced(ctx: &Ctx, jobs: Vec<MailJob>) -> Recorded {
+pub fn deliver_paced(ctx: &Ctx, jobs: Vec<MailJob>) -> (Vec<InvitationView>, Option<Deliveries>) {
     if jobs.is_empty() {
-        return Recorded::default();
+        return (Vec::new(), None);
     }
     let (prepared, requests) = prepare(jobs);
     // 5% over the minimum spacing: the provider's clock and ours differ.

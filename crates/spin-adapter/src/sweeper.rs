@@ -10,9 +10,9 @@ use invitations_edge::problem::ApiError;
 
 pub async fn run(ctx: &Ctx) -> Result<SweepReport, ApiError> {
     let run = sweep(&ctx.env())?;
-    webhooks::publish(ctx, run.events).await;
+    webhooks::publish(ctx, run.events);
     webhooks::redeliver(ctx, run.webhooks);
-    let recorded = mailer::deliver_paced(ctx, run.mails);
-    webhooks::publish(ctx, recorded.events).await;
+    let (_, deliveries) = mailer::deliver_paced(ctx, run.mails);
+    webhooks::deliver(ctx, deliveries);
     Ok(run.report)
 }

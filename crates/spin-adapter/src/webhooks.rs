@@ -51,12 +51,26 @@ fn requests_for(
     }
 }
 
-/// Writes `events` into their accounts' histories, then prepares their
-/// deliveries, in the order they were made; `None` when `webhook_url` is
-/// unset. Each body is rendered once: the history keeps what was signed.
-pub fn prepare(ctx: &Ctx, events: &[Event]) -> Option<(Prepared, Vec<OutgoingRequest>)> {
+/// A change's events, each rendered once: their history entries (positions
+/// taken, entries not yet written) and their signed deliveries.
+pub struct Rendered {
+    /// For the caller's `set-many`: the history keeps what was signed.
+    pub history: Vec<(String, Vec<u8>)>,
+    /// `None` when `webhook_url` is unset.
+    pub deliveries: Option<Deliveries>,
+}
+
+/// Signed events and their requests, ready to send.
+pub type Deliveries = (Prepared, Vec<OutgoingRequest>);
+
+/// Renders `events` for their accounts' histories and for the webhook, in the
+/// order they were made. The history is kept whether or not webhooks are set.
+pub fn render(ctx: &Ctx, events: &[Event]) -> Rendered {
     if events.is_empty() {
-        return None;
+        return Rendered {
+            history: Vec::new(),
+            deliveries: None,
+        };
     }
     let items: Vec<(EventId, String)> = events.iter().map(|e| (e.id.clone(), payload(e))).collect();
     let entries = events
@@ -64,12 +78,24 @@ pub fn prepare(ctx: &Ctx, events: &[Event]) -> Option<(Prepared, Vec<OutgoingReq
         .zip(&items)
         .map(|(e, (_, body))| (e.account().clone(), Entry::of(e, body.clone())))
         .collect();
-    if let Err(e) = history::keep(&ctx.env(), entries) {
+    let history = history::appending(&ctx.env(), entries).unwrap_or_else(|e| {
         // The change and its webhooks stand; only its history entry is lost.
         eprintln!("history not kept for {} events: {e}", events.len());
+        Vec::new()
+    });
+    let deliveries = config::webhooks().map(|config| requests_for(ctx, config, items));
+    Rendered {
+        history,
+        deliveries,
     }
-    let config = config::webhooks()?;
-    Some(requests_for(ctx, config, items))
+}
+
+/// Sends the deliveries and keeps what did not get through for the sweep.
+pub fn deliver(ctx: &Ctx, deliveries: Option<Deliveries>) {
+    if let Some((prepared, requests)) = deliveries {
+        let answers = send_all(&requests, ctx.limits);
+        settle(ctx, prepared, answers);
+    }
 }
 
 fn results(prepared: &Prepared, answers: Vec<Result<Answer, String>>) -> Vec<Result<(), String>> {
@@ -103,13 +129,17 @@ pub fn settle(ctx: &Ctx, prepared: Prepared, answers: Vec<Result<Answer, String>
     }
 }
 
-/// Delivers events right after the change that made them. Nothing happens
-/// when `webhook_url` is unset; a failed delivery is kept for the sweep.
-pub async fn publish(ctx: &Ctx, events: Vec<Event>) {
-    if let Some((prepared, requests)) = prepare(ctx, &events) {
-        let answers = send_all(&requests, ctx.limits);
-        settle(ctx, prepared, answers);
+/// Delivers events right after the change that made them, their history
+/// written first. Nothing is sent when `webhook_url` is unset; a failed
+/// delivery is kept for the sweep.
+pub fn publish(ctx: &Ctx, events: Vec<Event>) {
+    let rendered = render(ctx, &events);
+    if !rendered.history.is_empty() {
+        if let Err(e) = ctx.env().store.set_many(&rendered.history) {
+            eprintln!("history not kept for {} events: {e}", events.len());
+        }
     }
+    deliver(ctx, rendered.deliveries);
 }
 
 /// Tries again what the sweep handed back; forgets what got through.

@@ -29,7 +29,19 @@ pub struct Recorded {
 /// new one. Cost: 1 `set-many`, +1 `delete-many` when there are leftovers.
 /// (A mail retried by the sweep had its link written by the sweep itself.)
 pub fn before_sending(env: &Env, mails: &[MailJob], leftovers: &Leftovers) -> Result<()> {
-    let links: Vec<(String, Vec<u8>)> = mails
+    before_sending_with(env, mails, leftovers, Vec::new())
+}
+
+/// [`before_sending`], with `also` (the change's history entries) written in
+/// the same `set-many`: on Spin's SQLite store every write transaction waits
+/// for the disk, so what can share one does.
+pub fn before_sending_with(
+    env: &Env,
+    mails: &[MailJob],
+    leftovers: &Leftovers,
+    also: Vec<(String, Vec<u8>)>,
+) -> Result<()> {
+    let mut links: Vec<(String, Vec<u8>)> = mails
         .iter()
         .filter(|m| m.kind != MailKind::Retry)
         .map(|m| {
@@ -39,6 +51,7 @@ pub fn before_sending(env: &Env, mails: &[MailJob], leftovers: &Leftovers) -> Re
             )
         })
         .collect();
+    links.extend(also);
     store::set_many(env.store, &links)?;
     // Nothing reaches these any more; a failure here leaves them to the purge.
     let _ = store::delete_many(env.store, &leftovers.0);
@@ -62,8 +75,39 @@ pub fn record_deliveries(env: &Env, outcomes: &[(Invitation, SendOutcome)]) -> R
 /// older token than the one recorded is dropped, so a late answer about an
 /// old link cannot hide the newest one.
 pub fn record_outcomes(env: &Env, outcomes: &[(Invitation, SendOutcome)]) -> Result<Recorded> {
+    outcomes_to_record(env, outcomes)?.write(env, Vec::new())
+}
+
+/// Send outcomes read and decided, not yet written: [`record_outcomes`] in
+/// two steps, so the caller can add the history entries of
+/// [`OutcomesToRecord::events`] to the same `set-many`.
+#[derive(Debug, Default)]
+pub struct OutcomesToRecord {
+    recorded: Recorded,
+    writes: Vec<(String, Vec<u8>)>,
+}
+
+impl OutcomesToRecord {
+    /// The `invitation.sent` / `.delivery_failed` events the outcomes make.
+    pub fn events(&self) -> &[Event] {
+        &self.recorded.events
+    }
+
+    /// Writes the outcomes and `also` in one `set-many`.
+    pub fn write(mut self, env: &Env, also: Vec<(String, Vec<u8>)>) -> Result<Recorded> {
+        self.writes.extend(also);
+        store::set_many(env.store, &self.writes)?;
+        Ok(self.recorded)
+    }
+}
+
+/// The first step of [`record_outcomes`]: its reads and inbox increments.
+pub fn outcomes_to_record(
+    env: &Env,
+    outcomes: &[(Invitation, SendOutcome)],
+) -> Result<OutcomesToRecord> {
     if outcomes.is_empty() {
-        return Ok(Recorded::default());
+        return Ok(OutcomesToRecord::default());
     }
     let now = env.clock.now();
     let keys: Vec<String> = outcomes
@@ -103,6 +147,8 @@ pub fn record_outcomes(env: &Env, outcomes: &[(Invitation, SendOutcome)]) -> Res
             Actor::System,
         ));
     }
-    store::set_many(env.store, &writes)?;
-    Ok(Recorded { events, views })
+    Ok(OutcomesToRecord {
+        recorded: Recorded { events, views },
+        writes,
+    })
 }

@@ -66,8 +66,17 @@ impl Entry {
 /// one `set-many` for all; +1 `increment` when a block of [`PURGE_EVERY`]
 /// fills and is queued for purging. None for no entries.
 pub fn keep(env: &Env, entries: Vec<(AccountId, Entry)>) -> Result<()> {
+    let writes = appending(env, entries)?;
+    store::set_many(env.store, &writes)
+}
+
+/// What [`keep`] writes, for a caller that writes it with its own writes in
+/// one `set-many`: the positions are taken now (the increments), so writing
+/// the entries is all that is left. Until then the positions are holes that
+/// readers step over.
+pub fn appending(env: &Env, entries: Vec<(AccountId, Entry)>) -> Result<Vec<(String, Vec<u8>)>> {
     if entries.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let mut by_account: BTreeMap<String, (AccountId, Vec<Entry>)> = BTreeMap::new();
     for (acc, entry) in entries {
@@ -100,7 +109,7 @@ pub fn keep(env: &Env, entries: Vec<(AccountId, Entry)>) -> Result<()> {
         }
     }
     writes.extend(queue::entries(env, &due)?);
-    store::set_many(env.store, &writes)
+    Ok(writes)
 }
 
 /// What to read of a history.
