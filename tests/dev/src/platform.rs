@@ -153,7 +153,15 @@ pub struct SpinApp<'a> {
     /// Keep the manifest's cron triggers (they need the cron plugin). Without
     /// them, nothing sweeps behind the test's back.
     pub cron: bool,
+    /// With the SQLite store: put Spin's store file in WAL mode before `spin
+    /// up`, as the README tells users to ([`SPIN_SQLITE_STORE`]). Off, Spin
+    /// makes the file itself, in rollback-journal mode.
+    pub sqlite_wal: bool,
 }
+
+/// Where `spin up` keeps its default SQLite store, from the app's folder
+/// (Spin 4.0.2: `.spin/` beside `spin.toml`, file `sqlite_key_value.db`).
+pub const SPIN_SQLITE_STORE: &str = ".spin/sqlite_key_value.db";
 
 /// A running `spin up`; stopped (with its trigger processes) on drop.
 pub struct RunningSpin {
@@ -196,6 +204,13 @@ impl RunningSpin {
         };
         std::fs::write(dir.join("spin.toml"), text)?;
 
+        if app.kv == Kv::Sqlite && app.sqlite_wal {
+            let mode = spin_test_host::put_in_wal_mode(&dir.join(SPIN_SQLITE_STORE))
+                .map_err(anyhow::Error::msg)?;
+            if mode != "wal" {
+                bail!("the store file refused WAL mode: {mode}");
+            }
+        }
         let redis = match app.kv {
             Kv::Sqlite => None,
             Kv::Redis => Some(RedisServer::start()?),

@@ -24,6 +24,30 @@ const UPSERT: &str = "INSERT INTO spin_key_value (store, key, value) VALUES (?1,
      ON CONFLICT(store, key) DO UPDATE SET value=?3";
 const SELECT: &str = "SELECT value FROM spin_key_value WHERE store=?1 AND key=?2";
 
+/// Puts the SQLite file at `path` (made, with its folder, if absent) in WAL
+/// journal mode and returns the mode it reports. The mode is kept in the file:
+/// a program that later opens it with no pragmas, as Spin's own SQLite store
+/// does, still writes through the WAL, with one flush per write transaction
+/// instead of the rollback journal's several.
+pub fn put_in_wal_mode(path: &Path) -> Result<String, String> {
+    let failed = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| failed(&e))?;
+    }
+    let connection = Connection::open(path).map_err(|e| failed(&e))?;
+    connection
+        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
+        .map_err(|e| failed(&e))
+}
+
+/// The journal mode the SQLite file at `path` is in (`wal`, `delete`, …).
+pub fn journal_mode(path: &Path) -> Result<String, String> {
+    let connection = Connection::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    connection
+        .pragma_query_value(None, "journal_mode", |row| row.get::<_, String>(0))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
 pub struct SqliteBackend {
     connection: Mutex<Connection>,
 }
@@ -220,5 +244,37 @@ mod tests {
         assert_eq!(db.keys("a").unwrap(), vec!["k".to_string()]);
         let found = db.get_many("a", &["k".into(), "missing".into()]).unwrap();
         assert_eq!(found, vec![("k".to_string(), Some(b"1".to_vec()))]);
+    }
+
+    #[test]
+    fn wal_mode_is_kept_by_the_file_through_an_open_without_pragmas() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".spin/sqlite_key_value.db");
+        assert_eq!(put_in_wal_mode(&path).unwrap(), "wal");
+        // What Spin's store does when it opens the file: no pragmas, the table
+        // created if absent, then writes.
+        let spin = Connection::open(&path).unwrap();
+        spin.execute(
+            "CREATE TABLE IF NOT EXISTS spin_key_value (store TEXT NOT NULL, key TEXT NOT NULL,
+             value BLOB NOT NULL, PRIMARY KEY (store, key))",
+            [],
+        )
+        .unwrap();
+        spin.execute(UPSERT, params!["default", "k", b"v".to_vec()])
+            .unwrap();
+        assert_eq!(journal_mode(&path).unwrap(), "wal");
+        drop(spin);
+        assert_eq!(journal_mode(&path).unwrap(), "wal");
+    }
+
+    #[test]
+    fn a_new_file_left_alone_is_in_rollback_journal_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plain.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute("CREATE TABLE t (x)", [])
+            .unwrap();
+        assert_eq!(journal_mode(&path).unwrap(), "delete");
     }
 }

@@ -143,6 +143,7 @@ impl App {
                             kv,
                             variables: &variables,
                             cron: options.cron,
+                            sqlite_wal: true,
                         },
                         &path,
                     )
