@@ -35,10 +35,11 @@ enum Runtime {
     Spin(#[allow(dead_code)] RunningSpin),
 }
 
-struct Target {
+pub(crate) struct Target {
     runtime: Runtime,
-    inbox: Inbox,
+    pub(crate) inbox: Inbox,
     client: HttpClient,
+    pub(crate) addr: std::net::SocketAddr,
     base: String,
     _dir: tempfile::TempDir,
 }
@@ -62,7 +63,7 @@ struct Samples {
     cost: Option<(u64, u64)>,
 }
 
-fn token(sub: &str, email: &str) -> anyhow::Result<String> {
+pub(crate) fn token(sub: &str, email: &str) -> anyhow::Result<String> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let claims = DevClaims {
         sub: sub.into(),
@@ -76,8 +77,55 @@ fn token(sub: &str, email: &str) -> anyhow::Result<String> {
     Ok(mint_hs256(DEV_SECRET, &claims, now, 24 * 3600)?)
 }
 
+/// What serves the app in a benchmark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// The test host (its SQLite file in WAL mode).
+    Host,
+    /// Real Spin with its SQLite store, the file as Spin makes it (rollback journal).
+    SpinSqliteRollback,
+    /// Real Spin with its SQLite store, the file put in WAL mode first.
+    SpinSqliteWal,
+    /// Real Spin with a Redis store started here.
+    SpinRedis,
+}
+
+impl Backend {
+    pub const SPIN: [Backend; 3] = [
+        Backend::SpinSqliteRollback,
+        Backend::SpinSqliteWal,
+        Backend::SpinRedis,
+    ];
+
+    pub fn parse(name: &str) -> anyhow::Result<Backend> {
+        Ok(match name {
+            "host" => Backend::Host,
+            "sqlite" | "sqlite-rollback" => Backend::SpinSqliteRollback,
+            "sqlite-wal" => Backend::SpinSqliteWal,
+            "redis" => Backend::SpinRedis,
+            other => bail!("unknown store {other}: host, sqlite-rollback, sqlite-wal or redis"),
+        })
+    }
+
+    pub fn describe(self, spin: Option<&PathBuf>) -> String {
+        let spin = spin.map_or_else(String::new, |p| p.display().to_string());
+        match self {
+            Backend::Host => "test host (wasmtime, SQLite file in WAL mode)".to_owned(),
+            Backend::SpinSqliteRollback => {
+                format!("real Spin ({spin}), SQLite store, rollback journal (as Spin makes it)")
+            }
+            Backend::SpinSqliteWal => format!("real Spin ({spin}), SQLite store in WAL mode"),
+            Backend::SpinRedis => format!("real Spin ({spin}), Redis store"),
+        }
+    }
+}
+
 impl Target {
-    async fn start(spin: Option<(&PathBuf, Kv)>, peer_latency_ms: u64) -> anyhow::Result<Target> {
+    pub(crate) async fn start(
+        backend: Backend,
+        spin: Option<&PathBuf>,
+        peer_latency_ms: u64,
+    ) -> anyhow::Result<Target> {
         let dir = tempfile::tempdir()?;
         let inbox = Inbox::start("127.0.0.1:0").await?;
         inbox.set_latency(Duration::from_millis(peer_latency_ms));
@@ -95,8 +143,8 @@ impl Target {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
-        let (runtime, addr) = match spin {
-            None => {
+        let (runtime, addr) = match backend {
+            Backend::Host => {
                 let mut builder = TestHost::builder()
                     .manifest(manifest())
                     .environment(Vec::<(String, String)>::new())
@@ -112,15 +160,21 @@ impl Target {
                 let addr = host.serve("127.0.0.1:0").await?;
                 (Runtime::Host(host), addr)
             }
-            Some((spin, kv)) => {
+            _ => {
+                let spin = spin.context("a Spin store needs --spin PATH")?;
                 let running = RunningSpin::start(
                     &SpinApp {
                         spin,
                         manifest: &manifest(),
                         wasm: &wasm,
-                        kv,
+                        kv: if backend == Backend::SpinRedis {
+                            Kv::Redis
+                        } else {
+                            Kv::Sqlite
+                        },
                         variables: &variables,
                         cron: false,
+                        sqlite_wal: backend == Backend::SpinSqliteWal,
                     },
                     dir.path(),
                 )?;
@@ -132,6 +186,7 @@ impl Target {
             runtime,
             inbox,
             client: Client::builder(TokioExecutor::new()).build_http(),
+            addr,
             base: format!("http://{addr}"),
             _dir: dir,
         })
@@ -329,7 +384,7 @@ async fn measure(
 }
 
 /// Milliseconds at the given quantile of sorted samples.
-fn quantile(sorted: &[Duration], q: f64) -> f64 {
+pub(crate) fn quantile(sorted: &[Duration], q: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1000.0
 }
 
@@ -372,23 +427,19 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
          reads and writes: store calls before the answer, counted by the test host",
         args.peer_latency_ms
     );
-    let host = Target::start(None, args.peer_latency_ms).await?;
+    let host = Target::start(Backend::Host, None, args.peer_latency_ms).await?;
     let mut samples = measure(&host, args.rounds).await?;
     let costs: BTreeMap<&'static str, (u64, u64)> = samples
         .iter()
         .filter_map(|(op, s)| s.cost.map(|c| (*op, c)))
         .collect();
-    print("test host (wasmtime, SQLite file)", &mut samples, &costs);
+    print(&Backend::Host.describe(None), &mut samples, &costs);
     drop(host);
     if let Some(spin) = &args.spin {
-        for (kv, name) in [(Kv::Sqlite, "SQLite"), (Kv::Redis, "Redis")] {
-            let target = Target::start(Some((spin, kv)), args.peer_latency_ms).await?;
+        for backend in Backend::SPIN {
+            let target = Target::start(backend, Some(spin), args.peer_latency_ms).await?;
             let mut samples = measure(&target, args.rounds).await?;
-            print(
-                &format!("real Spin ({}), {name} store", spin.display()),
-                &mut samples,
-                &costs,
-            );
+            print(&backend.describe(Some(spin)), &mut samples, &costs);
         }
     }
     Ok(())

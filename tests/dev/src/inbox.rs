@@ -172,6 +172,18 @@ impl Inbox {
             .collect()
     }
 
+    /// The link token of the newest mail to `to`, without copying the inbox
+    /// (for load, where the inbox holds thousands of mails).
+    pub fn newest_token_to(&self, to: &str) -> Option<String> {
+        let s = self.state.lock().unwrap();
+        let mail = s
+            .mails
+            .iter()
+            .rev()
+            .find(|m| m.to.iter().any(|t| t == to))?;
+        mail.token()
+    }
+
     /// Webhook deliveries received, oldest first (retries included).
     pub fn hooks(&self) -> Vec<Hook> {
         self.state.lock().unwrap().hooks.clone()

@@ -9,11 +9,13 @@
 //! | `src/platform.rs` | where end-to-end tests run: the test host, or real `spin up` on SQLite or Redis |
 //! | `src/main.rs` | `cargo up` (host + inbox + defaults), `cargo up -- token`, `cargo bench-app` |
 //! | `src/bench.rs` | `cargo bench-app`: every operation timed (p50, p95, x floor) with its store reads and writes, on the host and on real Spin |
+//! | `src/load.rs` | `cargo bench-app -- load`: closed-loop clients on keep-alive connections, loops/s and p50/p95/p99, then the accounts checked |
 //! | `build.rs` | builds the components into `target/app-wasm` |
 //! | `tests/` | end-to-end tests on the real `.wasm` files, through the host or a real Spin |
 
 pub mod bench;
 pub mod inbox;
+pub mod load;
 pub mod platform;
 
 use std::path::{Path, PathBuf};
@@ -37,8 +39,12 @@ pub fn wasm_dir() -> &'static Path {
     Path::new(env!("APP_WASM_DIR"))
 }
 
+/// A component's `.wasm`: from `APP_WASM_DIR` when it is set at run time (to
+/// benchmark another build of the components side by side), else from
+/// [`wasm_dir`].
 pub fn wasm(component: &str) -> PathBuf {
-    wasm_dir().join(format!("{component}.wasm"))
+    let dir = std::env::var_os("APP_WASM_DIR").map_or_else(|| wasm_dir().to_owned(), PathBuf::from);
+    dir.join(format!("{component}.wasm"))
 }
 
 /// The repository's `spin.toml`.

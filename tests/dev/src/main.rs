@@ -3,12 +3,14 @@
 //! `cargo up -- token --sub alice --email alice@example.com`: a development JWT.
 
 use anyhow::{bail, Context};
+use invitations_dev::bench::Backend;
 use invitations_dev::inbox::Inbox;
+use invitations_dev::platform::SPIN_SQLITE_STORE;
 use invitations_dev::{dev_defaults, manifest, wasm, COMPONENTS, DEV_SECRET};
 use invitations_edge::auth::{mint_hs256, DevClaims};
 use spin_test_host::TestHost;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const USAGE: &str = "usage:
@@ -16,10 +18,16 @@ const USAGE: &str = "usage:
            [--variable name=value]... [--from spin.toml]
   cargo up -- token --sub ID [--email ADDRESS] [--name NAME] [--unverified] [--service] [--ttl SECONDS]
   cargo bench-app [--rounds 100] [--peer-latency-ms 0] [--spin ../shared/spin/spin]
+  cargo bench-app -- load [--clients 1,4,16] [--seconds 10] [--spin ../shared/spin/spin]
+                          [--stores host,sqlite-rollback,sqlite-wal,redis]
+  cargo up -- wal [.spin/sqlite_key_value.db]
 
 Variables come from --variable, then SPIN_VARIABLE_<NAME>, then development defaults
 (auth_hs256_secret, sweep_token, mail_* and webhook_* pointed at the local inbox) for
 whatever is still unset. Setting webhook_url yourself turns off all webhook_* defaults.
+`wal` puts spin up's SQLite store file in WAL mode (run it in the app's folder before
+spin up; the file keeps the mode). bench-app -- load runs on the given stores (default:
+host, and with --spin also sqlite-rollback, sqlite-wal and redis).
 --inbox-rate-limit 2 makes the local inbox act like Resend's default limit: beyond 2 mail
 API calls per second it answers 429 with retry-after and ratelimit-* headers.";
 
@@ -102,18 +110,60 @@ async fn main() -> anyhow::Result<()> {
     if args.first().map(String::as_str) == Some("token") {
         return token(&args[1..]);
     }
+    if args.first().map(String::as_str) == Some("wal") {
+        let path = args.get(1).map_or(SPIN_SQLITE_STORE, String::as_str);
+        let mode = spin_test_host::put_in_wal_mode(Path::new(path)).map_err(anyhow::Error::msg)?;
+        println!("{path}: journal_mode={mode}");
+        if mode != "wal" {
+            bail!("{path} is not in WAL mode");
+        }
+        return Ok(());
+    }
     if args.first().map(String::as_str) == Some("bench") {
-        let number = |flag: &str, default: u64| -> anyhow::Result<u64> {
+        let args = &args[1..];
+        let option = |flag: &str| -> anyhow::Result<Option<&String>> {
             match args.iter().position(|a| a == flag) {
-                Some(i) => Ok(args.get(i + 1).context("a number")?.parse()?),
-                None => Ok(default),
+                Some(i) => Ok(Some(
+                    args.get(i + 1)
+                        .with_context(|| format!("{flag} needs a value"))?,
+                )),
+                None => Ok(None),
             }
         };
-        let spin = args
-            .iter()
-            .position(|a| a == "--spin")
-            .map(|i| args.get(i + 1).map(PathBuf::from).context("--spin PATH"))
+        let number = |flag: &str, default: u64| -> anyhow::Result<u64> {
+            Ok(option(flag)?
+                .map(|v| v.parse())
+                .transpose()?
+                .unwrap_or(default))
+        };
+        // Absolute: `spin up` runs from the app's own folder.
+        let spin = option("--spin")?
+            .map(|p| std::fs::canonicalize(p).with_context(|| format!("--spin {p}")))
             .transpose()?;
+        if args.first().map(String::as_str) == Some("load") {
+            let clients = option("--clients")?.map_or("1,4,16", String::as_str);
+            let clients = clients
+                .split(',')
+                .map(str::parse)
+                .collect::<Result<Vec<usize>, _>>()?;
+            let stores = match option("--stores")? {
+                Some(list) => list
+                    .split(',')
+                    .map(Backend::parse)
+                    .collect::<anyhow::Result<_>>()?,
+                None if spin.is_some() => {
+                    [Backend::Host].into_iter().chain(Backend::SPIN).collect()
+                }
+                None => vec![Backend::Host],
+            };
+            return invitations_dev::load::run(invitations_dev::load::LoadArgs {
+                clients,
+                seconds: number("--seconds", 10)?,
+                backends: stores,
+                spin,
+            })
+            .await;
+        }
         return invitations_dev::bench::run(invitations_dev::bench::BenchArgs {
             rounds: number("--rounds", 100)? as usize,
             peer_latency_ms: number("--peer-latency-ms", 0)?,
