@@ -1,6 +1,6 @@
 //! Races through HTTP: the invariants hold on the real components.
 
-mod common;
+use crate::common;
 
 use common::App;
 use futures_like::join_all;

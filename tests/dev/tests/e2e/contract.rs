@@ -1,6 +1,7 @@
-//! The routes in spin.toml and the paths in openapi.yaml are the same set.
+//! The routes in spin.toml and the paths in openapi.yaml are the same set; and
+//! `cargo up` and `cargo test` build one feature set.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 
@@ -141,4 +142,63 @@ mod bodies {
         body["delivery"]["provider_id"] = json!("x");
         check_schema("invitation", schema("Invitation"), &body);
     }
+}
+
+/// Each package's features as `cargo tree` resolves them for `args`.
+fn features(args: &[&str]) -> std::collections::BTreeMap<String, BTreeSet<String>> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let root = invitations_dev::manifest().with_file_name("");
+    let output = std::process::Command::new(cargo)
+        .current_dir(&root)
+        .args(["tree", "--prefix", "none", "--format", "{p}|{f}"])
+        .args(args)
+        .output()
+        .expect("cargo tree runs");
+    assert!(
+        output.status.success(),
+        "cargo tree {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut found = std::collections::BTreeMap::<String, BTreeSet<String>>::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let Some((package, features)) = line.split_once('|') else {
+            continue;
+        };
+        // `name vX.Y.Z`, without the path or the `(*)` of a repeat.
+        let package: Vec<&str> = package.split_whitespace().take(2).collect();
+        let features = features.trim_end_matches(" (*)");
+        found.entry(package.join(" ")).or_default().extend(
+            features
+                .split(',')
+                .filter(|f| !f.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    found
+}
+
+/// `cargo up` (`cargo run -p invitations-dev`) resolves features for one
+/// package, `cargo test` for every default member with its dev-dependencies.
+/// Where they differ, one rebuilds what the other built (wasmtime and its kin:
+/// minutes). tests/hack/Cargo.toml holds the difference; this keeps it whole.
+#[test]
+fn one_feature_set_for_cargo_test_and_cargo_up() {
+    let up = features(&["-p", "invitations-dev", "-e", "normal,build"]);
+    let test = features(&["-e", "normal,build,dev"]);
+    let drift: Vec<String> = up
+        .iter()
+        .filter_map(|(package, wanted)| {
+            let tested = test.get(package)?;
+            (tested != wanted).then(|| {
+                let only_test: Vec<_> = tested.difference(wanted).collect();
+                let only_up: Vec<_> = wanted.difference(tested).collect();
+                format!("{package}: only under cargo test {only_test:?}, only under cargo up {only_up:?}")
+            })
+        })
+        .collect();
+    assert!(
+        drift.is_empty(),
+        "add these features to tests/hack/Cargo.toml:\n{}",
+        drift.join("\n")
+    );
 }

@@ -1,7 +1,7 @@
 //! The invitee says no: by the link (the API, or the /join page's button), or
 //! signed in, by account. Through the real components.
 
-mod common;
+use crate::common;
 
 use common::App;
 use serde_json::{json, Value};

@@ -1,6 +1,6 @@
 //! Bad input, bad tokens, replays and failures: clear 4xx problems that change nothing.
 
-mod common;
+use crate::common;
 
 use common::App;
 use serde_json::json;

@@ -2,7 +2,7 @@
 //! webhook carried it, with who made it; read newest first, by type, and
 //! forward from the last event a receiver saw; purged by the sweep.
 
-mod common;
+use crate::common;
 
 use common::{App, Options, Reply};
 use serde_json::{json, Value};

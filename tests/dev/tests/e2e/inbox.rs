@@ -1,7 +1,7 @@
 //! The invitee's inbox, `GET /v1/me/invitations`, and answering from it by
 //! invitation id. Through the real components.
 
-mod common;
+use crate::common;
 
 use common::App;
 use serde_json::json;

@@ -1,7 +1,7 @@
 //! Join links through the real components: made, shown on `/join`, redeemed
 //! up to `max_uses` exactly (also when many redeem at once), revoked.
 
-mod common;
+use crate::common;
 
 use common::{App, Reply};
 use serde_json::{json, Value};

@@ -1,6 +1,6 @@
 //! The whole lifecycle on the real components.
 
-mod common;
+use crate::common;
 
 use common::{App, Options};
 use serde_json::json;

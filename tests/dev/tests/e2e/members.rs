@@ -1,6 +1,6 @@
 //! Changing a member, and leaving, through the real components.
 
-mod common;
+use crate::common;
 
 use common::App;
 use serde_json::{json, Value};

@@ -3,7 +3,7 @@
 //! answers `429` beyond, batch endpoints, a bound on calls open at once,
 //! timeouts, and the headers every outbound request carries.
 
-mod common;
+use crate::common;
 
 use common::{App, Options};
 use serde_json::{json, Value};

@@ -2,7 +2,7 @@
 //! components, against the domain's documented table (`docs/design.md` section 2: writes per
 //! operation are the cost that matters most).
 
-mod common;
+use crate::common;
 
 use common::App;
 use serde_json::json;

@@ -2,7 +2,7 @@
 //! invites that create what fits, join links and resends refused when full,
 //! seats given back by cancel and expiry, and ten invites racing for the last seat.
 
-mod common;
+use crate::common;
 
 use common::{App, Reply};
 use serde_json::{json, Value};

@@ -4,7 +4,7 @@
 //! sweep as `POST /v1/internal/sweep` (on real Spin: the cron plugin, on its
 //! schedule).
 
-mod common;
+use crate::common;
 
 use common::{App, Options, Reply};
 use invitations_dev::DEV_SWEEP_TOKEN;

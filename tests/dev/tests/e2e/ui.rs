@@ -1,7 +1,7 @@
 //! The admin widget's script, served by the app, and cross-origin use of the
 //! API (`cors_allowed_origins`), through the real components.
 
-mod common;
+use crate::common;
 
 use common::{App, Options};
 

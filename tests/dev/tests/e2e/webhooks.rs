@@ -3,7 +3,7 @@
 //! specification), never with a token, and a receiver that was down gets the
 //! same events later, once each.
 
-mod common;
+use crate::common;
 
 use common::contract::document;
 use common::signature::expected;
