@@ -89,7 +89,7 @@
 //!
 //! The write column is asserted in `tests/round_trips.rs`
 //! (`write_transactions_match_the_documented_table`) and, through the real
-//! components on the test host, in `tests/dev/tests/round_trips.rs`.
+//! components on the test host, in `tests/dev/tests/e2e/round_trips.rs`.
 //!
 //! On Spin's Redis store `get-many` does not work (it sends Redis `KEYS`), so
 //! every batch read of `k ≥ 2` keys costs the refused call plus `k` reads

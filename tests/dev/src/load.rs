@@ -412,6 +412,11 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     for backend in &args.backends {
         let target = Arc::new(Target::start(*backend, args.spin.as_ref(), 0).await?);
         println!("\n== {}", backend.describe(args.spin.as_ref()));
+        println!(
+            "app at http://{}, mail API and webhook receiver at {}",
+            target.addr,
+            target.inbox.url()
+        );
         for (run, &clients) in args.clients.iter().enumerate() {
             ok &= run_once(&target, run, clients, args.seconds).await?;
         }
