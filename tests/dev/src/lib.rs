@@ -11,7 +11,7 @@
 //! | `src/bench.rs` | `cargo bench-app`: every operation timed (p50, p95, x floor) with its store reads and writes, on the host and on real Spin |
 //! | `src/load.rs` | `cargo bench-app -- load`: closed-loop clients on keep-alive connections, loops/s and p50/p95/p99, then the accounts checked |
 //! | `build.rs` | builds the components into `target/app-wasm` |
-//! | `tests/` | end-to-end tests on the real `.wasm` files, through the host or a real Spin |
+//! | `tests/e2e/` | end-to-end tests on the real `.wasm` files, through the host or a real Spin, in one test binary (one module per area) |
 
 pub mod bench;
 pub mod inbox;
