@@ -12,10 +12,12 @@
 //! | [`outbound`] | outgoing HTTP to the mail provider and the webhook receiver |
 //! | [`mailer`] | concurrent mail sending through the configured provider |
 //! | [`webhooks`] | signed event delivery, failures kept in the outbox |
+//! | [`body`] | a body written before its message is handed over (one write: no Nagle stall) |
 //! | [`respond`] | a response handed to the host whole (body before head: no Nagle stall) |
 //! | [`effects`] | an operation's mail and events, carried out in order |
 //! | [`sweeper`] | one sweep run with its mail and events carried out |
 
+pub mod body;
 pub mod config;
 pub mod effects;
 pub mod mailer;

@@ -150,35 +150,17 @@ fn start(request: &OutgoingRequest, timeout_ns: u64) -> Result<FutureIncomingRes
     let stream = body
         .write()
         .map_err(|()| "request body stream taken".to_owned())?;
-    // The whole body is written and finished before the request is handed
-    // over, so the host writes head and body at once: written after, the head
-    // goes alone and, on a pooled connection without TCP_NODELAY (Spin
-    // 4.0.2's), Nagle holds the body until the peer's delayed ACK, up to 40
-    // ms (`docs/design.md`, "keep-alive"). The host takes up to 1 MiB in one
-    // write; a longer body's rest follows the head.
-    let now = match stream.check_write() {
-        Ok(permit) => request
-            .body
-            .len()
-            .min(usize::try_from(permit).unwrap_or(usize::MAX)),
-        Err(_) => 0,
-    };
-    if now > 0 {
-        stream
-            .write(&request.body[..now])
-            .map_err(|e| format!("sending the body: {}", stream_error(e)))?;
-    }
+    // Written and finished before the request is handed over, so the host
+    // sends head and body at once (`crate::body`).
+    let sending = |e: StreamError| format!("sending the body: {}", stream_error(e));
+    let now = crate::body::write_now(&stream, &request.body).map_err(sending)?;
     if now == request.body.len() {
         drop(stream);
         OutgoingBody::finish(body, None).map_err(|e| format!("{e:?}"))?;
         return outgoing_handler::handle(outgoing, Some(options)).map_err(|e| format!("{e:?}"));
     }
     let future = outgoing_handler::handle(outgoing, Some(options)).map_err(|e| format!("{e:?}"))?;
-    for chunk in request.body[now..].chunks(4096) {
-        stream
-            .blocking_write_and_flush(chunk)
-            .map_err(|e| format!("sending the body: {}", stream_error(e)))?;
-    }
+    crate::body::write_rest(&stream, &request.body[now..]).map_err(sending)?;
     drop(stream);
     OutgoingBody::finish(body, None).map_err(|e| format!("{e:?}"))?;
     Ok(future)

@@ -6,12 +6,11 @@
 //! `TCP_NODELAY` (Spin 4.0.2 sets none) Nagle's algorithm holds the body
 //! until the client acknowledges the head, and a client delays that
 //! acknowledgement by up to 40 ms. Measured on a keep-alive connection: p90
-//! 44 ms instead of 2 ms (`docs/design.md`, "keep-alive"). Writing the whole
-//! body and finishing it before the head is handed over lets the host write
-//! both at once, so no segment waits on an acknowledgement.
+//! 44 ms instead of 2 ms (`docs/design.md`, "keep-alive"). So the body is
+//! written ([`body::write_now`]) and finished before the head is handed over.
 
+use crate::body;
 use spin_sdk::http::{Headers, OutgoingBody, OutgoingResponse, Response, ResponseOutparam};
-use wasi::io::streams::OutputStream;
 
 /// Statuses that carry no body, so no `content-length` either.
 fn bodiless(status: u16) -> bool {
@@ -21,7 +20,7 @@ fn bodiless(status: u16) -> bool {
 /// Sends `response` with its body (given a `content-length` when it has none)
 /// written before the head is handed to the host.
 pub fn send(out: ResponseOutparam, mut response: Response) {
-    let body = std::mem::take(response.body_mut());
+    let bytes = std::mem::take(response.body_mut());
     let status = *response.status();
     let mut headers: Vec<(String, Vec<u8>)> = response
         .headers()
@@ -32,9 +31,9 @@ pub fn send(out: ResponseOutparam, mut response: Response) {
         .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
         .map(|(_, v)| String::from_utf8_lossy(v).trim().parse::<usize>().ok());
     // A HEAD answer declares the length of a body it does not carry.
-    let head_only = bodiless(status) || declared.is_some_and(|n| n != Some(body.len()));
+    let head_only = bodiless(status) || declared.is_some_and(|n| n != Some(bytes.len()));
     if declared.is_none() && !bodiless(status) {
-        headers.push(("content-length".to_owned(), body.len().to_string().into()));
+        headers.push(("content-length".to_owned(), bytes.len().to_string().into()));
     }
     let outgoing = match Headers::from_list(&headers) {
         Ok(fields) => OutgoingResponse::new(fields),
@@ -58,41 +57,22 @@ pub fn send(out: ResponseOutparam, mut response: Response) {
         out.set(outgoing);
         return;
     };
-    // What the host takes now (on Spin and wasmtime: up to 1 MiB in one
-    // write) goes before the head; a longer body's rest follows it.
-    let now = match stream.check_write() {
-        Ok(permit) => body
-            .len()
-            .min(usize::try_from(permit).unwrap_or(usize::MAX)),
-        Err(_) => 0,
-    };
-    let first_written = now == 0 || stream.write(&body[..now]).is_ok();
-    if now == body.len() && first_written {
+    let written = body::write_now(&stream, &bytes);
+    if written.as_ref().is_ok_and(|n| *n == bytes.len()) {
         drop(stream);
         finish(outgoing_body);
         out.set(outgoing);
         return;
     }
     out.set(outgoing);
-    let rest = if first_written {
-        &body[now..]
-    } else {
-        &body[..]
-    };
-    if write_all(&stream, rest) {
-        drop(stream);
-        finish(outgoing_body);
-    }
-}
-
-fn write_all(stream: &OutputStream, bytes: &[u8]) -> bool {
-    for chunk in bytes.chunks(4096) {
-        if let Err(e) = stream.blocking_write_and_flush(chunk) {
-            eprintln!("could not send the response body: {e:?}");
-            return false;
+    let rest = &bytes[written.unwrap_or(0)..];
+    match body::write_rest(&stream, rest) {
+        Ok(()) => {
+            drop(stream);
+            finish(outgoing_body);
         }
+        Err(e) => eprintln!("could not send the response body: {e:?}"),
     }
-    true
 }
 
 fn finish(body: OutgoingBody) {
