@@ -233,17 +233,21 @@ pub(crate) fn restore(
 
 /// An accepted invitation's seat becomes its member's: never refused, as
 /// the invitation already held it. `first` is the accept that changed the
-/// invitation; a later one (finishing a crashed accept) counts the member
-/// only if the seat is still held. Cost: 2 round trips.
+/// invitation. A later one (finishing an accept that failed after its
+/// change) counts the member if the seat is still held; if the hold is gone
+/// before the invitation's expiry, the earlier accept moved it; if the
+/// expiry has passed, that cannot be told, and the member is counted (a
+/// seat too many rather than one too few). Cost: 2 round trips.
 pub(crate) fn seat_member(
     env: &Env,
     acc: &AccountId,
     id: &InvitationId,
+    expires_at: Timestamp,
     first: bool,
 ) -> Result<()> {
-    change(env, acc, |l, _| {
+    change(env, acc, |l, now| {
         let held = l.holds.remove(id).is_some();
-        if held || first {
+        if held || first || !Ledger::holds_at(expires_at, now) {
             l.members = l.members.saturating_add(1);
         }
         Ok(())

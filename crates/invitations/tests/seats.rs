@@ -409,3 +409,87 @@ fn a_failure_at_any_store_call_never_passes_the_limit() {
         }
     }
 }
+
+/// An accept that fails after its change (on Spin's Redis store, a swap that
+/// happened is reported failed, and the read that settles it can fail too)
+/// is finished by accepting again: the member counted once when retried
+/// before the expiry, and at least once after it (an accept that did not
+/// change the invitation cannot be finished after the expiry).
+#[test]
+fn an_accept_failed_at_any_store_call_counts_its_member_when_retried() {
+    let setup = |redis: bool| {
+        let w = World::new(11);
+        w.store.set_redis_semantics(redis);
+        let owner = user("owner");
+        let acc = w.create_account(&owner);
+        let (_, token) = w.invite_one(&owner, &acc, "ann@example.com");
+        (w, acc, token)
+    };
+    let (probe, _, token) = setup(true);
+    probe.store.reset_stats();
+    accept_by_token(&probe.env(), &user("ann"), &token).unwrap();
+    let calls = probe.store.stats().calls + 2;
+
+    for redis in [false, true] {
+        for mode in [FailMode::Before, FailMode::After] {
+            for late in [false, true] {
+                for n in 1..=calls {
+                    let (w, acc, token) = setup(redis);
+                    w.store.fail_call(n, mode);
+                    let _ = accept_by_token(&w.env(), &user("ann"), &token);
+                    if late {
+                        w.advance(31 * DAY);
+                    }
+                    let _ = accept_by_token(&w.env(), &user("ann"), &token);
+                    let usage = seat_usage(&w.store, &acc, w.now());
+                    let case = format!("redis {redis}, {mode:?} at call {n}, late {late}");
+                    if late {
+                        // Expired unless the first accept changed it.
+                        let members = usage.members;
+                        assert!(usage.counted_members >= members, "{case}: {usage:?}");
+                    } else {
+                        assert_eq!(usage.members, 2, "{case}: {usage:?}");
+                        assert!(usage.exact(), "{case}: {usage:?}");
+                    }
+                    check_invariants(&w.store, w.now());
+                }
+            }
+        }
+    }
+}
+
+/// A resend that fails at any store call leaves the seat held exactly until
+/// the invitation's expiry, whichever expiry that is.
+#[test]
+fn a_resend_failed_at_any_store_call_holds_the_seat_until_the_expiry() {
+    let setup = |redis: bool| {
+        let w = World::new(12);
+        w.store.set_redis_semantics(redis);
+        let owner = user("owner");
+        let acc = w.create_account(&owner);
+        let (id, _) = w.invite_one(&owner, &acc, "ann@example.com");
+        w.advance(DAY);
+        (w, owner, acc, id)
+    };
+    let (probe, owner, acc, id) = setup(true);
+    probe.store.reset_stats();
+    resend(&probe.env(), &owner, &acc, &id).unwrap();
+    let calls = probe.store.stats().calls + 2;
+
+    for redis in [false, true] {
+        for mode in [FailMode::Before, FailMode::After] {
+            for n in 1..=calls {
+                let (w, owner, acc, id) = setup(redis);
+                w.store.fail_call(n, mode);
+                let _ = resend(&w.env(), &owner, &acc, &id);
+                // check_invariants compares every open hold with its expiry.
+                check_invariants(&w.store, w.now());
+                let usage = seat_usage(&w.store, &acc, w.now());
+                assert!(
+                    usage.exact(),
+                    "redis {redis}, {mode:?} at call {n}: {usage:?}"
+                );
+            }
+        }
+    }
+}

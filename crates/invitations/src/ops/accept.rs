@@ -205,7 +205,13 @@ fn accept(
         // the same record whoever writes it. The seat becomes the member's
         // first, so a failure in between is finished by accepting again.
         _ => {
-            seats::seat_member(env, &account.id, &invitation.id, newly)?;
+            seats::seat_member(
+                env,
+                &account.id,
+                &invitation.id,
+                invitation.expires_at,
+                newly,
+            )?;
             write_membership(env, user, &invitation)?
         }
     };

@@ -30,7 +30,8 @@ pub struct Resent {
 
 /// Cost: 9 round trips (access, read, the seat's CAS, CAS, due-minute
 /// `increment`, `set` of the due entry, delivery), 4 of them writes; +1 read to renew an expired
-/// invitation (is the address a member now?). The new link is written after
+/// invitation (is the address a member now?); +1 read when the change
+/// fails (did it happen after all?). The new link is written after
 /// the answer, before the mail, and the old ones deleted
 /// ([`crate::ops::deliveries::before_sending`]).
 pub fn resend(
@@ -62,7 +63,12 @@ pub fn resend(
     // again, and is refused if none is free.
     let mut renewed = current.clone();
     renewed.reissue(now, token.hash(), cooldown, max_ttl)?;
-    seats::renew(env, acc, id, renewed.expires_at)?;
+    if let Err(e) = seats::renew(env, acc, id, renewed.expires_at) {
+        // A failed renewal may have happened all the same (a swap whose
+        // reply was lost): undo it, best effort, as below.
+        let _ = seats::restore(env, acc, id, renewed.expires_at, current.expires_at);
+        return Err(e);
+    }
     let changed =
         store::update::<Invitation, (Invitation, Invitation)>(env.store, env.random, &key, |inv| {
             let mut next = inv.clone();
@@ -73,8 +79,14 @@ pub fn resend(
     let (before, after) = match changed {
         Ok(c) => c,
         Err(e) => {
-            // Best effort: the seat is held as long as before the resend.
-            let _ = seats::restore(env, acc, id, renewed.expires_at, current.expires_at);
+            // Best effort: the seat is held as long as before the resend,
+            // unless the invitation changed after all (a swap whose reply
+            // was lost) or that cannot be told: a hold too long counts a
+            // seat too many until it ends, a hold too short one too few.
+            let stored = store::get_json::<Invitation>(env.store, &key);
+            if stored.is_ok_and(|inv| inv.is_none_or(|inv| inv.token_hash != token.hash())) {
+                let _ = seats::restore(env, acc, id, renewed.expires_at, current.expires_at);
+            }
             return Err(e);
         }
     };
