@@ -9,6 +9,9 @@ const COMPONENTS: [&str; 7] = [
     "accounts", "invite", "accept", "remove", "resend", "expire", "ui",
 ];
 
+/// The root Cargo.toml's profile for components built for tests (see there).
+const PROFILE: &str = "components-dev";
+
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest_dir.join("../..");
@@ -28,7 +31,7 @@ fn main() {
     let mut command = wasm_build_command(&cargo);
     command
         .current_dir(&root)
-        .args(["build", "--release", "--target", "wasm32-wasip2"])
+        .args(["build", "--profile", PROFILE, "--target", "wasm32-wasip2"])
         .arg("--target-dir")
         .arg(&target_dir);
     for c in COMPONENTS {
@@ -39,7 +42,8 @@ fn main() {
         .expect("cannot run cargo to build the app's components");
     assert!(status.success(), "building the app's components failed");
     let wasm_dir = target_dir
-        .join("wasm32-wasip2/release")
+        .join("wasm32-wasip2")
+        .join(PROFILE)
         .canonicalize()
         .expect("component output directory exists");
     println!("cargo:rustc-env=APP_WASM_DIR={}", wasm_dir.display());
