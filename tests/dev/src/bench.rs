@@ -57,8 +57,8 @@ const OPERATIONS: [&str; 8] = [
 ];
 
 #[derive(Default)]
-struct Samples {
-    times: Vec<Duration>,
+pub(crate) struct Samples {
+    pub(crate) times: Vec<Duration>,
     /// Store reads and write transactions before the answer (host only).
     cost: Option<(u64, u64)>,
 }
@@ -197,7 +197,7 @@ impl Target {
     /// after answering, so the next request runs alone. Any status but
     /// `want` stops the benchmark.
     #[allow(clippy::too_many_arguments)]
-    async fn call(
+    pub(crate) async fn call(
         &self,
         op: &str,
         method: &str,
@@ -242,8 +242,21 @@ impl Target {
         Ok(body)
     }
 
+    /// The largest value the store holds: its key and size in bytes.
+    pub(crate) async fn largest_value(&self) -> anyhow::Result<Option<(String, u64)>> {
+        let sqlite =
+            |path: PathBuf| spin_test_host::largest_value(&path).map_err(anyhow::Error::msg);
+        match &self.runtime {
+            Runtime::Host(_) => sqlite(self._dir.path().join("kv.db")),
+            Runtime::Spin(spin) => match spin.redis_port() {
+                None => sqlite(self._dir.path().join(crate::platform::SPIN_SQLITE_STORE)),
+                Some(port) => redis_largest_value(port).await,
+            },
+        }
+    }
+
     /// Invites one address; returns the invitation's id.
-    async fn invite_one(
+    pub(crate) async fn invite_one(
         &self,
         path: &str,
         owner: &str,
@@ -298,6 +311,40 @@ impl Target {
         }
         bail!("no mail to {to}")
     }
+}
+
+/// The largest string in a Redis server and its key, by one `EVAL` over RESP.
+async fn redis_largest_value(port: u16) -> anyhow::Result<Option<(String, u64)>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let script = "local m, mk = -1, '' for _, k in ipairs(redis.call('KEYS', '*')) do \
+                  local n = redis.call('STRLEN', k) if n > m then m, mk = n, k end end \
+                  return mk .. ' ' .. m";
+    let command = format!(
+        "*3\r\n$4\r\nEVAL\r\n${}\r\n{script}\r\n$1\r\n0\r\n",
+        script.len()
+    );
+    let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    conn.write_all(command.as_bytes()).await?;
+    // A bulk string: `$<len>\r\n<text>\r\n`.
+    let mut reply = Vec::new();
+    loop {
+        let mut buf = [0u8; 256];
+        let n = conn.read(&mut buf).await?;
+        reply.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&reply);
+        if n == 0 || (text.matches("\r\n").count() >= 2) || text.starts_with('-') {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&reply);
+    let body = text.split("\r\n").nth(1).unwrap_or_default();
+    let (key, size) = body
+        .rsplit_once(' ')
+        .with_context(|| format!("redis answered {text}"))?;
+    let size: i64 = size
+        .parse()
+        .with_context(|| format!("redis answered {text}"))?;
+    Ok((size >= 0).then(|| (key.to_owned(), size as u64)))
 }
 
 async fn measure(

@@ -10,6 +10,7 @@
 //! | `src/main.rs` | `cargo up` (host + inbox + defaults), `cargo up -- token`, `cargo bench-app` |
 //! | `src/bench.rs` | `cargo bench-app`: every operation timed (p50, p95, x floor) with its store reads and writes, on the host and on real Spin |
 //! | `src/load.rs` | `cargo bench-app -- load`: closed-loop clients on keep-alive connections, loops/s and p50/p95/p99, then the accounts checked |
+//! | `src/scale.rs` | `cargo bench-app -- scale`: one account grown to each size, each operation's p50 and the largest stored value per size |
 //! | `build.rs` | builds the components into `target/app-wasm` |
 //! | `tests/e2e/` | end-to-end tests on the real `.wasm` files, through the host or a real Spin, in one test binary (one module per area) |
 
@@ -17,6 +18,7 @@ pub mod bench;
 pub mod inbox;
 pub mod load;
 pub mod platform;
+pub mod scale;
 
 use std::path::{Path, PathBuf};
 

@@ -20,14 +20,16 @@ const USAGE: &str = "usage:
   cargo bench-app [--rounds 100] [--peer-latency-ms 0] [--spin ../shared/spin/spin]
   cargo bench-app -- load [--clients 1,4,16] [--seconds 10] [--spin ../shared/spin/spin]
                           [--stores host,sqlite-rollback,sqlite-wal,redis]
+  cargo bench-app -- scale [--sizes 0,1000,10000,100000] [--rounds 20] [--spin ../shared/spin/spin]
+                           [--stores host,sqlite-wal,redis]
   cargo up -- wal [.spin/sqlite_key_value.db]
 
 Variables come from --variable, then SPIN_VARIABLE_<NAME>, then development defaults
 (auth_hs256_secret, sweep_token, mail_* and webhook_* pointed at the local inbox) for
 whatever is still unset. Setting webhook_url yourself turns off all webhook_* defaults.
 `wal` puts spin up's SQLite store file in WAL mode (run it in the app's folder before
-spin up; the file keeps the mode). bench-app -- load runs on the given stores (default:
-host, and with --spin also sqlite-rollback, sqlite-wal and redis).
+spin up; the file keeps the mode). bench-app -- load and -- scale run on the given stores
+(default: host, and with --spin also sqlite-rollback, sqlite-wal and redis).
 --inbox-rate-limit 2 makes the local inbox act like Resend's default limit: beyond 2 mail
 API calls per second it answers 429 with retry-after and ratelimit-* headers.";
 
@@ -140,25 +142,35 @@ async fn main() -> anyhow::Result<()> {
         let spin = option("--spin")?
             .map(|p| std::fs::canonicalize(p).with_context(|| format!("--spin {p}")))
             .transpose()?;
-        if args.first().map(String::as_str) == Some("load") {
-            let clients = option("--clients")?.map_or("1,4,16", String::as_str);
-            let clients = clients
+        let stores = match option("--stores")? {
+            Some(list) => list
                 .split(',')
-                .map(str::parse)
-                .collect::<Result<Vec<usize>, _>>()?;
-            let stores = match option("--stores")? {
-                Some(list) => list
-                    .split(',')
-                    .map(Backend::parse)
-                    .collect::<anyhow::Result<_>>()?,
-                None if spin.is_some() => {
-                    [Backend::Host].into_iter().chain(Backend::SPIN).collect()
-                }
-                None => vec![Backend::Host],
-            };
+                .map(Backend::parse)
+                .collect::<anyhow::Result<_>>()?,
+            None if spin.is_some() => [Backend::Host].into_iter().chain(Backend::SPIN).collect(),
+            None => vec![Backend::Host],
+        };
+        let list = |flag: &str, default: &str| -> anyhow::Result<Vec<usize>> {
+            let text = option(flag)?.map_or(default, String::as_str);
+            text.split(',')
+                .map(|n| n.parse().with_context(|| format!("{flag} {text}")))
+                .collect()
+        };
+        if args.first().map(String::as_str) == Some("load") {
             return invitations_dev::load::run(invitations_dev::load::LoadArgs {
-                clients,
+                clients: list("--clients", "1,4,16")?,
                 seconds: number("--seconds", 10)?,
+                backends: stores,
+                spin,
+            })
+            .await;
+        }
+        if args.first().map(String::as_str) == Some("scale") {
+            let mut sizes = list("--sizes", "0,1000,10000,100000")?;
+            sizes.sort_unstable();
+            return invitations_dev::scale::run(invitations_dev::scale::ScaleArgs {
+                sizes,
+                rounds: number("--rounds", 20)? as usize,
                 backends: stores,
                 spin,
             })

@@ -284,6 +284,11 @@ impl RunningSpin {
             .context(format!("spin up failed:\n{output}")))
     }
 
+    /// The loopback port of the Redis server behind the store, if any.
+    pub fn redis_port(&self) -> Option<u16> {
+        self._redis.as_ref().map(|r| r.port)
+    }
+
     /// What Spin and the components printed so far.
     pub fn output(&self) -> String {
         let out = std::fs::read_to_string(&self.log).unwrap_or_default();

@@ -48,6 +48,25 @@ pub fn journal_mode(path: &Path) -> Result<String, String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// The largest value in the SQLite store file at `path` (Spin's and this
+/// host's table): its key and size in bytes, read without writing anything.
+pub fn largest_value(path: &Path) -> Result<Option<(String, u64)>, String> {
+    let failed = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let connection = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| failed(&e))?;
+    let mut statement = connection
+        .prepare(
+            "SELECT key, LENGTH(value) FROM spin_key_value ORDER BY LENGTH(value) DESC LIMIT 1",
+        )
+        .map_err(|e| failed(&e))?;
+    let mut rows = statement
+        .query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64))
+        })
+        .map_err(|e| failed(&e))?;
+    rows.next().transpose().map_err(|e| failed(&e))
+}
+
 pub struct SqliteBackend {
     connection: Mutex<Connection>,
 }
