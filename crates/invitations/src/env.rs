@@ -34,6 +34,9 @@ pub struct Policy {
     pub idempotency_ttl_secs: i64,
     /// Slot shards a new account gets.
     pub shards: u16,
+    /// A slot shard whose stored value is larger is split before it takes
+    /// another claim (`slots`); small in tests, to split often.
+    pub slot_shard_max_bytes: usize,
     /// Items a list page holds at most.
     pub max_page_size: usize,
 }
@@ -55,6 +58,7 @@ impl Default for Policy {
             max_invites_per_request: 100,
             idempotency_ttl_secs: 24 * 60 * 60,
             shards: 16,
+            slot_shard_max_bytes: crate::slots::SPLIT_BYTES,
             max_page_size: 100,
         }
     }

@@ -141,6 +141,10 @@ impl Rev {
     pub fn generate(random: &dyn Random) -> Self {
         Rev(hex(&bytes::<8>(random)))
     }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 #[cfg(test)]

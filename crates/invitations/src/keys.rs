@@ -19,6 +19,26 @@ pub fn shard_of(email: &Email, shards: u16) -> u16 {
     u16::from_be_bytes([h[0], h[1]]) % shards.max(1)
 }
 
+/// Which of a split shard's 16 children an address belongs to, `depth`
+/// splits below its account's shard: the next 4 bits of the address's hash
+/// after the 16 that chose the shard.
+pub fn child_of(email: &Email, depth: usize) -> usize {
+    let h = Sha256::digest(email.as_str().as_bytes());
+    let nibble = 4 + depth % 56;
+    let byte = h[nibble / 2];
+    usize::from(if nibble % 2 == 0 {
+        byte >> 4
+    } else {
+        byte & 0x0f
+    })
+}
+
+/// Child `index` of the split shard at `parent`, under a name no other split
+/// can have made (`rev` is the splitter's fresh revision).
+pub fn slot_child(parent: &str, index: usize, rev: &str) -> String {
+    format!("{parent}/{index:x}.{rev}")
+}
+
 /// The account's seat ledger ([`crate::seats`]).
 pub fn seats(acc: &AccountId) -> String {
     format!("v1/acct/{acc}/seats")

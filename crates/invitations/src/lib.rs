@@ -22,7 +22,8 @@
 //! | key | value | written by |
 //! | --- | --- | --- |
 //! | `v1/acct/{acc}` | [`model::Account`] (settings, owner list) | create (set), settings and owner removal (CAS) |
-//! | `v1/acct/{acc}/slots/{0..16}` | the account's invitation index, in shards: address → latest invitation and history; an account's list is read from it | create (set, all shards), invite/purge (CAS) |
+//! | `v1/acct/{acc}/slots/{0..16}` | the account's invitation index, in shards: address → latest invitation and history; an account's list is read from it. A shard past 32 KB is split: it then names 16 children | create (set, all shards), invite/purge (CAS) |
+//! | `v1/acct/{acc}/slots/{…}/{i}.{rev}` | child `i` of a split shard (`slots`): the same record, for the addresses whose hash's next 4 bits are `i` | a split (set, all 16, before the parent names them), then as a shard |
 //! | `v1/acct/{acc}/seats` | the seat ledger ([`seats`]): the limit, members counted, each open invitation's seat and its expiry, the last writes' revisions | create (set), every change of members or open invitations (CAS) |
 //! | `v1/acct/{acc}/mseq`, `…/mlog/{n}` | member log: counter, and entry n → user id | create, accept (`increment`, set) |
 //! | `v1/acct/{acc}/mem/{user}` | [`model::Member`], a tombstone once removed or left | create, accept (set), update, remove (CAS) |
@@ -50,6 +51,9 @@
 //!
 //! Uncontended, as asserted by `tests/round_trips.rs` with the counting store.
 //! `s` is the number of slot shards a bulk invite touches (at most 16).
+//! Every read or claim of a slot costs 1 more round trip per level of
+//! splits below its account shard (none below about 4,000 addresses, 1 to
+//! about 60,000, 2 beyond), and a claim that splits a shard 2 more.
 //! *Write transactions* are the calls that write (`set`, `delete`,
 //! `increment`, a swap, and a `set-many` or `delete-many` whatever its size):
 //! each is its own flushed transaction on Spin's SQLite store, so they, not
@@ -76,7 +80,7 @@
 //! | get member | 2 | 0 |
 //! | remove member / owner (or leave) | 5 / 8 | 2 / 3 |
 //! | update member; to or from owner | 3; 5 (6 to demote) | 1; 2 |
-//! | sweep run | 5 + per due item: 1 to check an open invitation's slot, +2 to expire, +2 to retry mail or mail a reminder, 4 to purge (+1 per distinct account), 2 to retry a webhook, 2 to purge a block of 100 history entries, 1 to purge a join link; + one `increment` per distinct minute re-queued | (not yet counted) |
+//! | sweep run | 5 + per account met, 1 to check the slots of its pending invitations (+1 for the account) + per due item: +2 to expire, +2 to retry mail or mail a reminder, 4 to purge (+1 per distinct account), 2 to retry a webhook, 2 to purge a block of 100 history entries, 1 to purge a join link; + one `increment` per distinct minute re-queued | (not yet counted) |
 //! | create a join link | 4 (with its purge queued) | 3 |
 //! | list join links (page) / get one | at most 8 / 2 | 0 |
 //! | revoke a join link | 4 | 1 |

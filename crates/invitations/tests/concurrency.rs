@@ -445,3 +445,57 @@ fn purge_racing_a_renewal_never_deletes_a_renewed_invitation() {
         }
     }
 }
+
+/// Invites racing through a shard that splits under them (one shard, split
+/// past ~2 addresses): every address ends with exactly one open invitation,
+/// found through the slots.
+#[test]
+fn invites_racing_through_splitting_shards_leave_one_open_invitation_per_address() {
+    let addresses = ["a", "b", "c", "d", "e", "f", "g", "h"].map(|n| format!("{n}@example.com"));
+    for redis in modes() {
+        for seed in 0..SEEDS {
+            let mut w = World::new(seed);
+            w.policy.shards = 1;
+            w.policy.slot_shard_max_bytes = 200;
+            w.store.set_redis_semantics(redis);
+            let owner = user("owner");
+            let acc = w.create_account(&owner);
+            let randoms: Vec<SeededRandom> =
+                (0..6).map(|i| SeededRandom::new(seed * 100 + i)).collect();
+            let policy = w.policy.clone();
+            type Out = invitations::Result<invitations::ops::invite::Invited>;
+            let tasks: Vec<Box<dyn FnOnce() -> Out + Send>> = randoms
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let (w, owner, acc, policy) = (&w, &owner, &acc, &policy);
+                    // Each task invites three neighbouring addresses: every
+                    // address is wanted by two or three tasks.
+                    let mine: Vec<String> = (0..3)
+                        .map(|k| addresses[(i + k) % addresses.len()].clone())
+                        .collect();
+                    Box::new(move || {
+                        let refs: Vec<&str> = mine.iter().map(String::as_str).collect();
+                        invite(&env_for(w, r, policy), owner, acc, request(&refs))
+                    }) as Box<dyn FnOnce() -> Out + Send>
+                })
+                .collect();
+            let outs = race(&w.store, seed, tasks);
+            let created = outs
+                .iter()
+                .flat_map(|o| o.as_ref().unwrap().results.iter())
+                .filter(|r| r.status == InviteStatus::Created)
+                .count();
+            assert_eq!(created, addresses.len(), "seed {seed} redis {redis}");
+            // At most one open invitation per address among those reachable.
+            check_invariants(&w.store, w.now());
+            let shards = w
+                .store
+                .entries_with_prefix(&format!("v1/acct/{acc}/slots/"));
+            assert!(
+                shards.iter().any(|(k, _)| !is_account_shard(k)),
+                "seed {seed} redis {redis}: the shard split"
+            );
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! Property tests: email parsing, and random sequences of operations (under
-//! each store behaviour, with a random store call broken) keeping the invariants.
+//! each store behaviour, with a random store call broken, with slot shards
+//! that split at a few addresses) keeping the invariants.
 
 mod common;
 
@@ -94,8 +95,14 @@ proptest! {
         redis in any::<bool>(),
         seed in any::<u64>(),
         break_at in prop::option::of((1u64..400, any::<bool>())),
+        splits in any::<bool>(),
     ) {
-        let w = World::new(seed);
+        let mut w = World::new(seed);
+        if splits {
+            // One shard, split past ~2 addresses: slot claims cross splits.
+            w.policy.shards = 1;
+            w.policy.slot_shard_max_bytes = 200;
+        }
         w.store.set_redis_semantics(redis);
         let owner = user("owner");
         let acc = w.create_account(&owner);

@@ -5,8 +5,9 @@
 //! the store). It reads only the due queue, never the whole store.
 
 use crate::effects::{Actor, Event, EventKind, MailJob, MailKind};
+use crate::email::Email;
 use crate::error::Result;
-use crate::ids::{InvitationId, Rev};
+use crate::ids::{AccountId, InvitationId, Rev};
 use crate::keys;
 use crate::model::Account;
 use crate::model::{Delivery, DeliveryStatus, Invitation, InvitationView, State, Status};
@@ -22,7 +23,7 @@ use crate::token::InvitationToken;
 use crate::values::AccountName;
 use crate::{slots, Env, Policy};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SweepReport {
@@ -159,9 +160,11 @@ pub fn sweep(env: &Env) -> Result<SweepRun> {
     // 3. Act on each.
     let mut work = Work::default();
     let mut accounts = Accounts::default();
+    let claimed = claimed_among(env, &views, &mut accounts)?;
     for view in views {
         let id = view.invitation.id.clone();
-        if handle(env, view, &mut accounts, &mut work, &mut run).is_err() {
+        let claimed = claimed.contains(&id);
+        if handle(env, view, claimed, &mut accounts, &mut work, &mut run).is_err() {
             run.report.failed += 1;
             work.requeue.push((now, DueItem::Invitation(id)));
         }
@@ -269,6 +272,7 @@ fn load_views_tolerant(
 fn handle(
     env: &Env,
     view: InvitationView,
+    claimed: bool,
     accounts: &mut Accounts,
     work: &mut Work,
     run: &mut SweepRun,
@@ -278,7 +282,7 @@ fn handle(
     let inv = &view.invitation;
     let item = DueItem::Invitation(inv.id.clone());
     let retention = policy.retention_days * 24 * 60 * 60;
-    if matches!(inv.state, State::Pending) && !claimed(env, inv, accounts)? {
+    if matches!(inv.state, State::Pending) && !claimed {
         // Its invite lost the slot, or stopped before claiming it: nobody
         // can reach it. Give an invite still under way time to claim it.
         let settled = inv.created_at.plus_secs(UNCLAIMED_GRACE_SECS);
@@ -439,15 +443,38 @@ fn remind(
 /// for one whose invite failed or lost, rather than one still being claimed.
 const UNCLAIMED_GRACE_SECS: i64 = 10 * 60;
 
-/// Whether the invitation holds its address's slot (an open or expired
-/// invitation always does, once its invite claimed it). 1 round trip, +1
-/// for each account met the first time.
-fn claimed(env: &Env, inv: &Invitation, accounts: &mut Accounts) -> Result<bool> {
-    let Some(account) = accounts.get(env, &inv.account_id)? else {
-        return Ok(false);
-    };
-    let slot = slots::read(env, account, &inv.email)?;
-    Ok(slot.is_some_and(|s| s.latest == inv.id))
+/// Which of the run's pending invitations hold their address's slot (an
+/// open or expired invitation always does, once its invite claimed it), read
+/// together: per account met, 1 round trip for the account (the first time)
+/// and 1 for the slots, +1 per level of splits below the account's shards.
+fn claimed_among(
+    env: &Env,
+    views: &[InvitationView],
+    accounts: &mut Accounts,
+) -> Result<HashSet<InvitationId>> {
+    let mut by_account: BTreeMap<&AccountId, Vec<&Invitation>> = BTreeMap::new();
+    for v in views {
+        if matches!(v.invitation.state, State::Pending) {
+            by_account
+                .entry(&v.invitation.account_id)
+                .or_default()
+                .push(&v.invitation);
+        }
+    }
+    let mut claimed = HashSet::new();
+    for (acc, invitations) in by_account {
+        let Some(account) = accounts.get(env, acc)? else {
+            continue;
+        };
+        let emails: Vec<&Email> = invitations.iter().map(|i| &i.email).collect();
+        let slots = slots::slots_of(env, account, &emails)?;
+        for (inv, slot) in invitations.iter().zip(slots) {
+            if slot.is_some_and(|s| s.latest == inv.id) {
+                claimed.insert(inv.id.clone());
+            }
+        }
+    }
+    Ok(claimed)
 }
 
 /// Forgets idempotency answers past their lifetime (not newer ones that reused the key).

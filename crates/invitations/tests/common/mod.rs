@@ -225,6 +225,44 @@ pub fn records<T: serde::de::DeserializeOwned>(store: &MemStore, prefix: &str) -
         .collect()
 }
 
+/// `v1/acct/{acc}/slots/{n}`: one of the shards an account was made with
+/// (the others under `slots/` are children of split shards, or unpublished).
+pub fn is_account_shard(key: &str) -> bool {
+    key.contains("/slots/") && key.split('/').count() == 5
+}
+
+/// The shards holding slots at and below the shard at `key`, following
+/// splits; each published child exists, and none is larger than the layout
+/// allows.
+pub fn shards_under(store: &MemStore, key: &str) -> Vec<serde_json::Value> {
+    let mut leaves = Vec::new();
+    let mut to_read = vec![key.to_owned()];
+    while let Some(key) = to_read.pop() {
+        let (_, bytes) = store
+            .entries_with_prefix(&key)
+            .into_iter()
+            .find(|(k, _)| *k == key)
+            .unwrap_or_else(|| panic!("slot shard {key} is missing"));
+        assert!(
+            bytes.len() <= 64 * 1024,
+            "{key} holds {} bytes",
+            bytes.len()
+        );
+        let shard: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        match shard["children"].as_array() {
+            Some(children) if !children.is_empty() => {
+                assert!(
+                    shard["slots"].as_object().is_none_or(|s| s.is_empty()),
+                    "split {key} still holds slots"
+                );
+                to_read.extend(children.iter().map(|c| c.as_str().unwrap().to_owned()));
+            }
+            _ => leaves.push(shard),
+        }
+    }
+    leaves
+}
+
 /// Checks the invariants of the crate docs against the raw store, and returns
 /// the stored state of every invitation (for "terminal stays terminal").
 pub fn check_invariants(store: &MemStore, now: Timestamp) -> BTreeMap<String, Invitation> {
@@ -245,20 +283,21 @@ pub fn check_invariants(store: &MemStore, now: Timestamp) -> BTreeMap<String, In
                 "{key} names missing member"
             );
         }
-        if key.contains("/slots/") {
-            let shard: serde_json::Value = serde_json::from_slice(&value).unwrap();
-            for (email, slot) in shard["slots"].as_object().unwrap() {
-                let latest = slot["latest"].as_str().unwrap();
-                let inv = invitations
-                    .get(latest)
-                    .unwrap_or_else(|| panic!("slot {email} names missing {latest}"));
-                reachable.insert(latest.to_owned(), inv);
-                for h in slot["history"].as_array().unwrap() {
-                    let h = h.as_str().unwrap();
+        if is_account_shard(&key) {
+            for shard in shards_under(store, &key) {
+                for (email, slot) in shard["slots"].as_object().unwrap() {
+                    let latest = slot["latest"].as_str().unwrap();
                     let inv = invitations
-                        .get(h)
-                        .unwrap_or_else(|| panic!("slot history names missing {h}"));
-                    reachable.insert(h.to_owned(), inv);
+                        .get(latest)
+                        .unwrap_or_else(|| panic!("slot {email} names missing {latest}"));
+                    reachable.insert(latest.to_owned(), inv);
+                    for h in slot["history"].as_array().unwrap() {
+                        let h = h.as_str().unwrap();
+                        let inv = invitations
+                            .get(h)
+                            .unwrap_or_else(|| panic!("slot history names missing {h}"));
+                        reachable.insert(h.to_owned(), inv);
+                    }
                 }
             }
         }
@@ -363,8 +402,9 @@ pub fn seat_usage(store: &MemStore, acc: &AccountId, now: Timestamp) -> SeatUsag
             store
                 .entries_with_prefix(&format!("v1/acct/{acc}/slots/"))
                 .iter()
-                .any(|(_, v)| {
-                    let shard: serde_json::Value = serde_json::from_slice(v).unwrap();
+                .filter(|(k, _)| is_account_shard(k))
+                .flat_map(|(k, _)| shards_under(store, k))
+                .any(|shard| {
                     shard["slots"]
                         .as_object()
                         .unwrap()
