@@ -69,6 +69,17 @@ pub fn inbox_entry(email: &Email, position: i64) -> String {
     format!("v1/inbox/{email}/{position}")
 }
 
+/// How many positions the account's invitation log has handed out (`increment` only).
+pub fn invitation_seq(acc: &AccountId) -> String {
+    format!("v1/acct/{acc}/iseq")
+}
+
+/// Entry `n` of the account's invitation log: the id of the invitation
+/// drafted at that position (newest last).
+pub fn invitation_log(acc: &AccountId, n: i64) -> String {
+    format!("v1/acct/{acc}/ilog/{n}")
+}
+
 pub fn invitation(inv: &InvitationId) -> String {
     format!("v1/inv/{inv}")
 }

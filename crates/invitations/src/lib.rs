@@ -22,7 +22,7 @@
 //! | key | value | written by |
 //! | --- | --- | --- |
 //! | `v1/acct/{acc}` | [`model::Account`] (settings, owner list) | create (set), settings and owner removal (CAS) |
-//! | `v1/acct/{acc}/slots/{0..16}` | the account's invitation index, in shards: address → latest invitation and history; an account's list is read from it. A shard past 32 KB is split: it then names 16 children | create (set, all shards), invite/purge (CAS) |
+//! | `v1/acct/{acc}/slots/{0..16}` | the account's open-invitation index, in shards: address → latest invitation and history (listing by address reads it). A shard past 32 KB is split: it then names 16 children | create (set, all shards), invite/purge (CAS) |
 //! | `v1/acct/{acc}/slots/{…}/{i}.{rev}` | child `i` of a split shard (`slots`): the same record, for the addresses whose hash's next 4 bits are `i` | a split (set, all 16, before the parent names them), then as a shard |
 //! | `v1/acct/{acc}/seats` | the seat ledger ([`seats`]): the limit, members counted, each open invitation's seat and its expiry, the last writes' revisions | create (set), every change of members or open invitations (CAS) |
 //! | `v1/acct/{acc}/mseq`, `…/mlog/{n}` | member log: counter, and entry n → user id | create, accept (`increment`, set) |
@@ -33,6 +33,7 @@
 //! | `v1/link/{lnk}`, `…/uses` | [`model::JoinLink`], and how many times it was redeemed (a counter: exact `max_uses` without contention) | create (set), revoke (CAS); redeem (`increment`); the sweep deletes both, the token and the log entry `retention_days` after the link expires |
 //! | `v1/ltok/{sha256 hex}` | link and account id of a join link's token | create (set) |
 //! | `v1/acct/{acc}/lseq`, `…/llog/{n}` | the account's join links: counter, and entry n → link id | create (`increment`, set) |
+//! | `v1/acct/{acc}/iseq`, `…/ilog/{n}` | the account's invitation log: counter, and entry n → the invitation drafted at n; an account's list is read from it, each entry shown once its slot names the invitation (accounts made before the log: from the slot shards) | invite (`increment`, set with the drafts) |
 //! | `v1/inv/{inv}` | [`model::Invitation`]; ids sort as they were made | invite (set), every transition (CAS) |
 //! | `v1/dlv/{inv}` | [`model::Delivery`] | after each send (set) |
 //! | `v1/tok/{sha256 hex}` | invitation and account id of a token | just before its mail (set) |
@@ -65,10 +66,10 @@
 //! | create account | 3 | 2 |
 //! | get account | 1 | 0 |
 //! | update settings; the seat limit alone; both | 3; 3; 5 | 1; 1; 2 |
-//! | invite, one address | 7 (6 before seats: +2 for the seat ledger's CAS, −1 as the member index is read with the access); +2 when an expired invitation for the address is superseded; +2 when a draft lost its slot (its seat goes back); +2 when a seat was refused (are the addresses invited already?) | 4 |
-//! | invite, n addresses in s shards | 5 + 2·s, +1 if any member matched, +1 per shard with prior holders | 3 + s: 19 for 100 addresses in 16 shards |
+//! | invite, one address | 8 (6 before seats: +2 for the seat ledger's CAS, −1 as the member index is read with the access, +1 for the invitation log's `increment`); +2 when an expired invitation for the address is superseded; +2 when a draft lost its slot (its seat goes back); +2 when a seat was refused (are the addresses invited already?) | 5 |
+//! | invite, n addresses in s shards | 6 + 2·s, +1 if any member matched, +1 per shard with prior holders | 4 + s: 20 for 100 addresses in 16 shards |
 //! | after an invite or resend's answer: open the links with the history of the change's events, send, record the sends with the history of the `invitation.sent` they led to (and name each new invitation in its address's inbox) | 1 + 2, +1 `increment` per new invitation (+1 to delete what a resend retired or an invite lost); + 1 + 1 `increment`s for the two sets of history positions (the entries ride in the two `set-many`s) | 2, +1 per new invitation (+1); + 1 + 1 |
-//! | list invitations (page) | at most 5 (access, the slot shards, at most 3 batches of records; filtered by state, batches of at least 50); by email 3 | 0 |
+//! | list invitations (page) | 5 when one batch fills it (access, the log's counter, a batch: its entries, their records, their slots); at most 2 + 3·3 = 11 (filtered by state, batches of at least 50); by email 3 | 0 |
 //! | get invitation | 2 | 0 |
 //! | preview | 2 | 0 |
 //! | accept by token / by account / by id (inbox) | 8 / 9 / 8 (4 when the caller already accepted): +2 for the seat, −1 as the delivery is read with the account | 4 |
@@ -97,8 +98,9 @@
 //!
 //! On Spin's Redis store `get-many` does not work (it sends Redis `KEYS`), so
 //! every batch read of `k ≥ 2` keys costs the refused call plus `k` reads
-//! (`store::get_many_raw`): a list page of 50 invitations costs 121 round
-//! trips, accept 13, a members page 10 (asserted in `tests/round_trips.rs`).
+//! (`store::get_many_raw`): a list page of 50 invitations costs 173 round
+//! trips (its entries, records and deliveries, and slots one by one), accept
+//! 13, a members page 10 (asserted in `tests/round_trips.rs`).
 //! Writes are the same on both stores.
 //!
 //! # Invariants

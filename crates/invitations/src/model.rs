@@ -31,6 +31,11 @@ pub struct Account {
     /// invitation expires (0: none).
     #[serde(default)]
     pub reminder_days: ReminderDays,
+    /// Its list is read from its invitation log (every account made since
+    /// the log exists); otherwise from its slot shards, which know every
+    /// invitation made before.
+    #[serde(default)]
+    pub invitation_log: bool,
     pub rev: Rev,
 }
 

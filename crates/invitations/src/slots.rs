@@ -357,8 +357,9 @@ pub(crate) fn release(env: &Env, key: &str, email: &Email, id: &InvitationId) ->
     Ok(())
 }
 
-/// Every invitation the account's slots remember, newest first: the index an
-/// account's list is read from (ids sort as they were made). 1 round trip
+/// Every invitation the account's slots remember, newest first: what the
+/// list of an account made before the invitation log is read from (ids sort
+/// as they were made). 1 round trip
 /// for all shards, +1 per level of splits. An id whose record is gone is
 /// for the reader to skip.
 pub(crate) fn all_ids(env: &Env, account: &Account) -> Result<Vec<InvitationId>> {

@@ -32,8 +32,7 @@ fn ten_invites_of_one_address_leave_one_open_invitation() {
             w.store.set_redis_semantics(redis);
             let owner = user("owner");
             let acc = w.create_account(&owner);
-            let randoms: Vec<SeededRandom> =
-                (0..10).map(|i| SeededRandom::new(seed * 100 + i)).collect();
+            let randoms: Vec<SeededRandom> = (0..10).map(|i| task_random(seed, i)).collect();
             let policy = Policy::default();
             type Out = invitations::Result<invitations::ops::invite::Invited>;
             let tasks: Vec<Box<dyn FnOnce() -> Out + Send>> = randoms
@@ -80,8 +79,7 @@ fn twenty_accepts_of_one_token_make_one_membership() {
                     }
                 })
                 .collect();
-            let randoms: Vec<SeededRandom> =
-                (0..20).map(|i| SeededRandom::new(seed * 100 + i)).collect();
+            let randoms: Vec<SeededRandom> = (0..20).map(|i| task_random(seed, i)).collect();
             let policy = Policy::default();
             type Out = invitations::Result<invitations::ops::accept::Accepted>;
             let tasks: Vec<Box<dyn FnOnce() -> Out + Send>> = people
@@ -233,8 +231,7 @@ fn ten_concurrent_changes_of_one_member_are_applied_one_after_another() {
             let (_, token) = w.invite_one(&owner, &acc, "bob@example.com");
             accept_by_token(&w.env(), &user("bob"), &token).unwrap();
             let bob = UserId::parse("bob").unwrap();
-            let randoms: Vec<SeededRandom> =
-                (0..10).map(|i| SeededRandom::new(seed * 100 + i)).collect();
+            let randoms: Vec<SeededRandom> = (0..10).map(|i| task_random(seed, i)).collect();
             let policy = Policy::default();
             let tasks: Vec<Task<'_, Vec<invitations::effects::Event>>> = randoms
                 .iter()
@@ -460,8 +457,7 @@ fn invites_racing_through_splitting_shards_leave_one_open_invitation_per_address
             w.store.set_redis_semantics(redis);
             let owner = user("owner");
             let acc = w.create_account(&owner);
-            let randoms: Vec<SeededRandom> =
-                (0..6).map(|i| SeededRandom::new(seed * 100 + i)).collect();
+            let randoms: Vec<SeededRandom> = (0..6).map(|i| task_random(seed, i)).collect();
             let policy = w.policy.clone();
             type Out = invitations::Result<invitations::ops::invite::Invited>;
             let tasks: Vec<Box<dyn FnOnce() -> Out + Send>> = randoms

@@ -212,8 +212,7 @@ fn fifty_concurrent_redeems_of_ten_uses_make_ten_members() {
             let acc = w.create_account(&owner);
             let token = link(&w, &owner, &acc, 10);
             let people: Vec<Principal> = (0..50).map(|i| user(&format!("p{i}"))).collect();
-            let randoms: Vec<SeededRandom> =
-                (0..50).map(|i| SeededRandom::new(seed * 100 + i)).collect();
+            let randoms: Vec<SeededRandom> = (0..50).map(|i| task_random(seed, i)).collect();
             let policy = Policy::default();
             let tasks: Vec<Box<dyn FnOnce() -> Result<bool, Error> + Send + '_>> = people
                 .iter()

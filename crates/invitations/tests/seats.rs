@@ -274,8 +274,7 @@ fn ten_concurrent_invites_with_one_seat_left_create_exactly_one() {
             let owner = user("owner");
             let acc = w.create_account(&owner);
             limit(&w, &owner, &acc, Some(2));
-            let randoms: Vec<SeededRandom> =
-                (0..10).map(|i| SeededRandom::new(seed * 100 + i)).collect();
+            let randoms: Vec<SeededRandom> = (0..10).map(|i| task_random(seed, i)).collect();
             let emails: Vec<String> = (0..10).map(|i| format!("p{i}@example.com")).collect();
             let policy = Policy::default();
             type Out = invitations::Result<usize>;
@@ -316,8 +315,7 @@ fn concurrent_redeems_and_invites_never_pass_the_limit() {
             let token = link(&w, &owner, &acc, 50);
             limit(&w, &owner, &acc, Some(6));
             let people: Vec<Principal> = (0..20).map(|i| user(&format!("p{i}"))).collect();
-            let randoms: Vec<SeededRandom> =
-                (0..30).map(|i| SeededRandom::new(seed * 100 + i)).collect();
+            let randoms: Vec<SeededRandom> = (0..30).map(|i| task_random(seed, i)).collect();
             let emails: Vec<String> = (0..10).map(|i| format!("q{i}@example.com")).collect();
             let policy = Policy::default();
             type Out = invitations::Result<usize>;

@@ -49,6 +49,7 @@ pub fn create_account(env: &Env, principal: &Principal, name: AccountName) -> Re
         created_by: user.id.clone(),
         shards: env.policy.shards,
         reminder_days: ReminderDays::default(),
+        invitation_log: true,
         rev: Rev::generate(env.random),
     };
     // The owner is the member log's first entry. Counters are made by

@@ -1,12 +1,13 @@
 //! Invite 1 to 100 addresses into an account, with one outcome per address.
 //!
 //! Order of writes, and why:
-//! 1. the invitation records with the sweep's due entries (pending, not yet
-//!    reachable: no slot names them, nobody knows their ids or links);
+//! 1. the invitation records with the sweep's due entries and their entries
+//!    in the account's invitation log (pending, not yet reachable: no slot
+//!    names them, so no list shows them, and nobody knows their ids or links);
 //! 2. their seats, in request order while seats are free ([`crate::seats`]);
 //! 3. the slot claims of those with a seat, which decide who is open (see
-//!    `slots`) and make the winners reachable: an account's list is read
-//!    from its slots. A draft that lost its slot gives its seat back, and a
+//!    `slots`) and make the winners reachable: a list shows a log entry once
+//!    its slot names it. A draft that lost its slot gives its seat back, and a
 //!    draft refused a seat tries again with it;
 //! 4. after the answer, the winners' links, just before their mail
 //!    ([`crate::ops::deliveries::before_sending`]).
@@ -213,7 +214,7 @@ pub fn invite(
             Leftovers::default(),
         ));
     }
-    write_drafts(env, &addresses)?;
+    write_drafts(env, acc, &addresses)?;
     let mut leftovers = Vec::new();
     // A seat given back by a lost slot may seat a draft refused before.
     for _ in 0..3 {
@@ -317,10 +318,11 @@ fn draft(
 }
 
 /// The records, with the sweep's look at each (if the mail is never sent,
-/// the sweep sends it). Not reachable yet: no slot, list or link names them,
-/// and the sweep leaves alone a record its slot does not name.
-/// Cost: 1 `increment` (the due minute) + 1 `set-many`.
-fn write_drafts(env: &Env, addresses: &[Address]) -> Result<()> {
+/// the sweep sends it) and their entries in the account's invitation log.
+/// Not reachable yet: no slot or link names them, a list shows an entry only
+/// once its slot names it, and the sweep leaves alone a record its slot does
+/// not name. Cost: 2 `increment`s (the due minute, the log) + 1 `set-many`.
+fn write_drafts(env: &Env, acc: &AccountId, addresses: &[Address]) -> Result<()> {
     let check_at = env.clock.now().plus_secs(env.policy.mail_check_delay_secs);
     let drafts: Vec<&Invitation> = addresses
         .iter()
@@ -334,11 +336,14 @@ fn write_drafts(env: &Env, addresses: &[Address]) -> Result<()> {
         .map(|inv| (check_at, DueItem::Invitation(inv.id.clone())))
         .collect();
     let mut writes = queue::entries(env, &due)?;
-    writes.extend(
-        drafts
-            .iter()
-            .map(|inv| (keys::invitation(&inv.id), encode(*inv))),
-    );
+    let last = env
+        .store
+        .increment(&keys::invitation_seq(acc), drafts.len() as i64)?;
+    let first = last - drafts.len() as i64 + 1;
+    for (position, inv) in (first..).zip(&drafts) {
+        writes.push((keys::invitation(&inv.id), encode(*inv)));
+        writes.push((keys::invitation_log(acc, position), encode(&inv.id)));
+    }
     store::set_many(env.store, &writes)
 }
 

@@ -4,9 +4,12 @@ use crate::cursor::Cursor;
 use crate::email::Email;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, InvitationId};
+use crate::keys;
+use crate::model::Account;
 use crate::model::{InvitationView, Status};
 use crate::ops::{load_access, load_view, load_views, page_size, Page};
 use crate::principal::Principal;
+use crate::store::{self, decode, decode_counter};
 use crate::{slots, Env};
 
 #[derive(Clone, Debug, Default)]
@@ -23,9 +26,12 @@ pub const MAX_BATCHES_PER_PAGE: usize = 3;
 /// Records read per batch at least when filtering by state.
 pub const MIN_FILTERED_BATCH: usize = 50;
 
-/// Newest first. Cost: 1 (access) + 1 (all slot shards) + 1 per batch, at
-/// most 2 + 3 = 5 round trips; by email: 3 round trips. The shards are read
-/// whole, so a page reads the account's index (about 100 bytes per address).
+/// Newest first. Cost: 1 (access) + 1 (the log's counter) + 3 per batch (its
+/// entries, records, slots; +1 per level of splits), at most 2 + 3·3 = 11
+/// round trips, 5 when the first batch fills the page; by email: 3 round
+/// trips (+1 per level). An account made before the invitation log is read
+/// from its slot shards whole (about 100 bytes per address): 1 (access) + 1
+/// per level of shards + 1 per batch.
 pub fn list_invitations(
     env: &Env,
     principal: &Principal,
@@ -59,7 +65,11 @@ pub fn list_invitations(
         return Ok(Page { items, next_cursor });
     }
 
-    // Every invitation the slots remember, newest first, below the cursor.
+    if access.account.invitation_log {
+        return list_from_log(env, &access.account, filter, limit, cursor);
+    }
+    // An account made before the invitation log: every invitation its slots
+    // remember, newest first, below the cursor (the shards are read whole).
     let all = slots::all_ids(env, &access.account)?;
     let below = match cursor {
         None => 0,
@@ -101,6 +111,78 @@ pub fn list_invitations(
     let next_cursor = last_read
         .filter(|_| more)
         .map(|id| Cursor::Before(id.clone()));
+    Ok(Page { items, next_cursor })
+}
+
+/// A page of the account's invitation log, newest first, from the cursor's
+/// position down: at most [`MAX_BATCHES_PER_PAGE`] batches, each 1 round trip
+/// for the entries, 1 for their records and 1 for their slots (+1 per level
+/// of splits). An entry is listed once its slot names the invitation: a draft
+/// whose invite lost its address or stopped before claiming it never is.
+fn list_from_log(
+    env: &Env,
+    account: &Account,
+    filter: &InvitationFilter,
+    limit: usize,
+    cursor: Option<Cursor>,
+) -> Result<Page<InvitationView>> {
+    let acc = &account.id;
+    let mut position = match cursor {
+        None => decode_counter(env.store.get(&keys::invitation_seq(acc))?.as_deref()),
+        Some(Cursor::Log(position)) => position,
+        Some(_) => return Err(Error::InvalidCursor),
+    };
+    let keep = |v: &InvitationView| filter.status.is_none_or(|s| v.status == s);
+    let mut items = Vec::new();
+    'batches: for _ in 0..MAX_BATCHES_PER_PAGE {
+        if position < 1 || items.len() >= limit {
+            break;
+        }
+        // A state filter may skip most entries: read wider batches then.
+        let want = if filter.status.is_some() {
+            limit.max(MIN_FILTERED_BATCH)
+        } else {
+            limit - items.len()
+        };
+        let low = (position - want as i64 + 1).max(1);
+        let positions: Vec<i64> = (low..=position).rev().collect();
+        let entry_keys: Vec<String> = positions
+            .iter()
+            .map(|p| keys::invitation_log(acc, *p))
+            .collect();
+        let mut entries: Vec<(i64, InvitationId)> = Vec::new();
+        for ((value, key), p) in store::get_many_raw(env.store, &entry_keys)?
+            .iter()
+            .zip(&entry_keys)
+            .zip(&positions)
+        {
+            if let Some(bytes) = value {
+                entries.push((*p, decode(key, bytes)?));
+            }
+        }
+        let ids: Vec<InvitationId> = entries.iter().map(|(_, id)| id.clone()).collect();
+        let found: Vec<(i64, InvitationView)> = entries
+            .iter()
+            .zip(load_views(env, &ids)?)
+            .filter_map(|((p, _), v)| v.map(|v| (*p, v)))
+            .filter(|(_, v)| v.invitation.account_id == *acc)
+            .collect();
+        let emails: Vec<&Email> = found.iter().map(|(_, v)| &v.invitation.email).collect();
+        let slots = slots::slots_of(env, account, &emails)?;
+        for ((p, view), slot) in found.iter().zip(slots) {
+            if items.len() >= limit {
+                position = *p;
+                break 'batches;
+            }
+            let id = &view.invitation.id;
+            let listed = slot.is_some_and(|s| s.latest == *id || s.history.contains(id));
+            if listed && keep(view) {
+                items.push(view.clone());
+            }
+        }
+        position = low - 1;
+    }
+    let next_cursor = (position >= 1).then_some(Cursor::Log(position));
     Ok(Page { items, next_cursor })
 }
 

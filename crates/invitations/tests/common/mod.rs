@@ -450,3 +450,11 @@ pub fn active_members(store: &MemStore, acc: &AccountId) -> Vec<Member> {
         .filter(|m| m.is_active())
         .collect()
 }
+
+/// The randomness of racing task `i` under `seed`: a stream apart from the
+/// world's (`World::new(seed)`), so no task draws the revisions or ids the
+/// world already drew (a revision seen twice would fool the seat ledger's
+/// check of its own writes, which real randomness never does).
+pub fn task_random(seed: u64, i: u64) -> SeededRandom {
+    SeededRandom::new(0x5eed_0000_0000 + seed * 100 + i)
+}

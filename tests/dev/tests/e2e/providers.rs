@@ -322,12 +322,12 @@ async fn mail_an_instance_never_sent_after_its_answer_is_sent_by_the_sweep_needs
     .await;
     let acc = app.account("owner").await;
     let since = app.now_secs();
-    // An invite of one address makes 7 store calls before it answers (the
-    // domain's round-trip table); after the answer the 8th takes the history
-    // positions of its events and the 9th, one `set-many`, opens the link
+    // An invite of one address makes 8 store calls before it answers (the
+    // domain's round-trip table); after the answer the 9th takes the history
+    // positions of its events and the 10th, one `set-many`, opens the link
     // with those entries. It fails: nothing is mailed, as if the instance had
     // died.
-    app.host().faults().fail_store_call(9);
+    app.host().faults().fail_store_call(10);
     let r = app.invite("owner", &acc, &["lost@example.com"]).await;
     assert_eq!(r.status, 201, "{}", r.text());
     assert!(app.inbox.mails_to("lost@example.com").is_empty());

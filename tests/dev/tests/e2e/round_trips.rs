@@ -262,9 +262,9 @@ async fn round_trips_per_operation_needs_host_counters() {
     }
     // What the caller waits on: the domain's table (crates/invitations/src/lib.rs).
     assert_eq!(create, cost(3, 2), "create account");
-    assert_eq!(invite_one, cost(7, 4), "invite one");
-    assert_eq!(invite_100, cost(5 + 2 * 16, 3 + 16), "invite 100");
-    assert_eq!(list, cost(3, 0), "list");
+    assert_eq!(invite_one, cost(8, 5), "invite one");
+    assert_eq!(invite_100, cost(6 + 2 * 16, 4 + 16), "invite 100");
+    assert_eq!(list, cost(5, 0), "list");
     assert_eq!(preview, cost(2, 0), "preview");
     assert_eq!(accept, cost(8, 4), "accept");
     assert_eq!(cancel, cost(6, 2), "cancel");
@@ -287,14 +287,14 @@ async fn round_trips_per_operation_needs_host_counters() {
     const POSITIONS: u64 = 1;
     assert_eq!(
         invite_one_all,
-        cost(7 + 1 + 1 + 2 + 2 * POSITIONS, 4 + 1 + 1 + 1 + 2 * POSITIONS),
+        cost(8 + 1 + 1 + 2 + 2 * POSITIONS, 5 + 1 + 1 + 1 + 2 * POSITIONS),
         "invite one, in all"
     );
     assert_eq!(
         invite_100_all,
         cost(
-            37 + 100 + 1 + 2 + 2 * (POSITIONS + 1),
-            19 + 100 + 1 + 1 + 2 * (POSITIONS + 1)
+            38 + 100 + 1 + 2 + 2 * (POSITIONS + 1),
+            20 + 100 + 1 + 1 + 2 * (POSITIONS + 1)
         ),
         "invite 100, in all"
     );
