@@ -22,7 +22,7 @@
 //! | key | value | written by |
 //! | --- | --- | --- |
 //! | `v1/acct/{acc}` | [`model::Account`] (settings, owner list) | create (set), settings and owner removal (CAS) |
-//! | `v1/acct/{acc}/slots/{0..16}` | the account's open-invitation index, in shards: address → latest invitation and history (listing by address reads it). A shard past 32 KB is split: it then names 16 children | create (set, all shards), invite/purge (CAS) |
+//! | `v1/acct/{acc}/slots/{0..16}` | the account's open-invitation index, in shards: address → latest invitation and history (listing by address reads it). A shard past 8 KB is split: it then names 16 children | create (set, all shards), invite/purge (CAS) |
 //! | `v1/acct/{acc}/slots/{…}/{i}.{rev}` | child `i` of a split shard (`slots`): the same record, for the addresses whose hash's next 4 bits are `i` | a split (set, all 16, before the parent names them), then as a shard |
 //! | `v1/acct/{acc}/seats` | the seat ledger ([`seats`]): the limit, members counted, each open invitation's seat and its expiry, the last writes' revisions | create (set), every change of members or open invitations (CAS) |
 //! | `v1/acct/{acc}/mseq`, `…/mlog/{n}` | member log: counter, and entry n → user id | create, accept (`increment`, set) |
@@ -53,8 +53,8 @@
 //! Uncontended, as asserted by `tests/round_trips.rs` with the counting store.
 //! `s` is the number of slot shards a bulk invite touches (at most 16).
 //! Every read or claim of a slot costs 1 more round trip per level of
-//! splits below its account shard (none below about 4,000 addresses, 1 to
-//! about 60,000, 2 beyond), and a claim that splits a shard 2 more.
+//! splits below its account shard (none below about 1,000 addresses, 1 to
+//! about 16,000, 2 to about 250,000), and a claim that splits a shard 2 more.
 //! *Write transactions* are the calls that write (`set`, `delete`,
 //! `increment`, a swap, and a `set-many` or `delete-many` whatever its size):
 //! each is its own flushed transaction on Spin's SQLite store, so they, not

@@ -17,7 +17,7 @@
 //! before the split fails its swap, reads it again and follows the split.
 //! A splitter that loses its swap deletes its unpublished children. Each
 //! level below the account's shard costs a reader 1 round trip; a shard of
-//! 32 KB holds about 250 addresses, so 100,000 addresses are 2 levels deep.
+//! 8 KB holds about 60 addresses, so 100,000 addresses are 2 levels deep.
 //!
 //! The invitation record stays the truth about its own state; a slot only
 //! says who may be open:
@@ -47,7 +47,7 @@ pub const HISTORY: usize = 20;
 /// A shard whose stored value is larger than this is split before it takes
 /// another claim (64 KB is the largest value the layout allows itself); the
 /// default of [`crate::Policy::slot_shard_max_bytes`].
-pub const SPLIT_BYTES: usize = 32 * 1024;
+pub const SPLIT_BYTES: usize = 8 * 1024;
 
 /// Children of a split shard: one per value of 4 bits of the address hash.
 const FANOUT: usize = 16;
