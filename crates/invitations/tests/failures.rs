@@ -264,16 +264,10 @@ fn a_broken_sweep_is_finished_by_the_next() {
             assert!(expired <= 2);
             let owner = user("owner");
             let acc = only_account(w);
-            let page = list_invitations(
-                &w.env(),
-                &owner,
-                &acc,
-                &InvitationFilter::default(),
-                None,
-                None,
-            )
-            .unwrap();
-            let statuses: Vec<Status> = page.items.iter().map(|v| v.status).collect();
+            let statuses: Vec<Status> = first_page(w, &owner, &acc)
+                .iter()
+                .map(|v| v.status)
+                .collect();
             assert_eq!(
                 statuses.iter().filter(|s| **s == Status::Expired).count(),
                 2

@@ -591,29 +591,10 @@ fn listing_pages_filters_and_refuses_foreign_cursors() {
     let out = w.invite(&owner, &acc, &refs).unwrap();
     cancel(&w.env(), &owner, &acc, out.mails[0].invitation.id()).unwrap();
 
-    let mut seen = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = list_invitations(
-            &w.env(),
-            &owner,
-            &acc,
-            &InvitationFilter::default(),
-            Some(10),
-            cursor,
-        )
-        .unwrap();
-        assert!(page.items.len() <= 10);
-        seen.extend(
-            page.items
-                .into_iter()
-                .map(|v| v.invitation.email().to_string()),
-        );
-        match page.next_cursor {
-            Some(c) => cursor = Some(Cursor::parse(&c.encode()).unwrap()),
-            None => break,
-        }
-    }
+    let seen: Vec<String> = list_all(&w, &owner, &acc, 10)
+        .into_iter()
+        .map(|v| v.invitation.email().to_string())
+        .collect();
     assert_eq!(seen.len(), 25);
     assert_eq!(seen[0], "p24@example.com", "newest first");
 

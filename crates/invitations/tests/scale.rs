@@ -74,31 +74,18 @@ fn slot_shards_split_as_an_account_grows_and_every_address_stays_found() {
     check_invariants(&w.store, w.now());
 
     // The account's list still holds every invitation, newest first.
-    let mut seen = 0;
-    let mut cursor = None;
-    let mut last: Option<String> = None;
-    loop {
-        let page = list_invitations(
-            &w.env(),
-            &owner,
-            &acc,
-            &InvitationFilter::default(),
-            Some(100),
-            cursor,
-        )
-        .unwrap();
-        for v in &page.items {
-            let id = v.invitation.id().to_string();
-            assert!(last.as_ref().is_none_or(|l| *l > id), "newest first");
-            last = Some(id);
-            assert!(matches!(v.status, Status::Pending | Status::Cancelled));
-        }
-        seen += page.items.len();
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
-    }
+    let listed = list_all(&w, &owner, &acc, 100);
+    let ids: Vec<String> = listed
+        .iter()
+        .map(|v| v.invitation.id().to_string())
+        .collect();
+    let mut newest_first = ids.clone();
+    newest_first.sort_by(|a, b| b.cmp(a));
+    assert_eq!(ids, newest_first);
+    assert!(listed
+        .iter()
+        .all(|v| matches!(v.status, Status::Pending | Status::Cancelled)));
+    let seen = listed.len();
     assert_eq!(seen, 1501);
 }
 
@@ -127,18 +114,11 @@ fn an_account_made_before_the_invitation_log_is_listed_from_its_slots() {
         .set(&key, &serde_json::to_vec(&account).unwrap())
         .unwrap();
 
-    let all = InvitationFilter::default();
-    let first = list_invitations(&w.env(), &owner, &acc, &all, Some(50), None).unwrap();
-    assert_eq!(first.items.len(), 50);
-    let rest = list_invitations(&w.env(), &owner, &acc, &all, Some(50), first.next_cursor).unwrap();
-    assert_eq!(rest.items.len(), 10);
-    assert!(rest.next_cursor.is_none());
-    let ids: Vec<String> = first
-        .items
+    let ids: Vec<String> = list_all(&w, &owner, &acc, 50)
         .iter()
-        .chain(&rest.items)
         .map(|v| v.invitation.id().to_string())
         .collect();
+    assert_eq!(ids.len(), 60);
     let mut sorted = ids.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     sorted.dedup();
@@ -166,19 +146,7 @@ fn a_draft_that_lost_its_address_is_not_listed() {
     assert_eq!(again.created(), 1);
     let drafts = records::<invitations::model::Invitation>(&w.store, "v1/inv/");
     assert_eq!(drafts.len(), 3, "the lost draft's record is still there");
-    let page = list_invitations(
-        &w.env(),
-        &owner,
-        &acc,
-        &InvitationFilter::default(),
-        None,
-        None,
-    )
-    .unwrap();
-    let listed: Vec<&str> = page
-        .items
-        .iter()
-        .map(|v| v.invitation.email().as_str())
-        .collect();
+    let page = first_page(&w, &owner, &acc);
+    let listed: Vec<&str> = page.iter().map(|v| v.invitation.email().as_str()).collect();
     assert_eq!(listed, ["ben@example.com", "ann@example.com"]);
 }

@@ -255,6 +255,39 @@ impl Target {
         }
     }
 
+    /// Makes an account owned by `owner`'s user; returns its id.
+    pub(crate) async fn create_account(&self, owner: &str, name: &str) -> anyhow::Result<String> {
+        let body = json!({ "name": name });
+        let mut untimed = BTreeMap::new();
+        let account = self
+            .call(
+                "create account",
+                "POST",
+                "/v1/accounts",
+                owner,
+                Some(body),
+                201,
+                &mut untimed,
+            )
+            .await?;
+        Ok(account["id"].as_str().context("account id")?.to_owned())
+    }
+
+    /// Invites many addresses at once (timed as "invite 100 addresses").
+    pub(crate) async fn invite_many(
+        &self,
+        path: &str,
+        owner: &str,
+        emails: &[String],
+        samples: &mut BTreeMap<&'static str, Samples>,
+    ) -> anyhow::Result<()> {
+        let body = json!({ "emails": emails });
+        let op = "invite 100 addresses";
+        self.call(op, "POST", path, owner, Some(body), 201, samples)
+            .await?;
+        Ok(())
+    }
+
     /// Invites one address; returns the invitation's id.
     pub(crate) async fn invite_one(
         &self,
@@ -354,19 +387,7 @@ async fn measure(
     let mut samples = BTreeMap::new();
     let s = &mut samples;
     let owner = token("bench", "bench@example.com")?;
-    let account = json!({"name": "Bench"});
-    let account = target
-        .call(
-            "create account",
-            "POST",
-            "/v1/accounts",
-            &owner,
-            Some(account),
-            201,
-            s,
-        )
-        .await?;
-    let acc = account["id"].as_str().context("account id")?.to_owned();
+    let acc = target.create_account(&owner, "Bench").await?;
     let path = format!("/v1/accounts/{acc}/invitations");
     let floor = format!("/v1/invitations/preview?token={}", "A".repeat(43));
     for round in 0..rounds {
@@ -414,18 +435,7 @@ async fn measure(
         let emails: Vec<String> = (0..100)
             .map(|i| format!("b{batch}-{i}@example.com"))
             .collect();
-        let body = json!({"emails": emails});
-        target
-            .call(
-                "invite 100 addresses",
-                "POST",
-                &path,
-                &owner,
-                Some(body),
-                201,
-                s,
-            )
-            .await?;
+        target.invite_many(&path, &owner, &emails, s).await?;
     }
     Ok(samples)
 }

@@ -9,8 +9,6 @@
 //! answered something else than it should.
 
 use crate::bench::{quantile, token, Backend, Samples, Target};
-use anyhow::Context;
-use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -58,21 +56,8 @@ fn print_row(row: &Row) {
 }
 
 async fn run_backend(target: &Target, args: &ScaleArgs) -> anyhow::Result<Vec<Row>> {
-    let mut none = BTreeMap::new();
     let owner = token("scale", "scale@example.com")?;
-    let account = json!({"name": "Scale"});
-    let account = target
-        .call(
-            "create account",
-            "POST",
-            "/v1/accounts",
-            &owner,
-            Some(account),
-            201,
-            &mut none,
-        )
-        .await?;
-    let acc = account["id"].as_str().context("account id")?.to_owned();
+    let acc = target.create_account(&owner, "Scale").await?;
     let path = format!("/v1/accounts/{acc}/invitations");
     let page = format!("{path}?limit=50");
     println!(
@@ -88,18 +73,7 @@ async fn run_backend(target: &Target, args: &ScaleArgs) -> anyhow::Result<Vec<Ro
             let emails: Vec<String> = (grown..grown + 100)
                 .map(|i| format!("g{i}@example.com"))
                 .collect();
-            let body = json!({"emails": emails});
-            target
-                .call(
-                    "invite 100 addresses",
-                    "POST",
-                    &path,
-                    &owner,
-                    Some(body),
-                    201,
-                    s,
-                )
-                .await?;
+            target.invite_many(&path, &owner, &emails, s).await?;
             grown += 100;
         }
         for round in 0..args.rounds {

@@ -4,13 +4,15 @@
 
 pub mod sched;
 
+use invitations::cursor::Cursor;
 use invitations::email::Email;
 use invitations::ids::{AccountId, InvitationId, UserId};
 use invitations::memstore::MemStore;
-use invitations::model::{Invitation, Member, Status};
+use invitations::model::{Invitation, InvitationView, Member, Status};
 use invitations::ops::accounts::create_account;
 use invitations::ops::deliveries::before_sending;
 use invitations::ops::invite::{InviteRequest, Invited};
+use invitations::ops::list::{list_invitations, InvitationFilter};
 use invitations::ops::resend::Resent;
 use invitations::ops::sweep::{sweep, SweepRun};
 use invitations::principal::{Principal, User};
@@ -457,4 +459,29 @@ pub fn active_members(store: &MemStore, acc: &AccountId) -> Vec<Member> {
 /// check of its own writes, which real randomness never does).
 pub fn task_random(seed: u64, i: u64) -> SeededRandom {
     SeededRandom::new(0x5eed_0000_0000 + seed * 100 + i)
+}
+
+/// The first page of an account's invitations, newest first.
+pub fn first_page(w: &World, by: &Principal, acc: &AccountId) -> Vec<InvitationView> {
+    let all = InvitationFilter::default();
+    list_invitations(&w.env(), by, acc, &all, None, None)
+        .unwrap()
+        .items
+}
+
+/// Every page of an account's invitations, `limit` at a time, through
+/// encoded cursors as a client pages them: the views in order.
+pub fn list_all(w: &World, by: &Principal, acc: &AccountId, limit: usize) -> Vec<InvitationView> {
+    let all = InvitationFilter::default();
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = list_invitations(&w.env(), by, acc, &all, Some(limit), cursor).unwrap();
+        assert!(page.items.len() <= limit);
+        seen.extend(page.items);
+        match page.next_cursor {
+            Some(c) => cursor = Some(Cursor::parse(&c.encode()).unwrap()),
+            None => return seen,
+        }
+    }
 }
