@@ -69,7 +69,7 @@
 //! | invite, one address | 8 (6 before seats: +2 for the seat ledger's CAS, −1 as the member index is read with the access, +1 for the invitation log's `increment`); +2 when an expired invitation for the address is superseded; +2 when a draft lost its slot (its seat goes back); +2 when a seat was refused (are the addresses invited already?) | 5 |
 //! | invite, n addresses in s shards | 6 + 2·s, +1 if any member matched, +1 per shard with prior holders | 4 + s: 20 for 100 addresses in 16 shards |
 //! | after an invite or resend's answer: open the links with the history of the change's events, send, record the sends with the history of the `invitation.sent` they led to (and name each new invitation in its address's inbox) | 1 + 2, +1 `increment` per new invitation (+1 to delete what a resend retired or an invite lost); + 1 + 1 `increment`s for the two sets of history positions (the entries ride in the two `set-many`s) | 2, +1 per new invitation (+1); + 1 + 1 |
-//! | list invitations (page) | 5 when one batch fills it (access, the log's counter, a batch: its entries, their records, their slots); at most 2 + 3·3 = 11 (filtered by state, batches of at least 50); by email 3 | 0 |
+//! | list invitations (page) | 5 when one batch fills it (access, the log's counter, a batch: its entries, their records, the slots of its pending invitations; 4 when none is pending); at most 2 + 3·3 = 11 (filtered by state, batches of at least 50); by email 3 | 0 |
 //! | get invitation | 2 | 0 |
 //! | preview | 2 | 0 |
 //! | accept by token / by account / by id (inbox) | 8 / 9 / 8 (4 when the caller already accepted): +2 for the seat, −1 as the delivery is read with the account | 4 |

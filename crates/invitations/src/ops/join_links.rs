@@ -186,12 +186,14 @@ pub fn list_join_links(
         |seq| keys::join_link_log(acc, seq),
         position,
         limit,
+        0,
         |entries: Vec<(i64, JoinLinkId)>| {
-            let ids: Vec<JoinLinkId> = entries.into_iter().map(|(_, id)| id).collect();
-            Ok(read_views(env, &ids, now)?
-                .into_iter()
-                .flatten()
-                .filter(|v| v.link.account_id == *acc)
+            let ids: Vec<JoinLinkId> = entries.iter().map(|(_, id)| id.clone()).collect();
+            Ok(entries
+                .iter()
+                .zip(read_views(env, &ids, now)?)
+                .filter_map(|((seq, _), v)| v.map(|v| (*seq, v)))
+                .filter(|(_, v)| v.link.account_id == *acc)
                 .collect())
         },
     )

@@ -6,10 +6,10 @@ use crate::error::{Error, Result};
 use crate::ids::{AccountId, InvitationId};
 use crate::keys;
 use crate::model::Account;
-use crate::model::{InvitationView, Status};
-use crate::ops::{load_access, load_view, load_views, page_size, Page};
+use crate::model::{InvitationView, State, Status};
+use crate::ops::{load_access, load_view, load_views, log_page, page_size, Page};
 use crate::principal::Principal;
-use crate::store::{self, decode, decode_counter};
+use crate::store::decode_counter;
 use crate::{slots, Env};
 
 #[derive(Clone, Debug, Default)]
@@ -26,9 +26,10 @@ pub const MAX_BATCHES_PER_PAGE: usize = 3;
 /// Records read per batch at least when filtering by state.
 pub const MIN_FILTERED_BATCH: usize = 50;
 
-/// Newest first. Cost: 1 (access) + 1 (the log's counter) + 3 per batch (its
-/// entries, records, slots; +1 per level of splits), at most 2 + 3·3 = 11
-/// round trips, 5 when the first batch fills the page; by email: 3 round
+/// Newest first. Cost: 1 (access) + 1 (the log's counter) + at most 3 per
+/// batch (its entries, records, and the slots of its pending invitations; +1
+/// per level of splits), at most 2 + 3·3 = 11 round trips, 5 when the first
+/// batch fills the page; by email: 3 round
 /// trips (+1 per level). An account made before the invitation log is read
 /// from its slot shards whole (about 100 bytes per address): 1 (access) + 1
 /// per level of shards + 1 per batch.
@@ -43,7 +44,7 @@ pub fn list_invitations(
     let access = load_access(env, principal, acc)?;
     access.reader(principal)?;
     let limit = page_size(env, limit);
-    let keep = |v: &InvitationView| filter.status.is_none_or(|s| v.status == s);
+    let keep = |v: &InvitationView| in_state(filter, v);
 
     if let Some(email) = &filter.email {
         let offset = match cursor {
@@ -115,10 +116,12 @@ pub fn list_invitations(
 }
 
 /// A page of the account's invitation log, newest first, from the cursor's
-/// position down: at most [`MAX_BATCHES_PER_PAGE`] batches, each 1 round trip
-/// for the entries, 1 for their records and 1 for their slots (+1 per level
-/// of splits). An entry is listed once its slot names the invitation: a draft
-/// whose invite lost its address or stopped before claiming it never is.
+/// position down ([`log_page`]): each batch costs 1 round trip for the
+/// entries, 1 for their records, and 1 for the slots of the pending ones
+/// among those kept (+1 per level of splits). A pending entry is listed once
+/// its slot names the invitation: a draft whose invite lost its address or
+/// stopped before claiming it never is. An invitation in any other state was
+/// open once, so its slot is not read.
 fn list_from_log(
     env: &Env,
     account: &Account,
@@ -127,63 +130,55 @@ fn list_from_log(
     cursor: Option<Cursor>,
 ) -> Result<Page<InvitationView>> {
     let acc = &account.id;
-    let mut position = match cursor {
+    let position = match cursor {
         None => decode_counter(env.store.get(&keys::invitation_seq(acc))?.as_deref()),
         Some(Cursor::Log(position)) => position,
         Some(_) => return Err(Error::InvalidCursor),
     };
-    let keep = |v: &InvitationView| filter.status.is_none_or(|s| v.status == s);
-    let mut items = Vec::new();
-    'batches: for _ in 0..MAX_BATCHES_PER_PAGE {
-        if position < 1 || items.len() >= limit {
-            break;
-        }
-        // A state filter may skip most entries: read wider batches then.
-        let want = if filter.status.is_some() {
-            limit.max(MIN_FILTERED_BATCH)
-        } else {
-            limit - items.len()
-        };
-        let low = (position - want as i64 + 1).max(1);
-        let positions: Vec<i64> = (low..=position).rev().collect();
-        let entry_keys: Vec<String> = positions
-            .iter()
-            .map(|p| keys::invitation_log(acc, *p))
-            .collect();
-        let mut entries: Vec<(i64, InvitationId)> = Vec::new();
-        for ((value, key), p) in store::get_many_raw(env.store, &entry_keys)?
-            .iter()
-            .zip(&entry_keys)
-            .zip(&positions)
-        {
-            if let Some(bytes) = value {
-                entries.push((*p, decode(key, bytes)?));
-            }
-        }
-        let ids: Vec<InvitationId> = entries.iter().map(|(_, id)| id.clone()).collect();
-        let found: Vec<(i64, InvitationView)> = entries
-            .iter()
-            .zip(load_views(env, &ids)?)
-            .filter_map(|((p, _), v)| v.map(|v| (*p, v)))
-            .filter(|(_, v)| v.invitation.account_id == *acc)
-            .collect();
-        let emails: Vec<&Email> = found.iter().map(|(_, v)| &v.invitation.email).collect();
-        let slots = slots::slots_of(env, account, &emails)?;
-        for ((p, view), slot) in found.iter().zip(slots) {
-            if items.len() >= limit {
-                position = *p;
-                break 'batches;
-            }
-            let id = &view.invitation.id;
-            let listed = slot.is_some_and(|s| s.latest == *id || s.history.contains(id));
-            if listed && keep(view) {
-                items.push(view.clone());
-            }
-        }
-        position = low - 1;
-    }
-    let next_cursor = (position >= 1).then_some(Cursor::Log(position));
-    Ok(Page { items, next_cursor })
+    // A state filter may skip most entries: read wider batches then.
+    let min_batch = if filter.status.is_some() {
+        MIN_FILTERED_BATCH
+    } else {
+        0
+    };
+    log_page(
+        env,
+        |p| keys::invitation_log(acc, p),
+        position,
+        limit,
+        min_batch,
+        |entries: Vec<(i64, InvitationId)>| {
+            let ids: Vec<InvitationId> = entries.iter().map(|(_, id)| id.clone()).collect();
+            let found: Vec<(i64, InvitationView)> = entries
+                .iter()
+                .zip(load_views(env, &ids)?)
+                .filter_map(|((p, _), v)| v.map(|v| (*p, v)))
+                .filter(|(_, v)| v.invitation.account_id == *acc && in_state(filter, v))
+                .collect();
+            let is_pending = |v: &InvitationView| v.invitation.state == State::Pending;
+            let pending: Vec<&Email> = found
+                .iter()
+                .filter(|(_, v)| is_pending(v))
+                .map(|(_, v)| &v.invitation.email)
+                .collect();
+            let mut slots = slots::slots_of(env, account, &pending)?.into_iter();
+            Ok(found
+                .into_iter()
+                .filter(|(_, v)| {
+                    let id = &v.invitation.id;
+                    !is_pending(v)
+                        || slots
+                            .next()
+                            .flatten()
+                            .is_some_and(|s| s.latest == *id || s.history.contains(id))
+                })
+                .collect())
+        },
+    )
+}
+
+fn in_state(filter: &InvitationFilter, view: &InvitationView) -> bool {
+    filter.status.is_none_or(|s| view.status == s)
 }
 
 /// Cost: 2 round trips.

@@ -36,6 +36,7 @@ pub fn list_members(
         |seq| keys::member_log(acc, seq),
         position,
         limit,
+        0,
         |entries: Vec<(i64, UserId)>| {
             let member_keys: Vec<String> =
                 entries.iter().map(|(_, u)| keys::member(acc, u)).collect();
@@ -46,7 +47,7 @@ pub fn list_members(
                     let m: Member = decode(key, bytes)?;
                     // A member who left and came back has a newer log entry; show them once.
                     if m.is_active() && m.seq == *seq {
-                        members.push(m);
+                        members.push((*seq, m));
                     }
                 }
             }

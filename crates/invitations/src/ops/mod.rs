@@ -36,23 +36,28 @@ pub struct Page<T> {
     pub next_cursor: Option<crate::cursor::Cursor>,
 }
 
-/// A page of an account log read newest first (the member log, the join
-/// link log): at most [`list::MAX_BATCHES_PER_PAGE`] batches of entries from
-/// `position` down; `read` turns each batch's (position, id) pairs into the
-/// items it keeps. Cost: 1 round trip per batch, plus what `read` reads.
+/// A page of an account log read newest first (the invitation log, the
+/// member log, the join link log): at most [`list::MAX_BATCHES_PER_PAGE`]
+/// batches of entries from `position` down, each at least `min_batch`
+/// entries (a filter that skips most entries reads wider). `read` turns a
+/// batch's (position, id) pairs into the items it keeps, each with its
+/// position, newest first; the cursor resumes just below the last item shown.
+/// Cost: 1 round trip per batch, plus what `read` reads.
 pub(crate) fn log_page<Id: DeserializeOwned, T>(
     env: &Env,
     entry_key: impl Fn(i64) -> String,
     mut position: i64,
     limit: usize,
-    mut read: impl FnMut(Vec<(i64, Id)>) -> Result<Vec<T>>,
+    min_batch: usize,
+    mut read: impl FnMut(Vec<(i64, Id)>) -> Result<Vec<(i64, T)>>,
 ) -> Result<Page<T>> {
     let mut items = Vec::new();
     for _ in 0..list::MAX_BATCHES_PER_PAGE {
         if position < 1 || items.len() >= limit {
             break;
         }
-        let low = (position - (limit - items.len()) as i64 + 1).max(1);
+        let room = limit - items.len();
+        let low = (position - room.max(min_batch) as i64 + 1).max(1);
         let seqs: Vec<i64> = (low..=position).rev().collect();
         let entry_keys: Vec<String> = seqs.iter().map(|s| entry_key(*s)).collect();
         let values = store::get_many_raw(env.store, &entry_keys)?;
@@ -62,8 +67,13 @@ pub(crate) fn log_page<Id: DeserializeOwned, T>(
                 ids.push((*seq, decode(key, bytes)?));
             }
         }
-        items.extend(read(ids)?);
+        let mut found = read(ids)?;
         position = low - 1;
+        if found.len() > room {
+            found.truncate(room);
+            position = found.last().map_or(position, |(seq, _)| seq - 1);
+        }
+        items.extend(found.into_iter().map(|(_, item)| item));
     }
     let next_cursor = (position >= 1).then_some(crate::cursor::Cursor::Log(position));
     Ok(Page { items, next_cursor })
