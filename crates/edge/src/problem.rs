@@ -45,7 +45,14 @@ pub struct Problem {
     pub www_authenticate: bool,
     /// Per-item outcomes, when the request had many items.
     pub results: Option<Value>,
+    /// For a failure inside the service: names this occurrence, so the
+    /// operator finds the internal error the log keeps under the same name.
+    pub instance: Option<String>,
 }
+
+/// What a caller reads when the store failed: the store's own error (request
+/// ids, hosts, SDK internals) stays in the log ([`ApiError::internal`]).
+pub const STORE_UNAVAILABLE_DETAIL: &str = "the store did not answer; try again shortly";
 
 fn status_of(kind: Kind) -> (u16, &'static str) {
     match kind {
@@ -61,6 +68,16 @@ fn status_of(kind: Kind) -> (u16, &'static str) {
 }
 
 impl ApiError {
+    /// The internal error behind a problem whose detail does not show it: for
+    /// the log, never for the caller.
+    pub fn internal(&self) -> Option<String> {
+        match self {
+            ApiError::Domain(DomainError::StoreUnavailable(e)) => Some(e.clone()),
+            ApiError::WithResults(inner, _) => inner.internal(),
+            _ => None,
+        }
+    }
+
     pub fn problem(&self) -> Problem {
         let mut p = Problem {
             status: 400,
@@ -72,6 +89,7 @@ impl ApiError {
             allow: None,
             www_authenticate: false,
             results: None,
+            instance: None,
         };
         match self {
             ApiError::Domain(e) => {
@@ -80,6 +98,9 @@ impl ApiError {
                 p.title = title;
                 p.code = e.code();
                 p.retry_after_secs = e.retry_after_secs();
+                if let DomainError::StoreUnavailable(_) = e {
+                    p.detail = STORE_UNAVAILABLE_DETAIL.to_owned();
+                }
                 if let DomainError::Validation(errors) = e {
                     p.errors = errors.clone();
                     p.detail = match errors.as_slice() {
@@ -150,6 +171,7 @@ impl Problem {
                 })
                 .collect(),
             results: self.results.as_ref(),
+            instance: self.instance.as_deref(),
         }
     }
 
@@ -171,6 +193,8 @@ pub struct ProblemBody<'a> {
     pub errors: Vec<FieldErrorBody<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub results: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<&'a str>,
 }
 
 /// One field's complaint in a `400`.

@@ -9,6 +9,13 @@
 //!   of several keys fails, and of one existing key kills the request (it
 //!   sends `KEYS`, not `MGET`); `increment` keeps decimal text (`INCRBY`); a swap of
 //!   an absent key that someone created meanwhile fails (`WATCH`);
+//! * [`Semantics::Dynamo`] is what Spin 4.0.2's `aws_dynamo` store does:
+//!   `increment` reads, then writes on condition that the value is unchanged,
+//!   and fails (it does not retry) when another writer came between; it keeps
+//!   decimal text; `get-many` takes at most 100 distinct keys (`BatchGetItem`),
+//!   `set-many` and `delete-many` at most 25 distinct keys (`BatchWriteItem`),
+//!   and refuse more or repeated keys before writing anything; a swap of an
+//!   absent key fails if someone created it meanwhile (`attribute_not_exists`);
 //! * [`MemStore::fail_call`] breaks the Nth call from now, before or after its
 //!   effect (a lost reply);
 //! * every call is counted ([`MemStore::stats`]), writes apart;
@@ -17,7 +24,7 @@
 
 use crate::store::{Cas, Store, StoreError, SwapError};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Round trips counted since the last reset.
@@ -37,12 +44,33 @@ pub enum FailMode {
 
 type Hook = Arc<dyn Fn() + Send + Sync>;
 
+/// Which of Spin's key-value stores a [`MemStore`] behaves like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Semantics {
+    Sqlite,
+    Redis,
+    Dynamo,
+}
+
+impl Semantics {
+    pub const ALL: [Semantics; 3] = [Semantics::Sqlite, Semantics::Redis, Semantics::Dynamo];
+}
+
+/// DynamoDB's limits on one `BatchGetItem` and one `BatchWriteItem`.
+const DYNAMO_MAX_GET: usize = 100;
+const DYNAMO_MAX_WRITE: usize = 25;
+
+fn has_repeats<'a>(keys: impl Iterator<Item = &'a String>) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    keys.into_iter().any(|k| !seen.insert(k))
+}
+
 #[derive(Default)]
 pub struct MemStore {
     data: Mutex<BTreeMap<String, Vec<u8>>>,
     calls: AtomicU64,
     writes: AtomicU64,
-    redis: AtomicBool,
+    semantics: AtomicU8,
     fail_at: Mutex<Option<(u64, FailMode)>>,
     hook: Mutex<Option<Hook>>,
 }
@@ -66,11 +94,45 @@ impl MemStore {
 
     /// Spin's Redis store instead of its SQLite store (see the module docs).
     pub fn set_redis_semantics(&self, on: bool) {
-        self.redis.store(on, Ordering::SeqCst);
+        self.set_semantics(if on {
+            Semantics::Redis
+        } else {
+            Semantics::Sqlite
+        });
+    }
+
+    /// Behave like this Spin store (see the module docs).
+    pub fn set_semantics(&self, semantics: Semantics) {
+        self.semantics.store(semantics as u8, Ordering::SeqCst);
+    }
+
+    pub fn semantics(&self) -> Semantics {
+        match self.semantics.load(Ordering::SeqCst) {
+            1 => Semantics::Redis,
+            2 => Semantics::Dynamo,
+            _ => Semantics::Sqlite,
+        }
     }
 
     fn redis(&self) -> bool {
-        self.redis.load(Ordering::SeqCst)
+        self.semantics() == Semantics::Redis
+    }
+
+    fn dynamo(&self) -> bool {
+        self.semantics() == Semantics::Dynamo
+    }
+
+    /// Refuses a batch write DynamoDB's `BatchWriteItem` would refuse.
+    fn check_batch_write<'a>(
+        &self,
+        keys: impl Iterator<Item = &'a String> + Clone,
+    ) -> Result<(), StoreError> {
+        if self.dynamo() && (keys.clone().count() > DYNAMO_MAX_WRITE || has_repeats(keys)) {
+            return Err(StoreError(
+                "ValidationException: too many or repeated items in BatchWriteItem".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Makes the `n`th call from now (1 is the next call) fail.
@@ -139,6 +201,42 @@ impl MemStore {
     }
 }
 
+impl MemStore {
+    /// Spin's DynamoDB `increment`: a consistent read, then a write on
+    /// condition that the value is still what was read. One call for the
+    /// caller; other threads may run between the read and the write.
+    fn dynamo_increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+        let fail = self.enter(true);
+        if fail == Some(FailMode::Before) {
+            return Err(StoreError("injected failure".into()));
+        }
+        let read = self.data.lock().unwrap().get(key).cloned();
+        let hook = self.hook.lock().unwrap().clone();
+        if let Some(hook) = hook {
+            hook();
+        }
+        let mut d = self.data.lock().unwrap();
+        if d.get(key) != read.as_ref() {
+            return Err(StoreError(
+                "TransactionCanceledException: ConditionalCheckFailed".into(),
+            ));
+        }
+        let current = match &read {
+            None => 0,
+            Some(v) => std::str::from_utf8(v)
+                .ok()
+                .and_then(|t| t.parse().ok())
+                .ok_or_else(|| StoreError(format!("{key} does not hold a counter")))?,
+        };
+        let next = current + delta;
+        d.insert(key.to_owned(), next.to_string().into_bytes());
+        if fail == Some(FailMode::After) {
+            return Err(StoreError("injected failure after the effect".into()));
+        }
+        Ok(next)
+    }
+}
+
 impl Store for MemStore {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.run(false, |d| Ok(d.get(key).cloned()))
@@ -146,7 +244,11 @@ impl Store for MemStore {
 
     fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
         let redis = self.redis();
+        let dynamo = self.dynamo();
         self.run(false, |d| match keys {
+            _ if dynamo && (keys.len() > DYNAMO_MAX_GET || has_repeats(keys.iter())) => Err(
+                StoreError("ValidationException: too many or repeated keys in BatchGetItem".into()),
+            ),
             // Spin's Redis store sends `KEYS k1 k2 ...`: Redis refuses it...
             [_, _, ..] if redis => Err(StoreError(
                 "ResponseError: wrong number of arguments for 'keys' command".into(),
@@ -171,7 +273,9 @@ impl Store for MemStore {
     }
 
     fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        let refused = self.check_batch_write(entries.iter().map(|(k, _)| k));
         self.run(true, |d| {
+            refused?;
             for (k, v) in entries {
                 d.insert(k.clone(), v.clone());
             }
@@ -187,7 +291,9 @@ impl Store for MemStore {
     }
 
     fn delete_many(&self, keys: &[String]) -> Result<(), StoreError> {
+        let refused = self.check_batch_write(keys.iter());
         self.run(true, |d| {
+            refused?;
             for k in keys {
                 d.remove(k);
             }
@@ -196,6 +302,9 @@ impl Store for MemStore {
     }
 
     fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+        if self.dynamo() {
+            return self.dynamo_increment(key, delta);
+        }
         let redis = self.redis();
         self.run(true, |d| {
             let not_a_counter = || StoreError(format!("{key} does not hold a counter"));
@@ -233,12 +342,14 @@ impl Store for MemStore {
 
     fn cas_swap(&self, cas: Cas, value: &[u8]) -> Result<(), SwapError> {
         let redis = self.redis();
+        let upserts = self.semantics() == Semantics::Sqlite;
         let swapped = self.run(true, |d| {
             let stored = d.get(&cas.key);
             let matches = match (&cas.current, stored) {
                 // Spin's SQLite store: an absent key is upserted, whatever is there now.
-                (None, _) if !redis => true,
-                // Redis `WATCH`es the key, absent or not.
+                (None, _) if upserts => true,
+                // Redis `WATCH`es the key, absent or not; DynamoDB's swap is
+                // conditional on `attribute_not_exists`.
                 (None, now) => now.is_none(),
                 (Some(read), Some(now)) => read == now,
                 (Some(_), None) => false,

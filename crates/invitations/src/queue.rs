@@ -56,9 +56,7 @@ pub(crate) fn entries(env: &Env, items: &[(Timestamp, DueItem)]) -> Result<Vec<(
     }
     let mut out = Vec::with_capacity(items.len());
     for (bucket, items) in by_bucket {
-        let last = env
-            .store
-            .increment(&keys::due_count(bucket), items.len() as i64)?;
+        let last = store::increment(env.store, &keys::due_count(bucket), items.len() as i64)?;
         let first = last - items.len() as i64 + 1;
         for (i, item) in items.into_iter().enumerate() {
             out.push((keys::due_entry(bucket, first + i as i64), encode(item)));
@@ -67,8 +65,9 @@ pub(crate) fn entries(env: &Env, items: &[(Timestamp, DueItem)]) -> Result<Vec<(
     Ok(out)
 }
 
-/// Counter reads per `get-many` while stepping over queue minutes.
-const BUCKETS_PER_READ: i64 = 500;
+/// Counter reads per `get-many` while stepping over queue minutes: as many
+/// as one DynamoDB `BatchGetItem` takes.
+const BUCKETS_PER_READ: i64 = store::MAX_BATCH_READ as i64;
 
 /// The queue entries one sweep run handles, and where the next run starts.
 pub(crate) struct Scan {
@@ -84,7 +83,7 @@ pub(crate) struct Scan {
 
 /// Walks the minutes from `bucket` (entry `next`) up to `stop` (exclusive),
 /// taking at most `sweep_max_items` entries and stepping over at most
-/// `sweep_max_buckets` minutes. Cost: 1 round trip per 500 minutes.
+/// `sweep_max_buckets` minutes. Cost: 1 round trip per 100 minutes.
 pub(crate) fn scan(env: &Env, mut bucket: i64, mut next: i64, stop: i64) -> Result<Scan> {
     let policy = env.policy;
     let mut entry_keys: Vec<String> = Vec::new();

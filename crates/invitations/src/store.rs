@@ -77,8 +77,15 @@ pub(crate) fn get_json<T: DeserializeOwned>(store: &dyn Store, key: &str) -> Res
     }
 }
 
+/// The most keys one batch call of Spin's DynamoDB store takes: it sends a
+/// whole `get-many` as one `BatchGetItem` (at most 100 keys) and a whole
+/// `set-many` or `delete-many` as one `BatchWriteItem` (at most 25), and
+/// DynamoDB refuses a batch that names a key twice.
+pub(crate) const MAX_BATCH_READ: usize = 100;
+pub(crate) const MAX_BATCH_WRITE: usize = 25;
+
 /// Reads many keys: one `get-many` round trip where the store gets it right,
-/// else one `get` per key.
+/// else one `get` per key. A key asked for twice is read once.
 ///
 /// Spin's Redis store (3.5 through 4.0.2) implements `get-many` with Redis
 /// `KEYS` instead of `MGET`: with several keys Redis refuses the command, and
@@ -87,30 +94,113 @@ pub(crate) fn get_json<T: DeserializeOwned>(store: &dyn Store, key: &str) -> Res
 /// single key is always read with `get`, and a batch that fails (or answers
 /// the wrong number of values) is read again key by key. On SQLite a batch
 /// costs 1 round trip; on Redis it costs 1 refused call + 1 per key, which a
-/// list page bounds by its `limit`. An empty list costs nothing.
+/// list page bounds by its `limit`. On DynamoDB a batch of more than
+/// [`MAX_BATCH_READ`] keys is refused and read again in batches of that size.
+/// An empty list costs nothing.
 pub(crate) fn get_many_raw(store: &dyn Store, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut distinct: Vec<String> = Vec::new();
+    for k in keys {
+        index.entry(k.as_str()).or_insert_with(|| {
+            distinct.push(k.clone());
+            distinct.len() - 1
+        });
+    }
+    if distinct.len() == keys.len() {
+        return read_distinct(store, keys);
+    }
+    let values = read_distinct(store, &distinct)?;
+    Ok(keys
+        .iter()
+        .map(|k| values[index[k.as_str()]].clone())
+        .collect())
+}
+
+fn read_distinct(store: &dyn Store, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
     match keys {
         [] => Ok(Vec::new()),
         [key] => Ok(vec![store.get(key)?]),
         _ => match store.get_many(keys) {
             Ok(values) if values.len() == keys.len() => Ok(values),
+            Err(_) if keys.len() > MAX_BATCH_READ => {
+                let mut values = Vec::with_capacity(keys.len());
+                for batch in keys.chunks(MAX_BATCH_READ) {
+                    values.extend(read_distinct(store, batch)?);
+                }
+                Ok(values)
+            }
             _ => keys.iter().map(|k| Ok(store.get(k)?)).collect(),
         },
     }
 }
 
+/// Writes many keys in one `set-many` (a key given twice: the last value).
+/// A batch the store refuses that is larger than [`MAX_BATCH_WRITE`] is
+/// written again in batches of that size (DynamoDB). A `set-many` is one
+/// transaction on SQLite and not one on DynamoDB: nothing here relies on it
+/// being atomic (the order of writes is what keeps a crash harmless).
 pub(crate) fn set_many(store: &dyn Store, entries: &[(String, Vec<u8>)]) -> Result<()> {
-    if entries.is_empty() {
-        return Ok(());
+    let mut last: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, (k, _)) in entries.iter().enumerate() {
+        last.insert(k, i);
     }
-    Ok(store.set_many(entries)?)
+    if last.len() == entries.len() {
+        return write_in_batches(entries, |b| store.set_many(b));
+    }
+    let distinct: Vec<(String, Vec<u8>)> = entries
+        .iter()
+        .enumerate()
+        .filter(|(i, (k, _))| last[k.as_str()] == *i)
+        .map(|(_, e)| e.clone())
+        .collect();
+    write_in_batches(&distinct, |b| store.set_many(b))
 }
 
+/// Deletes many keys in one `delete-many` (batched as [`set_many`] is).
 pub(crate) fn delete_many(store: &dyn Store, keys: &[String]) -> Result<()> {
-    if keys.is_empty() {
+    let mut seen = std::collections::HashSet::new();
+    let distinct: Vec<String> = keys.iter().filter(|k| seen.insert(*k)).cloned().collect();
+    write_in_batches(&distinct, |b| store.delete_many(b))
+}
+
+fn write_in_batches<T>(
+    items: &[T],
+    write: impl Fn(&[T]) -> std::result::Result<(), StoreError>,
+) -> Result<()> {
+    if items.is_empty() {
         return Ok(());
     }
-    Ok(store.delete_many(keys)?)
+    match write(items) {
+        Ok(()) => Ok(()),
+        Err(_) if items.len() > MAX_BATCH_WRITE => {
+            for batch in items.chunks(MAX_BATCH_WRITE) {
+                write(batch)?;
+            }
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// How often an `increment` that failed is tried again. Spin's DynamoDB
+/// store reads the counter and then writes it on condition that nobody wrote
+/// between, and reports a failure (it does not retry) when somebody did; so
+/// every concurrent `increment` of one counter but one fails there. A retry
+/// after a failure whose effect happened (a lost reply) counts twice; every
+/// counter here tolerates that: log and queue positions leave a gap that
+/// readers step over, a join link's use count errs on the side of fewer uses.
+pub(crate) const INCREMENT_ATTEMPTS: usize = 16;
+
+/// `increment`, tried again on failure (see [`INCREMENT_ATTEMPTS`]).
+pub(crate) fn increment(store: &dyn Store, key: &str, delta: i64) -> Result<i64> {
+    let mut failure = None;
+    for _ in 0..INCREMENT_ATTEMPTS {
+        match store.increment(key, delta) {
+            Ok(value) => return Ok(value),
+            Err(e) => failure = Some(e),
+        }
+    }
+    Err(failure.expect("at least one attempt").into())
 }
 
 /// Reads a counter written by `increment` without changing it. Spin's SQLite

@@ -7,6 +7,7 @@ use common::sched::race;
 use common::*;
 use invitations::error::Error;
 use invitations::ids::UserId;
+use invitations::memstore::Semantics;
 use invitations::model::Status;
 use invitations::ops::accept::accept_by_token;
 use invitations::ops::cancel::cancel;
@@ -20,16 +21,16 @@ const SEEDS: u64 = 40;
 /// One racing thread's work.
 type Task<'a, T> = Box<dyn FnOnce() -> Result<T, Error> + Send + 'a>;
 
-fn modes() -> [bool; 2] {
-    [false, true]
+fn modes() -> [Semantics; 3] {
+    Semantics::ALL
 }
 
 #[test]
 fn ten_invites_of_one_address_leave_one_open_invitation() {
-    for redis in modes() {
+    for store in modes() {
         for seed in 0..SEEDS {
             let w = World::new(seed);
-            w.store.set_redis_semantics(redis);
+            w.store.set_semantics(store);
             let owner = user("owner");
             let acc = w.create_account(&owner);
             let randoms: Vec<SeededRandom> = (0..10).map(|i| task_random(seed, i)).collect();
@@ -54,7 +55,7 @@ fn ten_invites_of_one_address_leave_one_open_invitation() {
                 .iter()
                 .filter(|o| o.as_ref().unwrap().results[0].status == InviteStatus::Created)
                 .count();
-            assert_eq!(created, 1, "seed {seed} redis {redis}");
+            assert_eq!(created, 1, "seed {seed} {store:?}");
             check_invariants(&w.store, w.now());
         }
     }
@@ -62,10 +63,10 @@ fn ten_invites_of_one_address_leave_one_open_invitation() {
 
 #[test]
 fn twenty_accepts_of_one_token_make_one_membership() {
-    for redis in modes() {
+    for store in modes() {
         for seed in 0..SEEDS {
             let w = World::new(seed);
-            w.store.set_redis_semantics(redis);
+            w.store.set_semantics(store);
             let owner = user("owner");
             let acc = w.create_account(&owner);
             let (_, token) = w.invite_one(&owner, &acc, "bob@example.com");
@@ -121,10 +122,10 @@ fn twenty_accepts_of_one_token_make_one_membership() {
 
 #[test]
 fn accept_racing_cancel_ends_in_exactly_one() {
-    for redis in modes() {
+    for store in modes() {
         for seed in 0..SEEDS {
             let w = World::new(seed);
-            w.store.set_redis_semantics(redis);
+            w.store.set_semantics(store);
             let owner = user("owner");
             let acc = w.create_account(&owner);
             let (id, token) = w.invite_one(&owner, &acc, "bob@example.com");
@@ -169,10 +170,10 @@ fn accept_racing_cancel_ends_in_exactly_one() {
 
 #[test]
 fn accept_racing_decline_ends_in_exactly_one() {
-    for redis in modes() {
+    for store in modes() {
         for seed in 0..SEEDS {
             let w = World::new(seed);
-            w.store.set_redis_semantics(redis);
+            w.store.set_semantics(store);
             let owner = user("owner");
             let acc = w.create_account(&owner);
             let (id, token) = w.invite_one(&owner, &acc, "bob@example.com");
@@ -207,7 +208,7 @@ fn accept_racing_decline_ends_in_exactly_one() {
                     );
                     assert_eq!(e, Error::InvitationDeclined);
                 }
-                other => panic!("seed {seed} redis {redis}: {other:?}"),
+                other => panic!("seed {seed} {store:?}: {other:?}"),
             }
             check_invariants(&w.store, w.now());
         }
@@ -222,10 +223,10 @@ fn ten_concurrent_changes_of_one_member_are_applied_one_after_another() {
     use invitations::effects::Subject;
     use invitations::ops::update_member::{update_member, MemberPatch};
     use invitations::values::AccessGroups;
-    for redis in modes() {
+    for store in modes() {
         for seed in 0..SEEDS / 4 {
             let w = World::new(seed);
-            w.store.set_redis_semantics(redis);
+            w.store.set_semantics(store);
             let owner = user("owner");
             let acc = w.create_account(&owner);
             let (_, token) = w.invite_one(&owner, &acc, "bob@example.com");
@@ -263,13 +264,13 @@ fn ten_concurrent_changes_of_one_member_are_applied_one_after_another() {
                     }
                     // Out of compare-and-swap attempts: refused whole, retryable.
                     Err(Error::Contended) => {}
-                    Err(e) => panic!("seed {seed} redis {redis}: {e:?}"),
+                    Err(e) => panic!("seed {seed} {store:?}: {e:?}"),
                 }
             }
             assert!(!changes.is_empty(), "seed {seed}");
             let now = invitations::ops::members::get_member(&w.env(), &owner, &acc, &bob).unwrap();
             let now = now.access_groups.as_slice().to_vec();
-            if !redis {
+            if store != Semantics::Redis {
                 // An exact compare-and-swap: the changes form one chain from
                 // where bob started to where he is.
                 let mut at = vec!["eng".to_owned()];
@@ -305,10 +306,10 @@ fn ten_concurrent_changes_of_one_member_are_applied_one_after_another() {
 
 #[test]
 fn invite_racing_renewal_of_an_expired_invitation_leaves_one_open() {
-    for redis in modes() {
+    for store in modes() {
         for seed in 0..SEEDS {
             let w = World::new(seed);
-            w.store.set_redis_semantics(redis);
+            w.store.set_semantics(store);
             let owner = user("owner");
             let acc = w.create_account(&owner);
             let (id, _) = w.invite_one(&owner, &acc, "bob@example.com");
@@ -336,7 +337,7 @@ fn invite_racing_renewal_of_an_expired_invitation_leaves_one_open() {
             assert_eq!(
                 outs.iter().filter(|x| **x).count(),
                 1,
-                "seed {seed} redis {redis}: {outs:?}"
+                "seed {seed} {store:?}: {outs:?}"
             );
             check_invariants(&w.store, w.now());
         }
@@ -347,10 +348,10 @@ fn invite_racing_renewal_of_an_expired_invitation_leaves_one_open() {
 fn resend_racing_expiry_and_a_new_invite_leaves_one_open() {
     // The resend reads the invitation while it is still open; the clock then
     // passes its expiry and an invite for the same address runs.
-    for redis in modes() {
+    for store in modes() {
         for seed in 0..SEEDS {
             let w = World::new(seed);
-            w.store.set_redis_semantics(redis);
+            w.store.set_semantics(store);
             let owner = user("owner");
             let acc = w.create_account(&owner);
             let mut req = request(&["bob@example.com"]);
@@ -384,7 +385,7 @@ fn resend_racing_expiry_and_a_new_invite_leaves_one_open() {
             assert_eq!(
                 outs.iter().filter(|x| **x).count(),
                 1,
-                "seed {seed} redis {redis}: {outs:?}"
+                "seed {seed} {store:?}: {outs:?}"
             );
             check_invariants(&w.store, w.now());
         }
@@ -393,10 +394,10 @@ fn resend_racing_expiry_and_a_new_invite_leaves_one_open() {
 
 #[test]
 fn purge_racing_a_renewal_never_deletes_a_renewed_invitation() {
-    for redis in modes() {
+    for store in modes() {
         for seed in 0..SEEDS {
             let w = World::new(seed);
-            w.store.set_redis_semantics(redis);
+            w.store.set_semantics(store);
             let owner = user("owner");
             let acc = w.create_account(&owner);
             let (id, _) = w.invite_one(&owner, &acc, "bob@example.com");
@@ -449,12 +450,12 @@ fn purge_racing_a_renewal_never_deletes_a_renewed_invitation() {
 #[test]
 fn invites_racing_through_splitting_shards_leave_one_open_invitation_per_address() {
     let addresses = ["a", "b", "c", "d", "e", "f", "g", "h"].map(|n| format!("{n}@example.com"));
-    for redis in modes() {
+    for store in modes() {
         for seed in 0..SEEDS {
             let mut w = World::new(seed);
             w.policy.shards = 1;
             w.policy.slot_shard_max_bytes = 200;
-            w.store.set_redis_semantics(redis);
+            w.store.set_semantics(store);
             let owner = user("owner");
             let acc = w.create_account(&owner);
             let randoms: Vec<SeededRandom> = (0..6).map(|i| task_random(seed, i)).collect();
@@ -482,7 +483,7 @@ fn invites_racing_through_splitting_shards_leave_one_open_invitation_per_address
                 .flat_map(|o| o.as_ref().unwrap().results.iter())
                 .filter(|r| r.status == InviteStatus::Created)
                 .count();
-            assert_eq!(created, addresses.len(), "seed {seed} redis {redis}");
+            assert_eq!(created, addresses.len(), "seed {seed} {store:?}");
             // At most one open invitation per address among those reachable.
             check_invariants(&w.store, w.now());
             let shards = w
@@ -490,7 +491,7 @@ fn invites_racing_through_splitting_shards_leave_one_open_invitation_per_address
                 .entries_with_prefix(&format!("v1/acct/{acc}/slots/"));
             assert!(
                 shards.iter().any(|(k, _)| !is_account_shard(k)),
-                "seed {seed} redis {redis}: the shard split"
+                "seed {seed} {store:?}: the shard split"
             );
         }
     }

@@ -9,7 +9,7 @@ use invitations::effects::{EventKind, Subject};
 use invitations::email::Domain;
 use invitations::error::Error;
 use invitations::ids::AccountId;
-use invitations::memstore::FailMode;
+use invitations::memstore::{FailMode, Semantics};
 use invitations::model::LinkStatus;
 use invitations::ops::join_links::{
     create_join_link, get_join_link, list_join_links, preview_join_link, redeem_join_link,
@@ -204,10 +204,10 @@ fn revoked_expired_and_unknown_links() {
 
 #[test]
 fn fifty_concurrent_redeems_of_ten_uses_make_ten_members() {
-    for redis in [false, true] {
+    for store in Semantics::ALL {
         for seed in 0..6 {
             let w = World::new(seed);
-            w.store.set_redis_semantics(redis);
+            w.store.set_semantics(store);
             let owner = user("owner");
             let acc = w.create_account(&owner);
             let token = link(&w, &owner, &acc, 10);
@@ -232,7 +232,7 @@ fn fifty_concurrent_redeems_of_ten_uses_make_ten_members() {
                 .collect();
             let outs = race(&w.store, seed, tasks);
             let joined = outs.iter().filter(|o| matches!(o, Ok(true))).count();
-            assert_eq!(joined, 10, "seed {seed} redis {redis}");
+            assert_eq!(joined, 10, "seed {seed} {store:?}");
             assert!(outs
                 .iter()
                 .all(|o| matches!(o, Ok(true) | Err(Error::JoinLinkUsedUp))));

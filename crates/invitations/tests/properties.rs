@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use invitations::email::Email;
 use invitations::ids::{InvitationId, UserId};
-use invitations::memstore::FailMode;
+use invitations::memstore::{FailMode, Semantics};
 use invitations::ops::accept::accept_by_token;
 use invitations::ops::accounts::{update_account, AccountPatch};
 use invitations::ops::cancel::cancel;
@@ -92,7 +92,7 @@ proptest! {
     #[test]
     fn random_operations_keep_the_invariants(
         ops in prop::collection::vec(op(), 1..40),
-        redis in any::<bool>(),
+        store in prop_oneof![Just(Semantics::Sqlite), Just(Semantics::Redis), Just(Semantics::Dynamo)],
         seed in any::<u64>(),
         break_at in prop::option::of((1u64..400, any::<bool>())),
         splits in any::<bool>(),
@@ -103,7 +103,7 @@ proptest! {
             w.policy.shards = 1;
             w.policy.slot_shard_max_bytes = 200;
         }
-        w.store.set_redis_semantics(redis);
+        w.store.set_semantics(store);
         let owner = user("owner");
         let acc = w.create_account(&owner);
         if let Some((n, after)) = break_at {

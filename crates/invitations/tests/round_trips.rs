@@ -299,6 +299,53 @@ fn on_spins_redis_store_batch_reads_fall_back_to_one_get_per_key() {
     assert_eq!(costs[1], (3 + 1 + 51 + 101 + 17, 13, 10), "Redis");
 }
 
+/// Spin's DynamoDB store sends a whole `get-many` as one `BatchGetItem` (100
+/// keys at most) and a whole `set-many` or `delete-many` as one
+/// `BatchWriteItem` (25 at most), repeated keys refused: the batches the
+/// domain makes are cut to fit, and every operation works there. Reading or
+/// writing one oversized batch fails this test.
+#[test]
+fn on_spins_dynamodb_store_batches_fit_its_limits() {
+    let w = World::new(14);
+    w.store
+        .set_semantics(invitations::memstore::Semantics::Dynamo);
+    let owner = user("owner");
+    let acc = w.create_account(&owner);
+    let emails: Vec<String> = (0..100).map(|i| format!("p{i}@example.com")).collect();
+    let refs: Vec<&str> = emails.iter().map(|s| s.as_str()).collect();
+    let bulk = w.invite(&owner, &acc, &refs).unwrap();
+    assert_eq!(bulk.created(), 100);
+    before_sending(&w.env(), &bulk.mails, &bulk.leftovers).unwrap();
+    let outcomes: Vec<_> = bulk
+        .mails
+        .iter()
+        .map(|m| (m.invitation.clone(), Ok(())))
+        .collect();
+    record_deliveries(&w.env(), &outcomes).unwrap();
+    assert_eq!(list_all(&w, &owner, &acc, 100).len(), 100);
+    let first = &bulk.mails[0];
+    let invitee = user(first.invitation.email().as_str().split('@').next().unwrap());
+    accept_by_token(&w.env(), &invitee, &first.token).unwrap();
+    // A day past every expiry, after 500 idle minutes: the sweep expires 99
+    // invitations and steps over the minutes in reads of 100 counters.
+    w.advance(31 * 24 * 3600);
+    let run = invitations::ops::sweep::sweep(&w.env()).unwrap();
+    let expired = list_invitations(
+        &w.env(),
+        &owner,
+        &acc,
+        &InvitationFilter {
+            status: Some(invitations::model::Status::Expired),
+            email: None,
+        },
+        Some(100),
+        None,
+    )
+    .unwrap();
+    assert_eq!(expired.items.len(), 99, "{run:?}");
+    check_invariants(&w.store, w.now());
+}
+
 /// Durable write transactions per operation, uncontended: on Spin's SQLite
 /// store each `set`, `delete`, `increment` and swap is its own flushed
 /// transaction and a `set-many`/`delete-many` is one for all its keys, so

@@ -8,7 +8,7 @@ use common::sched::race;
 use common::*;
 use invitations::error::Error;
 use invitations::ids::AccountId;
-use invitations::memstore::FailMode;
+use invitations::memstore::{FailMode, Semantics};
 use invitations::ops::accept::accept_by_token;
 use invitations::ops::accounts::{get_account, update_account, AccountPatch};
 use invitations::ops::cancel::cancel;
@@ -267,10 +267,10 @@ fn seat_limits_parse_within_bounds() {
 
 #[test]
 fn ten_concurrent_invites_with_one_seat_left_create_exactly_one() {
-    for redis in [false, true] {
+    for store in Semantics::ALL {
         for seed in 0..20 {
             let w = World::new(seed);
-            w.store.set_redis_semantics(redis);
+            w.store.set_semantics(store);
             let owner = user("owner");
             let acc = w.create_account(&owner);
             limit(&w, &owner, &acc, Some(2));
@@ -296,20 +296,20 @@ fn ten_concurrent_invites_with_one_seat_left_create_exactly_one() {
                 .collect();
             let outs = race(&w.store, seed, tasks);
             let created: usize = outs.iter().map(|o| *o.as_ref().unwrap()).sum();
-            assert_eq!(created, 1, "seed {seed} redis {redis}: {outs:?}");
+            assert_eq!(created, 1, "seed {seed} {store:?}: {outs:?}");
             let usage = seat_usage(&w.store, &acc, w.now());
             assert_eq!((usage.members, usage.open), (1, 1));
-            assert!(usage.exact(), "seed {seed} redis {redis}: {usage:?}");
+            assert!(usage.exact(), "seed {seed} {store:?}: {usage:?}");
         }
     }
 }
 
 #[test]
 fn concurrent_redeems_and_invites_never_pass_the_limit() {
-    for redis in [false, true] {
+    for store in Semantics::ALL {
         for seed in 0..10 {
             let w = World::new(seed);
-            w.store.set_redis_semantics(redis);
+            w.store.set_semantics(store);
             let owner = user("owner");
             let acc = w.create_account(&owner);
             let token = link(&w, &owner, &acc, 50);
@@ -342,7 +342,7 @@ fn concurrent_redeems_and_invites_never_pass_the_limit() {
             for o in &outs {
                 assert!(
                     matches!(o, Ok(_) | Err(Error::SeatLimitReached)),
-                    "seed {seed} redis {redis}: {o:?}"
+                    "seed {seed} {store:?}: {o:?}"
                 );
             }
             let admitted: usize = outs.iter().filter_map(|o| o.as_ref().ok()).sum();
@@ -352,8 +352,8 @@ fn concurrent_redeems_and_invites_never_pass_the_limit() {
                 "every free seat is used, no more: {usage:?} {outs:?}"
             );
             let usage = seat_usage(&w.store, &acc, w.now());
-            assert_eq!(usage.used(), 6, "seed {seed} redis {redis}: {usage:?}");
-            assert!(usage.exact(), "seed {seed} redis {redis}: {usage:?}");
+            assert_eq!(usage.used(), 6, "seed {seed} {store:?}: {usage:?}");
+            assert!(usage.exact(), "seed {seed} {store:?}: {usage:?}");
         }
     }
 }
@@ -415,24 +415,24 @@ fn a_failure_at_any_store_call_never_passes_the_limit() {
 /// change the invitation cannot be finished after the expiry).
 #[test]
 fn an_accept_failed_at_any_store_call_counts_its_member_when_retried() {
-    let setup = |redis: bool| {
+    let setup = |store: Semantics| {
         let w = World::new(11);
-        w.store.set_redis_semantics(redis);
+        w.store.set_semantics(store);
         let owner = user("owner");
         let acc = w.create_account(&owner);
         let (_, token) = w.invite_one(&owner, &acc, "ann@example.com");
         (w, acc, token)
     };
-    let (probe, _, token) = setup(true);
+    let (probe, _, token) = setup(Semantics::Redis);
     probe.store.reset_stats();
     accept_by_token(&probe.env(), &user("ann"), &token).unwrap();
     let calls = probe.store.stats().calls + 2;
 
-    for redis in [false, true] {
+    for store in Semantics::ALL {
         for mode in [FailMode::Before, FailMode::After] {
             for late in [false, true] {
                 for n in 1..=calls {
-                    let (w, acc, token) = setup(redis);
+                    let (w, acc, token) = setup(store);
                     w.store.fail_call(n, mode);
                     let _ = accept_by_token(&w.env(), &user("ann"), &token);
                     if late {
@@ -440,7 +440,7 @@ fn an_accept_failed_at_any_store_call_counts_its_member_when_retried() {
                     }
                     let _ = accept_by_token(&w.env(), &user("ann"), &token);
                     let usage = seat_usage(&w.store, &acc, w.now());
-                    let case = format!("redis {redis}, {mode:?} at call {n}, late {late}");
+                    let case = format!("{store:?}, {mode:?} at call {n}, late {late}");
                     if late {
                         // Expired unless the first accept changed it.
                         let members = usage.members;
@@ -460,33 +460,30 @@ fn an_accept_failed_at_any_store_call_counts_its_member_when_retried() {
 /// the invitation's expiry, whichever expiry that is.
 #[test]
 fn a_resend_failed_at_any_store_call_holds_the_seat_until_the_expiry() {
-    let setup = |redis: bool| {
+    let setup = |store: Semantics| {
         let w = World::new(12);
-        w.store.set_redis_semantics(redis);
+        w.store.set_semantics(store);
         let owner = user("owner");
         let acc = w.create_account(&owner);
         let (id, _) = w.invite_one(&owner, &acc, "ann@example.com");
         w.advance(DAY);
         (w, owner, acc, id)
     };
-    let (probe, owner, acc, id) = setup(true);
+    let (probe, owner, acc, id) = setup(Semantics::Redis);
     probe.store.reset_stats();
     resend(&probe.env(), &owner, &acc, &id).unwrap();
     let calls = probe.store.stats().calls + 2;
 
-    for redis in [false, true] {
+    for store in Semantics::ALL {
         for mode in [FailMode::Before, FailMode::After] {
             for n in 1..=calls {
-                let (w, owner, acc, id) = setup(redis);
+                let (w, owner, acc, id) = setup(store);
                 w.store.fail_call(n, mode);
                 let _ = resend(&w.env(), &owner, &acc, &id);
                 // check_invariants compares every open hold with its expiry.
                 check_invariants(&w.store, w.now());
                 let usage = seat_usage(&w.store, &acc, w.now());
-                assert!(
-                    usage.exact(),
-                    "redis {redis}, {mode:?} at call {n}: {usage:?}"
-                );
+                assert!(usage.exact(), "{store:?}, {mode:?} at call {n}: {usage:?}");
             }
         }
     }

@@ -69,7 +69,15 @@ pub fn no_content() -> Response {
 }
 
 pub fn problem(e: &ApiError) -> Response {
-    let p = e.problem();
+    let mut p = e.problem();
+    if let Some(internal) = e.internal() {
+        // The caller gets a name for this failure; the log gets the failure.
+        let mut bytes = [0u8; 8];
+        invitations::random::Random::fill(&crate::platform::HostRandom, &mut bytes);
+        let name: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        eprintln!("incident {name}: {}: {internal}", p.code);
+        p.instance = Some(format!("urn:invitations:incident:{name}"));
+    }
     let mut b = Response::builder();
     b.status(p.status)
         .header("content-type", "application/problem+json");

@@ -8,8 +8,9 @@
 //! | variable | meaning |
 //! | --- | --- |
 //! | `SPIN` | path of a `spin` binary: run on real Spin (unset: the test host) |
-//! | `E2E_KV` | `sqlite` (default) or `redis`: on real Spin, the store behind `default` (from `runtime-config/redis.toml`); on the host, Spin's Redis semantics switched on |
+//! | `E2E_KV` | `sqlite` (default), `redis` or `dynamodb`: on real Spin, the store behind `default` (from `runtime-config/redis.toml` or `runtime-config/dynamodb.toml`); on the host, Spin's Redis or DynamoDB semantics switched on |
 //! | `REDIS_SERVER` | the `redis-server` binary (default: found on `PATH`) |
+//! | `MOTO_PYTHON` | a Python with `moto[server]` installed, for a local DynamoDB (default: `python3`); it runs `tests/dev/dynamodb/serial_moto.py` |
 
 use anyhow::{bail, Context};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -23,6 +24,8 @@ use std::time::{Duration, Instant};
 pub enum Kv {
     Sqlite,
     Redis,
+    /// Spin's `aws_dynamo` store, against a local DynamoDB (moto).
+    Dynamo,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,8 +53,12 @@ impl Platform {
         let kv = match std::env::var("E2E_KV").as_deref() {
             Err(_) | Ok("") | Ok("sqlite") => Kv::Sqlite,
             Ok("redis") => Kv::Redis,
-            Ok(other) => panic!("E2E_KV must be `sqlite` or `redis`, not `{other}`"),
+            Ok("dynamodb") => Kv::Dynamo,
+            Ok(other) => panic!("E2E_KV must be `sqlite`, `redis` or `dynamodb`, not `{other}`"),
         };
+        if kv == Kv::Dynamo && runtime == Runtime::Host {
+            panic!("E2E_KV=dynamodb runs on real Spin only: set SPIN too (the host has no DynamoDB semantics; the domain's tests do)");
+        }
         Platform { runtime, kv }
     }
 
@@ -139,6 +146,100 @@ impl Drop for RedisServer {
     }
 }
 
+/// A local DynamoDB (the `moto` server, serving one request at a time: see
+/// `tests/dev/dynamodb/serial_moto.py`) on a free loopback port, with the
+/// app's table made; stopped on drop. Spin's AWS SDK reaches it through
+/// `AWS_ENDPOINT_URL` when the runtime config names no keys.
+pub struct DynamoServer {
+    child: Child,
+    pub port: u16,
+}
+
+/// The table `runtime-config/dynamodb.toml` names, and its region.
+pub const DYNAMO_TABLE: &str = "invitations";
+pub const DYNAMO_REGION: &str = "us-east-1";
+
+impl DynamoServer {
+    pub fn start() -> anyhow::Result<DynamoServer> {
+        let python = std::env::var("MOTO_PYTHON").unwrap_or_else(|_| "python3".into());
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("dynamodb/serial_moto.py");
+        let mut last_error = None;
+        for _ in 0..3 {
+            let port = free_port()?;
+            let mut child = Command::new(&python)
+                .arg(&script)
+                .arg(port.to_string())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .with_context(|| format!("cannot run {python} (with moto[server] installed)"))?;
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            match wait_for_port(addr, &mut child, Duration::from_secs(60)) {
+                Ok(true) => {
+                    let server = DynamoServer { child, port };
+                    server.create_table()?;
+                    return Ok(server);
+                }
+                Ok(false) => {
+                    kill_group(&mut child);
+                    last_error = Some(anyhow::anyhow!("moto did not listen on {port}"));
+                }
+                Err(e) => last_error = Some(e.context(format!("moto on {port}"))),
+            }
+        }
+        Err(last_error.unwrap())
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The table Spin's store expects: string hash key `PK`. moto checks no
+    /// signature, so a plain request with the service named in its
+    /// `Authorization` scope does.
+    fn create_table(&self) -> anyhow::Result<()> {
+        use std::io::{Read, Write};
+        let body = serde_json::json!({
+            "TableName": DYNAMO_TABLE,
+            "KeySchema": [{"AttributeName": "PK", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "PK", "AttributeType": "S"}],
+            "BillingMode": "PAY_PER_REQUEST",
+        })
+        .to_string();
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        write!(
+            stream,
+            "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+             Content-Type: application/x-amz-json-1.0\r\n\
+             X-Amz-Target: DynamoDB_20120810.CreateTable\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/{DYNAMO_REGION}/dynamodb/aws4_request, SignedHeaders=host, Signature=0\r\n\
+             Content-Length: {len}\r\nConnection: close\r\n\r\n{body}",
+            port = self.port,
+            len = body.len(),
+        )?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer)?;
+        if !answer.starts_with("HTTP/1.1 200") && !answer.starts_with("HTTP/1.0 200") {
+            bail!("creating the DynamoDB table failed: {answer}");
+        }
+        Ok(())
+    }
+}
+
+impl Drop for DynamoServer {
+    fn drop(&mut self) {
+        kill_group(&mut self.child);
+    }
+}
+
+/// The server behind the store, when it is not Spin's own SQLite file.
+enum StoreServer {
+    Redis(RedisServer),
+    Dynamo(DynamoServer),
+}
+
 /// What to run on a real Spin.
 pub struct SpinApp<'a> {
     pub spin: &'a Path,
@@ -168,7 +269,7 @@ pub struct RunningSpin {
     child: Child,
     pub addr: SocketAddr,
     pub log: PathBuf,
-    _redis: Option<RedisServer>,
+    store: Option<StoreServer>,
 }
 
 impl RunningSpin {
@@ -211,23 +312,32 @@ impl RunningSpin {
                 bail!("the store file refused WAL mode: {mode}");
             }
         }
-        let redis = match app.kv {
+        let store = match app.kv {
             Kv::Sqlite => None,
-            Kv::Redis => Some(RedisServer::start()?),
+            Kv::Redis => Some(StoreServer::Redis(RedisServer::start()?)),
+            Kv::Dynamo => Some(StoreServer::Dynamo(DynamoServer::start()?)),
         };
-        let runtime_config = match &redis {
+        // The repository's own runtime config, pointed at this server.
+        let runtime_config = match &store {
             None => None,
-            Some(redis) => {
-                // The repository's own runtime config, pointed at this server.
-                let shipped = app.manifest.with_file_name("runtime-config/redis.toml");
+            Some(server) => {
+                let (file, default_url, url) = match server {
+                    StoreServer::Redis(r) => ("redis.toml", "redis://127.0.0.1:6379", r.url()),
+                    StoreServer::Dynamo(_) => ("dynamodb.toml", "", String::new()),
+                };
+                let shipped = app.manifest.with_file_name("runtime-config").join(file);
                 let config = std::fs::read_to_string(&shipped)
                     .with_context(|| format!("reading {}", shipped.display()))?;
-                let default_url = "redis://127.0.0.1:6379";
                 if !config.contains(default_url) {
                     bail!("{} no longer points at {default_url}", shipped.display());
                 }
                 let path = dir.join("runtime-config.toml");
-                std::fs::write(&path, config.replace(default_url, &redis.url()))?;
+                let config = if default_url.is_empty() {
+                    config
+                } else {
+                    config.replace(default_url, &url)
+                };
+                std::fs::write(&path, config)?;
                 Some(path)
             }
         };
@@ -253,6 +363,15 @@ impl RunningSpin {
                     command.env_remove(name);
                 }
             }
+            if let Some(StoreServer::Dynamo(dynamo)) = &store {
+                // Spin's AWS SDK takes the endpoint, keys and region from here
+                // when the runtime config names no keys.
+                command
+                    .env("AWS_ENDPOINT_URL", dynamo.url())
+                    .env("AWS_ACCESS_KEY_ID", "test")
+                    .env("AWS_SECRET_ACCESS_KEY", "test")
+                    .env("AWS_REGION", DYNAMO_REGION);
+            }
             for (name, value) in app.variables {
                 command.env(
                     format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase()),
@@ -268,7 +387,7 @@ impl RunningSpin {
                         child,
                         addr,
                         log,
-                        _redis: redis,
+                        store,
                     })
                 }
                 Ok(false) => {
@@ -286,7 +405,10 @@ impl RunningSpin {
 
     /// The loopback port of the Redis server behind the store, if any.
     pub fn redis_port(&self) -> Option<u16> {
-        self._redis.as_ref().map(|r| r.port)
+        match &self.store {
+            Some(StoreServer::Redis(r)) => Some(r.port),
+            _ => None,
+        }
     }
 
     /// What Spin and the components printed so far.

@@ -107,6 +107,9 @@ pub fn begin(
         }
     }
     let hour = now.unix_millis().div_euclid(3_600_000);
+    // Not tried again on failure (`store::increment`): a retried claim whose
+    // first reply was lost would read 2 and block the key for the hour. Two
+    // racing claims on DynamoDB: one wins, the other fails and gets 503.
     if env
         .store
         .increment(&keys::idempotency_claim(&scope, hour), 1)?

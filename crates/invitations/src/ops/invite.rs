@@ -336,9 +336,7 @@ fn write_drafts(env: &Env, acc: &AccountId, addresses: &[Address]) -> Result<()>
         .map(|inv| (check_at, DueItem::Invitation(inv.id.clone())))
         .collect();
     let mut writes = queue::entries(env, &due)?;
-    let last = env
-        .store
-        .increment(&keys::invitation_seq(acc), drafts.len() as i64)?;
+    let last = store::increment(env.store, &keys::invitation_seq(acc), drafts.len() as i64)?;
     let first = last - drafts.len() as i64 + 1;
     for (position, inv) in (first..).zip(&drafts) {
         writes.push((keys::invitation(&inv.id), encode(*inv)));

@@ -276,6 +276,55 @@ async fn postmark_is_spoken_too() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_failure_names_an_incident_and_shows_none_of_its_internals_needs_host_faults() {
+    if common::skipped_on_spin("the store fault is the test host's") {
+        return;
+    }
+    let app = App::start().await;
+    let acc = app.account("owner").await;
+    app.settle().await;
+    // Renaming an account reads it with the caller's membership (a batch
+    // read, which falls back to single reads when it fails), then reads it
+    // for the compare-and-swap: that read fails.
+    app.host().faults().fail_store_call(2);
+    let rename = serde_json::to_vec(&json!({"name": "Renamed"})).unwrap();
+    let r = app
+        .send(
+            "PATCH",
+            &format!("/v1/accounts/{acc}"),
+            Some(&app.token("owner")),
+            Some(rename),
+            &[("content-type", "application/json")],
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (503, "store_unavailable".into()));
+    assert!(r.header("retry-after").is_some());
+    let body = r.json();
+    assert!(!r.text().contains("injected"), "{body}");
+    assert_eq!(
+        body["detail"],
+        "the store did not answer; try again shortly"
+    );
+    let instance = body["instance"].as_str().unwrap_or_default();
+    let name = instance
+        .strip_prefix("urn:invitations:incident:")
+        .unwrap_or_default();
+    assert!(
+        name.len() == 16 && name.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{body}"
+    );
+    let again = app
+        .get(&format!("/v1/accounts/{acc}"), Some(&app.token("owner")))
+        .await;
+    assert_eq!(
+        again.status,
+        200,
+        "the store answers again: {}",
+        again.text()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_variable_that_is_not_a_number_is_a_misconfiguration_not_a_default() {
     for (name, value) in [
         ("retention_days", "abc"),
