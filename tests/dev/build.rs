@@ -5,8 +5,15 @@ use std::path::PathBuf;
 
 include!("../host/build_support.rs");
 
-const COMPONENTS: [&str; 7] = [
-    "accounts", "invite", "accept", "remove", "resend", "expire", "ui",
+const COMPONENTS: [&str; 8] = [
+    "accounts",
+    "invite",
+    "accept",
+    "remove",
+    "resend",
+    "expire",
+    "sweep-cron",
+    "ui",
 ];
 
 /// The root Cargo.toml's profile for components built for tests (see there).

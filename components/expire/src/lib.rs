@@ -1,9 +1,9 @@
-//! `expire`: the scheduled sweep. Expires what is due, retries mail and
-//! webhooks, purges what is past retention ([`invitations_spin::sweeper`]).
-//!
-//! Two entry points run the same sweep: the cron trigger's
-//! `handle-cron-event` export, and `POST /v1/internal/sweep` with
-//! `Authorization: Bearer <sweep_token>` for platforms without a cron trigger.
+//! `expire`: the scheduled sweep over HTTP. Expires what is due, retries mail
+//! and webhooks, purges what is past retention ([`invitations_spin::sweeper`]),
+//! on `POST /v1/internal/sweep` with `Authorization: Bearer <sweep_token>`:
+//! what a platform's scheduler calls (a Kubernetes `CronJob`, an edge
+//! platform's cron). Under `spin up` the `sweep-cron` component runs the same
+//! sweep from the cron trigger.
 
 use invitations_edge::auth::bearer_matches;
 use invitations_edge::problem::ApiError;
@@ -12,29 +12,6 @@ use invitations_spin::web::{self, Ctx};
 use invitations_spin::{config, respond, sweeper};
 use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
-
-wit_bindgen::generate!({
-    world: "spin-cron",
-    path: "../../wit/spin-cron",
-});
-
-struct Cron;
-
-impl Guest for Cron {
-    fn handle_cron_event(_metadata: Metadata) -> Result<(), Error> {
-        // The sweep reads the clock itself; the trigger's timestamp adds nothing.
-        spin_sdk::http::run(async {
-            let ctx = Ctx::open().map_err(|e| Error::Other(e.to_string()))?;
-            let report = sweeper::run(&ctx)
-                .await
-                .map_err(|e| Error::Other(e.to_string()))?;
-            eprintln!("sweep: {:?}", render::sweep_report(&report));
-            Ok(())
-        })
-    }
-}
-
-export!(Cron);
 
 #[http_component]
 async fn handle(req: Request, out: ResponseOutparam) {

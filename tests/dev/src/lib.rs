@@ -23,8 +23,15 @@ pub mod scale;
 use std::path::{Path, PathBuf};
 
 /// The components of `spin.toml`, by name.
-pub const COMPONENTS: [&str; 7] = [
-    "accounts", "invite", "accept", "remove", "resend", "expire", "ui",
+pub const COMPONENTS: [&str; 8] = [
+    "accounts",
+    "invite",
+    "accept",
+    "remove",
+    "resend",
+    "expire",
+    "sweep-cron",
+    "ui",
 ];
 
 /// The HS256 secret `cargo up` uses when none is configured. Local use only.
@@ -43,10 +50,10 @@ pub fn wasm_dir() -> &'static Path {
 
 /// A component's `.wasm`: from `APP_WASM_DIR` when it is set at run time (to
 /// benchmark another build of the components side by side), else from
-/// [`wasm_dir`].
+/// [`wasm_dir`]. Cargo names the file after the package, `-` made `_`.
 pub fn wasm(component: &str) -> PathBuf {
     let dir = std::env::var_os("APP_WASM_DIR").map_or_else(|| wasm_dir().to_owned(), PathBuf::from);
-    dir.join(format!("{component}.wasm"))
+    dir.join(format!("{}.wasm", component.replace('-', "_")))
 }
 
 /// The repository's `spin.toml`.

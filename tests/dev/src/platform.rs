@@ -237,7 +237,137 @@ impl Drop for DynamoServer {
 /// The server behind the store, when it is not Spin's own SQLite file.
 enum StoreServer {
     Redis(RedisServer),
+    /// A Redis server someone else runs (and stops), by URL.
+    Shared(String),
     Dynamo(DynamoServer),
+}
+
+/// Where a `spin up` takes the app from and what of it runs.
+#[derive(Clone, Debug, Default)]
+pub struct Placement {
+    /// An OCI reference to run (`spin up --from <reference> -k`) instead of
+    /// the staged local manifest.
+    pub from: Option<String>,
+    /// Run only these components (`spin up -c`, as SpinKube's shim runs a
+    /// `SpinApp`'s `components`); the triggers of the others are dropped.
+    /// Empty: all.
+    pub components: Vec<String>,
+    /// With the Redis store: this server, shared, rather than one of its own.
+    pub redis_url: Option<String>,
+}
+
+/// Writes `dir/spin.toml`: the app's manifest, its component sources linked
+/// to the built `.wasm` files, without the cron trigger unless `app.cron`.
+pub fn stage(app: &SpinApp, dir: &Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(app.manifest)
+        .with_context(|| format!("reading {}", app.manifest.display()))?;
+    let mut manifest: toml::Table = toml::from_str(&text)?;
+    for (name, component) in manifest
+        .get("component")
+        .and_then(|c| c.as_table())
+        .context("the manifest has no components")?
+    {
+        let source = component
+            .get("source")
+            .and_then(|s| s.as_str())
+            .with_context(|| format!("component {name} has no local source"))?;
+        let link = dir.join(source);
+        std::fs::create_dir_all(link.parent().unwrap())?;
+        let built = (app.wasm)(name);
+        std::os::unix::fs::symlink(&built, &link)
+            .with_context(|| format!("linking {}", built.display()))?;
+    }
+    let text = if app.cron {
+        text
+    } else {
+        if let Some(toml::Value::Table(triggers)) = manifest.get_mut("trigger") {
+            triggers.remove("cron");
+        }
+        toml::to_string(&manifest)?
+    };
+    std::fs::write(dir.join("spin.toml"), text)?;
+    Ok(())
+}
+
+/// `spin registry push` of the app staged in `dir` (see [`stage`]).
+pub fn push(spin: &Path, dir: &Path, reference: &str) -> anyhow::Result<()> {
+    let out = Command::new(spin)
+        .current_dir(dir)
+        .args([
+            "registry",
+            "push",
+            "--insecure",
+            "--from",
+            "spin.toml",
+            reference,
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run {}", spin.display()))?;
+    if !out.status.success() {
+        bail!(
+            "spin registry push {reference} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+/// A local OCI registry (Debian's `docker-registry`, the CNCF distribution
+/// registry) on a free loopback port, keeping its blobs under `dir`; stopped
+/// on drop. Plain HTTP on loopback, which `spin registry push` and `spin up
+/// --from` accept with `--insecure`.
+pub struct Registry {
+    child: Child,
+    pub port: u16,
+}
+
+impl Registry {
+    pub fn start(dir: &Path) -> anyhow::Result<Registry> {
+        let binary = std::env::var("DOCKER_REGISTRY").unwrap_or_else(|_| "docker-registry".into());
+        let mut last_error = None;
+        for _ in 0..3 {
+            let port = free_port()?;
+            let config = dir.join("registry.yml");
+            std::fs::write(
+                &config,
+                format!(
+                    "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                    dir.join("blobs").display()
+                ),
+            )?;
+            let mut child = Command::new(&binary)
+                .arg("serve")
+                .arg(&config)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .with_context(|| format!("cannot run {binary} (install docker-registry)"))?;
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            match wait_for_port(addr, &mut child, Duration::from_secs(30)) {
+                Ok(true) => return Ok(Registry { child, port }),
+                Ok(false) => {
+                    kill_group(&mut child);
+                    last_error = Some(anyhow::anyhow!("docker-registry did not listen on {port}"));
+                }
+                Err(e) => last_error = Some(e.context(format!("docker-registry on {port}"))),
+            }
+        }
+        Err(last_error.unwrap())
+    }
+
+    /// `127.0.0.1:<port>/<name>`, a reference in this registry.
+    pub fn reference(&self, name: &str) -> String {
+        format!("127.0.0.1:{}/{name}", self.port)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        kill_group(&mut self.child);
+    }
 }
 
 /// What to run on a real Spin.
@@ -277,34 +407,19 @@ impl RunningSpin {
     /// the manifest whose component `source` paths lead to the built `.wasm`
     /// files, Spin's state (`.spin/`, the SQLite store, logs) beside it.
     pub fn start(app: &SpinApp, dir: &Path) -> anyhow::Result<RunningSpin> {
-        let text = std::fs::read_to_string(app.manifest)
-            .with_context(|| format!("reading {}", app.manifest.display()))?;
-        let mut manifest: toml::Table = toml::from_str(&text)?;
-        for (name, component) in manifest
-            .get("component")
-            .and_then(|c| c.as_table())
-            .context("the manifest has no components")?
-        {
-            let source = component
-                .get("source")
-                .and_then(|s| s.as_str())
-                .with_context(|| format!("component {name} has no local source"))?;
-            let link = dir.join(source);
-            std::fs::create_dir_all(link.parent().unwrap())?;
-            let built = (app.wasm)(name);
-            std::os::unix::fs::symlink(&built, &link)
-                .with_context(|| format!("linking {}", built.display()))?;
-        }
-        let text = if app.cron {
-            text
-        } else {
-            if let Some(toml::Value::Table(triggers)) = manifest.get_mut("trigger") {
-                triggers.remove("cron");
-            }
-            toml::to_string(&manifest)?
-        };
-        std::fs::write(dir.join("spin.toml"), text)?;
+        RunningSpin::start_placed(app, dir, &Placement::default())
+    }
 
+    /// [`RunningSpin::start`], from a registry and with some components only
+    /// when `placement` says so, as SpinKube's shim runs an app.
+    pub fn start_placed(
+        app: &SpinApp,
+        dir: &Path,
+        placement: &Placement,
+    ) -> anyhow::Result<RunningSpin> {
+        if placement.from.is_none() {
+            stage(app, dir)?;
+        }
         if app.kv == Kv::Sqlite && app.sqlite_wal {
             let mode = spin_test_host::put_in_wal_mode(&dir.join(SPIN_SQLITE_STORE))
                 .map_err(anyhow::Error::msg)?;
@@ -312,10 +427,11 @@ impl RunningSpin {
                 bail!("the store file refused WAL mode: {mode}");
             }
         }
-        let store = match app.kv {
-            Kv::Sqlite => None,
-            Kv::Redis => Some(StoreServer::Redis(RedisServer::start()?)),
-            Kv::Dynamo => Some(StoreServer::Dynamo(DynamoServer::start()?)),
+        let store = match (app.kv, &placement.redis_url) {
+            (Kv::Sqlite, _) => None,
+            (Kv::Redis, Some(url)) => Some(StoreServer::Shared(url.clone())),
+            (Kv::Redis, None) => Some(StoreServer::Redis(RedisServer::start()?)),
+            (Kv::Dynamo, _) => Some(StoreServer::Dynamo(DynamoServer::start()?)),
         };
         // The repository's own runtime config, pointed at this server.
         let runtime_config = match &store {
@@ -323,6 +439,9 @@ impl RunningSpin {
             Some(server) => {
                 let (file, default_url, url) = match server {
                     StoreServer::Redis(r) => ("redis.toml", "redis://127.0.0.1:6379", r.url()),
+                    StoreServer::Shared(url) => {
+                        ("redis.toml", "redis://127.0.0.1:6379", url.clone())
+                    }
                     StoreServer::Dynamo(_) => ("dynamodb.toml", "", String::new()),
                 };
                 let shipped = app.manifest.with_file_name("runtime-config").join(file);
@@ -348,15 +467,22 @@ impl RunningSpin {
             let port = free_port()?;
             let addr = SocketAddr::from(([127, 0, 0, 1], port));
             let mut command = Command::new(app.spin);
+            let from = placement.from.as_deref().unwrap_or("spin.toml");
             command
                 .current_dir(dir)
-                .args(["up", "--from", "spin.toml", "--listen", &addr.to_string()])
+                .args(["up", "--from", from, "--listen", &addr.to_string()])
                 .stdin(Stdio::null())
                 .stdout(std::fs::File::create(&log)?)
                 .stderr(std::fs::File::create(dir.join("spin.err.log"))?)
                 .process_group(0);
             if let Some(path) = &runtime_config {
                 command.arg("--runtime-config-file").arg(path);
+            }
+            if placement.from.is_some() {
+                command.arg("--insecure");
+            }
+            for component in &placement.components {
+                command.args(["-c", component]);
             }
             for (name, _) in std::env::vars_os() {
                 if name.to_string_lossy().starts_with("SPIN_VARIABLE_") {
@@ -409,6 +535,26 @@ impl RunningSpin {
             Some(StoreServer::Redis(r)) => Some(r.port),
             _ => None,
         }
+    }
+
+    /// The command lines of every process this `spin up` runs (it leads its
+    /// own process group): itself, and a `spin trigger ...` per trigger type.
+    pub fn processes(&self) -> Vec<String> {
+        let group = self.child.id().to_string();
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let path = entry.path();
+            let Ok(stat) = std::fs::read_to_string(path.join("stat")) else {
+                continue;
+            };
+            // `pid (comm) state ppid pgrp ...`; comm may hold anything but `)`.
+            let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+            if after.split_whitespace().nth(2) == Some(group.as_str()) {
+                let cmdline = std::fs::read(path.join("cmdline")).unwrap_or_default();
+                found.push(String::from_utf8_lossy(&cmdline).replace('\0', " "));
+            }
+        }
+        found
     }
 
     /// What Spin and the components printed so far.

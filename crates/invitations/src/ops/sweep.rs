@@ -96,7 +96,7 @@ pub(crate) fn mail_due_at(inv: &Invitation, dlv: &Delivery, policy: &Policy) -> 
     }
 }
 
-/// Cost: 1 (watermark) + 1 per 500 queue minutes stepped over + 2 (entries,
+/// Cost: 1 (watermark) + 1 per 100 queue minutes stepped over + 2 (entries,
 /// records) + per due item: 2 to expire, 2 to retry mail, 4 to purge (+1 per
 /// distinct account met), 2 to retry a webhook (3 to give one up), 2 to purge
 /// a block of history; then one `increment` per distinct minute re-queued,

@@ -23,7 +23,12 @@ mod futures_like {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn races_keep_the_invariants() {
-    let app = std::sync::Arc::new(App::start().await);
+    races(App::start().await).await;
+}
+
+/// Invites, accepts, cancels and removals racing on one account.
+pub(crate) async fn races(app: App) {
+    let app = std::sync::Arc::new(app);
     let owner = app.token("olivia");
     let acc = app.account("olivia").await;
 

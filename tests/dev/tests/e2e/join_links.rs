@@ -204,7 +204,11 @@ async fn bad_input_is_a_4xx_problem_and_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn thirty_people_at_once_on_ten_uses_make_ten_members() {
-    let app = Arc::new(App::start().await);
+    thirty_people_on_ten_uses(App::start().await).await;
+}
+
+pub(crate) async fn thirty_people_on_ten_uses(app: App) {
+    let app = Arc::new(app);
     let acc = app.account("olivia").await;
     let r = make(&app, "olivia", &acc, json!({"max_uses": 10})).await;
     let token = secret(&r.json());

@@ -7,10 +7,14 @@ use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invite_mail_preview_accept_resend_cancel_remove() {
+    lifecycle(Options::default()).await;
+}
+
+pub(crate) async fn lifecycle(options: Options) {
     // A short resend cooldown, so real Spin can wait it out.
     let app = App::start_with(Options {
         variables: vec![("resend_cooldown_seconds", "3".into())],
-        ..Options::default()
+        ..options
     })
     .await;
     let owner = app.token("olivia");

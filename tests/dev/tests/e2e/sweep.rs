@@ -123,9 +123,13 @@ async fn sweep_cost_follows_due_items_not_store_size_needs_host_counters() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bounded_run_leaves_more_and_two_runs_at_once_do_nothing_twice() {
+    bounded_runs(Options::default()).await;
+}
+
+pub(crate) async fn bounded_runs(options: Options) {
     let app = App::start_with(Options {
         variables: vec![("sweep_max_items", "30".into())],
-        ..Options::default()
+        ..options
     })
     .await;
     let acc = app.account("owner").await;
@@ -255,7 +259,7 @@ async fn the_cron_trigger_writes_down_expiry_and_tells_the_app() {
     };
     if app.on_host() {
         app.until_queue_due(created).await;
-        app.host().invoke_cron("expire").await.unwrap();
+        app.host().invoke_cron("sweep-cron").await.unwrap();
     } else {
         // Spin's cron plugin runs the sweep at second 0 of every minute; the
         // entry is due two to three minutes after the invitation was made.
@@ -296,7 +300,7 @@ async fn the_cron_export_costs_what_the_route_costs_needs_host_counters() {
     // by the cron export, once through HTTP.
     let cron_ids = ids(&invite_with_ttl(&app, &acc, &batch("cron"), 60).await);
     app.advance(300).await;
-    app.host().invoke_cron("expire").await.unwrap();
+    app.host().invoke_cron("sweep-cron").await.unwrap();
     let cron_cost = app.host().stats().last().unwrap().round_trips();
     for id in &cron_ids {
         assert_eq!(app.invitation(&acc, id, "owner").await["state"], "expired");

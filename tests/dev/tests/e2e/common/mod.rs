@@ -9,11 +9,14 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use invitations_dev::inbox::{Inbox, Mail};
-use invitations_dev::platform::{self, Platform, RunningSpin, SpinApp};
+use invitations_dev::platform::{
+    self, Placement, Platform, RedisServer, Registry, RunningSpin, SpinApp,
+};
 use invitations_dev::{wasm, COMPONENTS, DEV_SECRET, DEV_SWEEP_TOKEN, DEV_WEBHOOK_SECRET};
 use invitations_edge::auth::{mint_hs256, DevClaims};
 use serde_json::Value;
 use spin_test_host::TestHost;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The app on the platform `SPIN` and `E2E_KV` choose (see
@@ -21,7 +24,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub struct App {
     runtime: Runtime,
     pub platform: Platform,
+    /// The first host's address.
     pub base: String,
+    /// Every host's address; requests go to each in turn.
+    bases: Vec<String>,
+    turn: AtomicUsize,
     pub inbox: Inbox,
     client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
     _dir: tempfile::TempDir,
@@ -30,6 +37,41 @@ pub struct App {
 enum Runtime {
     Host(TestHost),
     Spin(RunningSpin),
+    Cluster(Cluster),
+}
+
+/// Two `spin up --from <registry reference>` hosts, each running the
+/// components `deploy/spinapp.yaml` selects (as SpinKube's shim does), one
+/// Redis between them, and the registry they pulled the app from. Fields
+/// drop in order: the hosts stop first.
+struct Cluster {
+    _hosts: Vec<RunningSpin>,
+    _redis: RedisServer,
+    _registry: Registry,
+}
+
+/// The components `deploy/spinapp.yaml` lists.
+fn spinapp_components() -> Vec<String> {
+    let path = invitations_dev::manifest().with_file_name("deploy/spinapp.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let spinapp: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    spinapp["spec"]["components"]
+        .as_sequence()
+        .expect("deploy/spinapp.yaml lists spec.components")
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// True (and says so) unless the test runs on real Spin with Redis: the
+/// cluster rehearsal needs a store that two hosts share.
+pub fn cluster_skipped() -> bool {
+    let platform = Platform::from_env();
+    let runs = !platform.is_host() && platform.kv == platform::Kv::Redis;
+    if !runs {
+        eprintln!("skipped: the two-host rehearsal runs on real Spin with E2E_KV=redis");
+    }
+    !runs
 }
 
 #[derive(Debug)]
@@ -69,6 +111,10 @@ pub struct Options {
     /// minute on its own). Off, only the test sweeps. The host never fires
     /// cron by itself in tests: `invoke_cron` does.
     pub cron: bool,
+    /// Real Spin with Redis only ([`cluster_skipped`]): the app pushed to a
+    /// local registry and run from there by two hosts, as deploy/ runs it on
+    /// SpinKube ([`Cluster`]); requests alternate between them.
+    pub cluster: bool,
 }
 
 /// True (and says so) when the test runs on real Spin: for tests that need
@@ -109,7 +155,10 @@ impl App {
             variables.retain(|(name, _)| *name != k);
             variables.push((k, v));
         }
-        let (runtime, addr) = match &platform.runtime {
+        if options.cluster {
+            assert!(!platform.is_host(), "a cluster runs on real Spin");
+        }
+        let (runtime, bases) = match &platform.runtime {
             platform::Runtime::Host => {
                 let mut b = TestHost::builder()
                     .manifest(invitations_dev::manifest())
@@ -126,7 +175,60 @@ impl App {
                 host.faults()
                     .set_redis_semantics(platform.kv == platform::Kv::Redis);
                 let addr = host.serve("127.0.0.1:0").await.unwrap();
-                (Runtime::Host(host), addr)
+                (Runtime::Host(host), vec![format!("http://{addr}")])
+            }
+            platform::Runtime::Spin(spin) if options.cluster => {
+                assert_eq!(platform.kv, platform::Kv::Redis, "a cluster shares Redis");
+                let (spin, path) = (spin.clone(), dir.path().to_owned());
+                let variables: Vec<(String, String)> = variables
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v))
+                    .collect();
+                let cluster = tokio::task::spawn_blocking(move || {
+                    let app = SpinApp {
+                        spin: &spin,
+                        manifest: &invitations_dev::manifest(),
+                        wasm: &wasm,
+                        kv: platform::Kv::Redis,
+                        variables: &variables,
+                        cron: true,
+                        sqlite_wal: false,
+                    };
+                    let sub = |name: &str| {
+                        let d = path.join(name);
+                        std::fs::create_dir_all(&d).map(|_| d)
+                    };
+                    let registry = Registry::start(&sub("registry")?)?;
+                    let staged = sub("app")?;
+                    platform::stage(&app, &staged)?;
+                    let reference = registry.reference("invitations:e2e");
+                    platform::push(&spin, &staged, &reference)?;
+                    let redis = RedisServer::start()?;
+                    let placement = Placement {
+                        from: Some(reference),
+                        components: spinapp_components(),
+                        redis_url: Some(redis.url()),
+                    };
+                    let hosts = (0..2)
+                        .map(|i| {
+                            RunningSpin::start_placed(&app, &sub(&format!("host{i}"))?, &placement)
+                        })
+                        .collect::<anyhow::Result<Vec<_>>>()?;
+                    anyhow::Ok(Cluster {
+                        _hosts: hosts,
+                        _redis: redis,
+                        _registry: registry,
+                    })
+                })
+                .await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("{e:#}"));
+                let addrs: Vec<String> = cluster
+                    ._hosts
+                    .iter()
+                    .map(|h| format!("http://{}", h.addr))
+                    .collect();
+                (Runtime::Cluster(cluster), addrs)
             }
             platform::Runtime::Spin(spin) => {
                 let (spin, kv, path) = (spin.clone(), platform.kv, dir.path().to_owned());
@@ -152,13 +254,15 @@ impl App {
                 .unwrap()
                 .unwrap_or_else(|e| panic!("{e:#}"));
                 let addr = running.addr;
-                (Runtime::Spin(running), addr)
+                (Runtime::Spin(running), vec![format!("http://{addr}")])
             }
         };
         App {
             runtime,
             platform,
-            base: format!("http://{addr}"),
+            base: bases[0].clone(),
+            bases,
+            turn: AtomicUsize::new(0),
             inbox,
             client: Client::builder(TokioExecutor::new()).build_http(),
             _dir: dir,
@@ -175,7 +279,7 @@ impl App {
                 let idle = host.stats().wait_idle(Duration::from_secs(30)).await;
                 assert!(idle, "a request was still working after 30 s");
             }
-            Runtime::Spin(_) => {
+            Runtime::Spin(_) | Runtime::Cluster(_) => {
                 // The work after an answer starts with store writes (the
                 // history), each flushed on Spin's SQLite store: give the
                 // first call out longer to come than the quiet after it.
@@ -202,9 +306,18 @@ impl App {
     pub fn host(&self) -> &TestHost {
         match &self.runtime {
             Runtime::Host(host) => host,
-            Runtime::Spin(_) => panic!(
+            Runtime::Spin(_) | Runtime::Cluster(_) => panic!(
                 "this needs the test host; name the test `..._needs_host_...` and skip it on Spin"
             ),
+        }
+    }
+
+    /// Each real Spin host's processes (`RunningSpin::processes`).
+    pub fn spin_processes(&self) -> Vec<Vec<String>> {
+        match &self.runtime {
+            Runtime::Host(_) => Vec::new(),
+            Runtime::Spin(spin) => vec![spin.processes()],
+            Runtime::Cluster(c) => c._hosts.iter().map(|h| h.processes()).collect(),
         }
     }
 
@@ -216,7 +329,7 @@ impl App {
     pub fn now_secs(&self) -> u64 {
         match &self.runtime {
             Runtime::Host(host) => host.clock().unix_seconds(),
-            Runtime::Spin(_) => now_secs(),
+            Runtime::Spin(_) | Runtime::Cluster(_) => now_secs(),
         }
     }
 
@@ -225,7 +338,7 @@ impl App {
     pub async fn advance(&self, secs: u64) {
         match &self.runtime {
             Runtime::Host(host) => host.clock().advance(Duration::from_secs(secs)),
-            Runtime::Spin(_) => {
+            Runtime::Spin(_) | Runtime::Cluster(_) => {
                 assert!(
                     secs <= 10,
                     "{secs} s of real time: this needs the host clock"
@@ -247,7 +360,9 @@ impl App {
         }
         match &self.runtime {
             Runtime::Host(host) => host.clock().advance(Duration::from_secs(due - now)),
-            Runtime::Spin(_) => tokio::time::sleep(Duration::from_secs(due - now)).await,
+            Runtime::Spin(_) | Runtime::Cluster(_) => {
+                tokio::time::sleep(Duration::from_secs(due - now)).await
+            }
         }
     }
 
@@ -283,9 +398,10 @@ impl App {
         body: Option<Vec<u8>>,
         headers: &[(&str, &str)],
     ) -> Reply {
+        let base = &self.bases[self.turn.fetch_add(1, Ordering::Relaxed) % self.bases.len()];
         let mut req = http::Request::builder()
             .method(method)
-            .uri(format!("{}{}", self.base, path));
+            .uri(format!("{base}{path}"));
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
         }
