@@ -102,6 +102,28 @@ fn kill_group(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// Sends commands to the Redis server on `port`, one after the other on one
+/// connection, and fails if one is refused.
+fn redis_commands(port: u16, commands: &[&[&str]]) -> anyhow::Result<()> {
+    use std::io::{BufRead, BufReader, Write};
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut replies = BufReader::new(stream.try_clone()?);
+    for args in commands {
+        let mut command = format!("*{}\r\n", args.len());
+        for a in *args {
+            command.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+        stream.write_all(command.as_bytes())?;
+        let mut line = String::new();
+        replies.read_line(&mut line)?;
+        if line.starts_with('-') {
+            bail!("redis refused {args:?}: {line}");
+        }
+    }
+    Ok(())
+}
+
 /// A `redis-server` on a free loopback port, with nothing persisted; stopped on drop.
 pub struct RedisServer {
     child: Child,
@@ -527,6 +549,40 @@ impl RunningSpin {
         Err(last_error
             .unwrap()
             .context(format!("spin up failed:\n{output}")))
+    }
+
+    /// Makes the app's store fail. SQLite: its write lock is taken and held
+    /// until the returned lock drops, so every write waits Spin's busy
+    /// timeout (5 s) and fails "database is locked". Redis: it starts asking
+    /// for a password and drops its connections, so Spin's reconnect is
+    /// refused (a stopped Redis makes Spin 4.0.2 retry without end: the
+    /// request never answers). DynamoDB: the server is stopped.
+    pub fn break_store(&mut self) -> anyhow::Result<Option<spin_test_host::StoreLock>> {
+        match &mut self.store {
+            None => {
+                let file = self.log.with_file_name(SPIN_SQLITE_STORE);
+                Ok(Some(
+                    spin_test_host::lock_store(&file).map_err(anyhow::Error::msg)?,
+                ))
+            }
+            Some(StoreServer::Redis(server)) => {
+                // This connection stays signed in; the others are dropped
+                // (`SKIPME yes`: all but this one).
+                redis_commands(
+                    server.port,
+                    &[
+                        &["CONFIG", "SET", "requirepass", "broken"],
+                        &["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"],
+                    ],
+                )?;
+                Ok(None)
+            }
+            Some(StoreServer::Dynamo(server)) => {
+                kill_group(&mut server.child);
+                Ok(None)
+            }
+            Some(StoreServer::Shared(_)) => bail!("a shared Redis is not this host's to stop"),
+        }
     }
 
     /// The loopback port of the Redis server behind the store, if any.

@@ -22,7 +22,7 @@ pub use control::{Faults, RequestRecord, Stats, TestClock, REQUEST_TAG_HEADER};
 pub use error::HostError;
 pub use host::{check_component_imports, TestHost, TestHostBuilder};
 pub use manifest::Manifest;
-pub use store::{journal_mode, largest_value, put_in_wal_mode};
+pub use store::{journal_mode, largest_value, lock_store, put_in_wal_mode, StoreLock};
 
 use anyhow::{bail, Context};
 use std::path::Path;

@@ -40,6 +40,22 @@ pub fn put_in_wal_mode(path: &Path) -> Result<String, String> {
         .map_err(|e| failed(&e))
 }
 
+/// A write lock on a SQLite store file, held until dropped (the
+/// transaction that took it is rolled back then).
+pub struct StoreLock(#[allow(dead_code)] Connection);
+
+/// Takes the write lock of the SQLite store file at `path` (`BEGIN
+/// IMMEDIATE`): every other writer, such as a `spin up` on that file, waits
+/// its busy timeout and then fails with "database is locked".
+pub fn lock_store(path: &Path) -> Result<StoreLock, String> {
+    let failed = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let connection = Connection::open(path).map_err(|e| failed(&e))?;
+    connection
+        .execute_batch("BEGIN IMMEDIATE")
+        .map_err(|e| failed(&e))?;
+    Ok(StoreLock(connection))
+}
+
 /// The journal mode the SQLite file at `path` is in (`wal`, `delete`, …).
 pub fn journal_mode(path: &Path) -> Result<String, String> {
     let connection = Connection::open(path).map_err(|e| format!("{}: {e}", path.display()))?;

@@ -92,3 +92,121 @@ async fn no_host_runs_the_cron_trigger() {
         );
     }
 }
+
+/// `deploy/` names only what `spin.toml` has: the `SpinApp`'s components
+/// (all but the cron-only one, which has nothing but the cron trigger), its
+/// variables (every required one bound, every secret one from the Secret),
+/// and the `CronJob`'s route. Runs everywhere: it reads files only.
+#[test]
+fn the_deploy_manifests_name_only_what_spin_toml_has() {
+    let read = |name: &str| {
+        let path = invitations_dev::manifest().with_file_name(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let manifest: toml::Value = toml::from_str(&read("spin.toml")).unwrap();
+    let spinapp: serde_yaml::Value = serde_yaml::from_str(&read("deploy/spinapp.yaml")).unwrap();
+    let cronjob = read("deploy/sweep-cronjob.yaml");
+    let secret: serde_yaml::Value =
+        serde_yaml::from_str(&read("deploy/secret.example.yaml")).unwrap();
+
+    let components = manifest["component"].as_table().unwrap();
+    let triggers = manifest["trigger"].as_table().unwrap();
+    let triggers_of = |component: &str| -> Vec<&str> {
+        triggers
+            .iter()
+            .filter(|(_, list)| {
+                list.as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|t| t["component"].as_str() == Some(component))
+            })
+            .map(|(kind, _)| kind.as_str())
+            .collect()
+    };
+    let selected: Vec<&str> = spinapp["spec"]["components"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    for name in &selected {
+        assert!(components.contains_key(*name), "{name} is not in spin.toml");
+        assert_eq!(
+            triggers_of(name),
+            ["http"],
+            "{name} must have http triggers only"
+        );
+    }
+    for name in components.keys() {
+        if !selected.contains(&name.as_str()) {
+            assert_eq!(
+                triggers_of(name),
+                ["cron"],
+                "{name} is left out of the SpinApp, so it must be the cron-only component"
+            );
+        }
+    }
+
+    let variables = manifest["variables"].as_table().unwrap();
+    let bound: Vec<(&str, bool)> = spinapp["spec"]["variables"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            let from_secret =
+                v["valueFrom"]["secretKeyRef"]["name"].as_str() == Some("invitations");
+            (v["name"].as_str().unwrap(), from_secret)
+        })
+        .collect();
+    let secret_keys = secret["stringData"].as_mapping().unwrap();
+    for (name, from_secret) in &bound {
+        let declared = variables
+            .get(*name)
+            .unwrap_or_else(|| panic!("{name} is not a variable of spin.toml"));
+        let is_secret = declared.get("secret").and_then(|s| s.as_bool()) == Some(true);
+        assert_eq!(
+            *from_secret, is_secret,
+            "{name}: secrets, and only they, come from the Secret"
+        );
+        if *from_secret {
+            assert!(
+                secret_keys.contains_key(*name),
+                "{name} is not in the Secret"
+            );
+        }
+    }
+    for (name, declared) in variables {
+        if declared.get("required").and_then(|r| r.as_bool()) == Some(true) {
+            assert!(
+                bound.iter().any(|(b, _)| b == name),
+                "{name} is required but not bound"
+            );
+        }
+    }
+    let store = &spinapp["spec"]["runtimeConfig"]["keyValueStores"][0];
+    assert_eq!(store["name"], "default");
+    assert_eq!(store["type"], "redis");
+    assert!(secret_keys.contains_key(
+        store["options"][0]["valueFrom"]["secretKeyRef"]["key"]
+            .as_str()
+            .unwrap()
+    ));
+
+    let routes: Vec<&str> = triggers["http"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| selected.contains(&t["component"].as_str().unwrap()))
+        .map(|t| t["route"].as_str().unwrap())
+        .collect();
+    let called = cronjob
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("http://invitations.default.svc"))
+        .map(|rest| rest.trim_end_matches(|c: char| !(c.is_alphanumeric() || c == '/')))
+        .expect("the CronJob calls the SpinApp's Service");
+    assert!(
+        routes.contains(&called),
+        "{called} is not a route the SpinApp serves"
+    );
+    assert!(cronjob.contains("key: sweep_token"));
+}

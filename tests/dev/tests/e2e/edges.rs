@@ -324,6 +324,70 @@ async fn a_store_failure_names_an_incident_and_shows_none_of_its_internals_needs
     );
 }
 
+/// On real Spin, the store itself fails: SQLite locked by another writer,
+/// the Redis server or the DynamoDB endpoint gone. The answer is the same
+/// problem whatever the store, with none of its error text; the log has the
+/// error under the incident's name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_store_of_any_kind_is_a_problem_without_its_error_text() {
+    if invitations_dev::platform::Platform::from_env().is_host() {
+        eprintln!("real Spin only: on the test host, see the test with injected faults");
+        return;
+    }
+    let mut app = App::start().await;
+    let acc = app.account("owner").await;
+    app.settle().await;
+    let lock = app.break_store();
+    let rename = serde_json::to_vec(&json!({"name": "Renamed"})).unwrap();
+    let r = app
+        .send(
+            "PATCH",
+            &format!("/v1/accounts/{acc}"),
+            Some(&app.token("owner")),
+            Some(rename),
+            &[("content-type", "application/json")],
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (503, "store_unavailable".into()),
+        "{}",
+        r.text()
+    );
+    let body = r.json();
+    let fields: Vec<&String> = body.as_object().unwrap().keys().collect();
+    assert_eq!(
+        fields,
+        ["code", "detail", "instance", "status", "title", "type"],
+        "{body}"
+    );
+    assert_eq!(
+        body["detail"],
+        "the store did not answer; try again shortly"
+    );
+    let name = body["instance"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("urn:invitations:incident:")
+        .unwrap()
+        .to_owned();
+    // The component's output reaches Spin's log a moment later.
+    let mut logged = String::new();
+    for _ in 0..50 {
+        logged = app.spin_output();
+        if logged.contains(&name) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let line = logged
+        .lines()
+        .find(|l| l.contains(&format!("incident {name}: store_unavailable: ")))
+        .unwrap_or_else(|| panic!("no incident {name} in the log:\n{logged}"));
+    eprintln!("{:?}: {line}", app.platform.kv);
+    drop(lock);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_variable_that_is_not_a_number_is_a_misconfiguration_not_a_default() {
     for (name, value) in [

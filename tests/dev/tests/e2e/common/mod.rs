@@ -312,6 +312,23 @@ impl App {
         }
     }
 
+    /// Makes the store fail on real Spin (`RunningSpin::break_store`): keep
+    /// the returned lock as long as it should (SQLite).
+    pub fn break_store(&mut self) -> Option<spin_test_host::StoreLock> {
+        match &mut self.runtime {
+            Runtime::Spin(spin) => spin.break_store().unwrap_or_else(|e| panic!("{e:#}")),
+            _ => panic!("breaking the store this way is for one real Spin"),
+        }
+    }
+
+    /// What a real Spin host printed so far (components' output included).
+    pub fn spin_output(&self) -> String {
+        match &self.runtime {
+            Runtime::Spin(spin) => spin.output(),
+            _ => String::new(),
+        }
+    }
+
     /// Each real Spin host's processes (`RunningSpin::processes`).
     pub fn spin_processes(&self) -> Vec<Vec<String>> {
         match &self.runtime {
