@@ -32,6 +32,8 @@ use std::sync::{Arc, Mutex};
 pub struct Stats {
     pub calls: u64,
     pub writes: u64,
+    /// Bytes of the values read and written.
+    pub bytes: u64,
 }
 
 /// Whether an injected failure happens before the call takes effect, or after
@@ -70,6 +72,7 @@ pub struct MemStore {
     data: Mutex<BTreeMap<String, Vec<u8>>>,
     calls: AtomicU64,
     writes: AtomicU64,
+    bytes: AtomicU64,
     semantics: AtomicU8,
     fail_at: Mutex<Option<(u64, FailMode)>>,
     hook: Mutex<Option<Hook>>,
@@ -84,12 +87,14 @@ impl MemStore {
         Stats {
             calls: self.calls.load(Ordering::SeqCst),
             writes: self.writes.load(Ordering::SeqCst),
+            bytes: self.bytes.load(Ordering::SeqCst),
         }
     }
 
     pub fn reset_stats(&self) {
         self.calls.store(0, Ordering::SeqCst);
         self.writes.store(0, Ordering::SeqCst);
+        self.bytes.store(0, Ordering::SeqCst);
     }
 
     /// Spin's Redis store instead of its SQLite store (see the module docs).
@@ -184,6 +189,10 @@ impl MemStore {
         }
     }
 
+    fn moved(&self, bytes: usize) {
+        self.bytes.fetch_add(bytes as u64, Ordering::SeqCst);
+    }
+
     fn run<T>(
         &self,
         writes: bool,
@@ -239,7 +248,9 @@ impl MemStore {
 
 impl Store for MemStore {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.run(false, |d| Ok(d.get(key).cloned()))
+        let value = self.run(false, |d| Ok(d.get(key).cloned()))?;
+        self.moved(value.as_ref().map_or(0, Vec::len));
+        Ok(value)
     }
 
     fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
@@ -263,9 +274,13 @@ impl Store for MemStore {
             },
             _ => Ok(keys.iter().map(|k| d.get(k).cloned()).collect()),
         })
+        .inspect(|values: &Vec<Option<Vec<u8>>>| {
+            self.moved(values.iter().flatten().map(Vec::len).sum())
+        })
     }
 
     fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.moved(value.len());
         self.run(true, |d| {
             d.insert(key.to_owned(), value.to_vec());
             Ok(())
@@ -274,6 +289,7 @@ impl Store for MemStore {
 
     fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
         let refused = self.check_batch_write(entries.iter().map(|(k, _)| k));
+        self.moved(entries.iter().map(|(_, v)| v.len()).sum());
         self.run(true, |d| {
             refused?;
             for (k, v) in entries {
@@ -331,18 +347,21 @@ impl Store for MemStore {
     }
 
     fn cas_read(&self, key: &str) -> Result<Cas, StoreError> {
-        self.run(false, |d| {
+        let cas = self.run(false, |d| {
             Ok(Cas {
                 key: key.to_owned(),
                 current: d.get(key).cloned(),
                 ticket: 0,
             })
-        })
+        })?;
+        self.moved(cas.current.as_ref().map_or(0, Vec::len));
+        Ok(cas)
     }
 
     fn cas_swap(&self, cas: Cas, value: &[u8]) -> Result<(), SwapError> {
         let redis = self.redis();
         let upserts = self.semantics() == Semantics::Sqlite;
+        self.moved(value.len());
         let swapped = self.run(true, |d| {
             let stored = d.get(&cas.key);
             let matches = match (&cas.current, stored) {
@@ -477,7 +496,8 @@ mod tests {
             s.stats(),
             Stats {
                 calls: 3,
-                writes: 1
+                writes: 1,
+                bytes: 3
             }
         );
         s.fail_call(2, FailMode::Before);

@@ -165,9 +165,17 @@ pub struct Invitation {
     /// renewal that moves it may earn another).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) reminded_for: Option<Timestamp>,
+    /// Its entry in the account's invitation log, which the purge deletes
+    /// with it. 0: written before the log (or its account has none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) log_position: i64,
     #[serde(flatten)]
     pub(crate) state: State,
     pub(crate) rev: Rev,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 impl Versioned for Invitation {
@@ -692,6 +700,7 @@ mod tests {
             previous_token_hash: None,
             retired_token_hashes: Vec::new(),
             reminded_for: None,
+            log_position: 0,
             state: State::Pending,
             rev: Rev::default(),
         }

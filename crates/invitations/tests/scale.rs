@@ -150,3 +150,110 @@ fn a_draft_that_lost_its_address_is_not_listed() {
     let listed: Vec<&str> = page.iter().map(|v| v.invitation.email().as_str()).collect();
     assert_eq!(listed, ["ben@example.com", "ann@example.com"]);
 }
+
+/// Round trips and bytes of each operation on an account of 3,000 addresses
+/// and on one of 12,000 (both past the slot shards' first split at the
+/// default 8 KB, so an address's slot is one level down in both): the same
+/// round trips. Reading an invitation reads the same bytes; a list page
+/// reads, besides its 50 log entries and records, the leaf shard of each
+/// pending invitation it shows, which fills up to 8 KB before it splits: its
+/// bytes move with the leaves' fill, under a bound that does not move with
+/// the account. A cost that grew with the account (reading its whole index,
+/// scanning its history) fails this test. (The writes of invite, accept and
+/// cancel still carry the seat ledger, which keeps one hold per open
+/// invitation: their bytes are printed, not asserted.)
+#[test]
+fn every_operation_costs_the_same_at_two_account_sizes() {
+    use invitations::ops::accept::accept_by_token;
+    use invitations::ops::list::get_invitation;
+    let measure = |size: usize| -> Vec<(&'static str, u64, u64)> {
+        let w = World::new(21);
+        let owner = user("owner");
+        let acc = w.create_account(&owner);
+        for from in (0..size).step_by(100) {
+            let emails = addresses(from, from + 100);
+            let refs: Vec<&str> = emails.iter().map(String::as_str).collect();
+            assert_eq!(w.invite(&owner, &acc, &refs).unwrap().created(), 100);
+        }
+        w.advance(3600);
+        let cost = |f: &dyn Fn()| {
+            w.store.reset_stats();
+            f();
+            let stats = w.store.stats();
+            (stats.calls, stats.bytes)
+        };
+        let mut costs = Vec::new();
+        let mut record = |name: &'static str, (calls, bytes): (u64, u64)| {
+            costs.push((name, calls, bytes));
+        };
+        let made = std::cell::RefCell::new(Vec::new());
+        record(
+            "invite one",
+            cost(&|| {
+                made.borrow_mut()
+                    .push(w.invite_one(&owner, &acc, "new@example.com"))
+            }),
+        );
+        let (id, token) = made.borrow()[0].clone();
+        let pending = InvitationFilter {
+            status: Some(Status::Pending),
+            email: None,
+        };
+        let page = |f: &InvitationFilter| {
+            let p = list_invitations(&w.env(), &owner, &acc, f, Some(50), None).unwrap();
+            assert_eq!(p.items.len(), 50);
+        };
+        record("list page", cost(&|| page(&InvitationFilter::default())));
+        record("list page, pending", cost(&|| page(&pending)));
+        record(
+            "get invitation",
+            cost(&|| {
+                get_invitation(&w.env(), &owner, &acc, &id).unwrap();
+            }),
+        );
+        record(
+            "accept",
+            cost(&|| {
+                accept_by_token(&w.env(), &user("new"), &token).unwrap();
+            }),
+        );
+        let (other, _) = w.invite_one(&owner, &acc, "other@example.com");
+        record(
+            "cancel",
+            cost(&|| {
+                cancel(&w.env(), &owner, &acc, &other).unwrap();
+            }),
+        );
+        let shards = w
+            .store
+            .entries_with_prefix(&format!("v1/acct/{acc}/slots/"));
+        let split = shards.iter().any(|(k, _)| !is_account_shard(k));
+        assert!(split, "size {size}: the shards split past 8 KB");
+        costs
+    };
+    let small = measure(3000);
+    let large = measure(12_000);
+    for ((name, few, few_bytes), (_, many, many_bytes)) in small.iter().zip(&large) {
+        assert!(
+            many == few,
+            "{name}: {few} round trips with 3,000 addresses, {many} with 12,000"
+        );
+        if name.starts_with("get") {
+            assert!(
+                many_bytes.abs_diff(*few_bytes) <= 64,
+                "{name}: {few_bytes} bytes with 3,000 addresses, {many_bytes} with 12,000"
+            );
+        }
+        if name.starts_with("list") {
+            // 50 records of about 1 KB, 50 leaves of at most 8 KB plus the
+            // claims of one invite (100 addresses) that may land past it.
+            let bound = 50 * 1024 + 50 * (8 * 1024 + 100 * 110);
+            for bytes in [few_bytes, many_bytes] {
+                assert!(*bytes <= bound, "{name}: {bytes} bytes, over {bound}");
+            }
+        }
+    }
+    eprintln!(
+        "(operation, round trips, bytes) at 3,000 and 12,000 addresses:\n{small:?}\n{large:?}"
+    );
+}

@@ -223,6 +223,12 @@ fn closed_invitations_are_purged_after_retention() {
         Error::InvitationNotFound
     );
     assert!(w.store.entries_with_prefix("v1/inv/").is_empty());
+    assert!(
+        w.store
+            .entries_with_prefix(&format!("v1/acct/{acc}/ilog/"))
+            .is_empty(),
+        "their entries in the invitation log go with them"
+    );
     assert!(w.store.entries_with_prefix("v1/tok/").is_empty());
     assert!(
         w.store.entries_with_prefix("v1/due/").is_empty(),

@@ -214,7 +214,7 @@ pub fn invite(
             Leftovers::default(),
         ));
     }
-    write_drafts(env, acc, &addresses)?;
+    write_drafts(env, acc, &mut addresses)?;
     let mut leftovers = Vec::new();
     // A seat given back by a lost slot may seat a draft refused before.
     for _ in 0..3 {
@@ -310,6 +310,7 @@ fn draft(
             previous_token_hash: None,
             retired_token_hashes: Vec::new(),
             reminded_for: None,
+            log_position: 0,
             state: State::Pending,
             rev: Rev::generate(env.random),
         };
@@ -322,12 +323,12 @@ fn draft(
 /// Not reachable yet: no slot or link names them, a list shows an entry only
 /// once its slot names it, and the sweep leaves alone a record its slot does
 /// not name. Cost: 2 `increment`s (the due minute, the log) + 1 `set-many`.
-fn write_drafts(env: &Env, acc: &AccountId, addresses: &[Address]) -> Result<()> {
+fn write_drafts(env: &Env, acc: &AccountId, addresses: &mut [Address]) -> Result<()> {
     let check_at = env.clock.now().plus_secs(env.policy.mail_check_delay_secs);
-    let drafts: Vec<&Invitation> = addresses
-        .iter()
+    let mut drafts: Vec<&mut Invitation> = addresses
+        .iter_mut()
         .filter_map(|a| match a {
-            Address::Drafted(d) => Some(&d.invitation),
+            Address::Drafted(d) => Some(&mut d.invitation),
             _ => None,
         })
         .collect();
@@ -338,8 +339,9 @@ fn write_drafts(env: &Env, acc: &AccountId, addresses: &[Address]) -> Result<()>
     let mut writes = queue::entries(env, &due)?;
     let last = store::increment(env.store, &keys::invitation_seq(acc), drafts.len() as i64)?;
     let first = last - drafts.len() as i64 + 1;
-    for (position, inv) in (first..).zip(&drafts) {
-        writes.push((keys::invitation(&inv.id), encode(*inv)));
+    for (position, inv) in (first..).zip(drafts.iter_mut()) {
+        inv.log_position = position;
+        writes.push((keys::invitation(&inv.id), encode(&**inv)));
         writes.push((keys::invitation_log(acc, position), encode(&inv.id)));
     }
     store::set_many(env.store, &writes)

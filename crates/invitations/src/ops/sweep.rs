@@ -293,6 +293,10 @@ fn handle(
             seats::release(env, &inv.account_id, std::slice::from_ref(&inv.id))?;
             work.deletes
                 .extend([keys::invitation(&inv.id), keys::delivery(&inv.id)]);
+            if inv.log_position > 0 {
+                work.deletes
+                    .push(keys::invitation_log(&inv.account_id, inv.log_position));
+            }
         }
         return Ok(());
     }
@@ -375,6 +379,10 @@ fn handle(
             work.deletes
                 .extend([keys::invitation(&inv.id), keys::delivery(&inv.id)]);
             work.deletes.extend(inv.token_hashes().map(keys::token));
+            if inv.log_position > 0 {
+                work.deletes
+                    .push(keys::invitation_log(&inv.account_id, inv.log_position));
+            }
             run.report.purged += 1;
         }
     }
