@@ -185,11 +185,14 @@ fn write_in_batches<T>(
 /// How often an `increment` that failed is tried again. Spin's DynamoDB
 /// store reads the counter and then writes it on condition that nobody wrote
 /// between, and reports a failure (it does not retry) when somebody did; so
-/// every concurrent `increment` of one counter but one fails there. A retry
-/// after a failure whose effect happened (a lost reply) counts twice; every
-/// counter here tolerates that: log and queue positions leave a gap that
-/// readers step over, a join link's use count errs on the side of fewer uses.
-pub(crate) const INCREMENT_ATTEMPTS: usize = 16;
+/// every concurrent `increment` of one counter but one fails there. Each
+/// failure means another writer got through, so this many writers at once
+/// all finish (20 accepts of one link at once each take a member position).
+/// A retry after a failure whose effect happened (a lost reply) counts
+/// twice; every counter here tolerates that: log and queue positions leave a
+/// gap that readers step over, a join link's use count errs on the side of
+/// fewer uses.
+pub(crate) const INCREMENT_ATTEMPTS: usize = 64;
 
 /// `increment`, tried again on failure (see [`INCREMENT_ATTEMPTS`]).
 pub(crate) fn increment(store: &dyn Store, key: &str, delta: i64) -> Result<i64> {

@@ -93,11 +93,42 @@ pub(crate) async fn races(app: App) {
         .filter_map(|(_, u)| u.clone())
         .collect();
     assert_eq!(winners.len(), 1, "{outs:?}");
+    assert!(outs.iter().all(|(s, _)| *s < 500), "no 5xx: {outs:?}");
     let members = app
         .get(&format!("/v1/accounts/{acc}/members"), Some(&owner))
         .await
         .json();
     assert_eq!(members["data"].as_array().unwrap().len(), 2);
+
+    // 20 parallel accepts of one token by the same person (a double-clicked
+    // link, a retrying client): no 5xx, one membership.
+    let (_, token) = app.invite_one("olivia", &acc, "cara@example.com").await;
+    let fs: Vec<_> = (0..20)
+        .map(|_| {
+            let app = app.clone();
+            let token = token.clone();
+            async move {
+                let t = app.token("cara");
+                app.post("/v1/invitations/accept", Some(&t), json!({"token": token}))
+                    .await
+                    .status
+            }
+        })
+        .collect();
+    let statuses = join_all(fs).await;
+    assert!(statuses.iter().all(|s| *s < 500), "no 5xx: {statuses:?}");
+    assert!(statuses.contains(&200), "{statuses:?}");
+    let members = app
+        .get(&format!("/v1/accounts/{acc}/members"), Some(&owner))
+        .await
+        .json();
+    let caras = members["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["user_id"] == "cara")
+        .count();
+    assert_eq!(caras, 1, "{members}");
 
     // Accept racing cancel: exactly one wins.
     for i in 0..5 {
