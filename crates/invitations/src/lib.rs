@@ -50,7 +50,7 @@
 //!
 //! # Store round trips per operation
 //!
-//! Uncontended, as asserted by `tests/round_trips.rs` with the counting store.
+//! Uncontended, as asserted by `tests/domain/round_trips.rs` with the counting store.
 //! `s` is the number of slot shards a bulk invite touches (at most 16).
 //! Every read or claim of a slot costs 1 more round trip per level of
 //! splits below its account shard (none below about 1,000 addresses, 1 to
@@ -92,7 +92,7 @@
 //! | keep undelivered events / forget delivered ones | 2 / 1, for any number; none when there are none | 2 / 1 |
 //! | idempotency begin / complete | 2 / 2 | 1 / 2 |
 //!
-//! The write column is asserted in `tests/round_trips.rs`
+//! The write column is asserted in `tests/domain/round_trips.rs`
 //! (`write_transactions_match_the_documented_table`) and, through the real
 //! components on the test host, in `tests/dev/tests/e2e/round_trips.rs`.
 //!
@@ -100,7 +100,7 @@
 //! every batch read of `k ≥ 2` keys costs the refused call plus `k` reads
 //! (`store::get_many_raw`): a list page of 50 invitations costs 173 round
 //! trips (its entries, records and deliveries, and slots one by one), accept
-//! 13, a members page 10 (asserted in `tests/round_trips.rs`).
+//! 13, a members page 10 (asserted in `tests/domain/round_trips.rs`).
 //! Writes are the same on both stores.
 //!
 //! # Invariants

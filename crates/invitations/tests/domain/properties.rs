@@ -2,9 +2,7 @@
 //! each store behaviour, with a random store call broken, with slot shards
 //! that split at a few addresses) keeping the invariants.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use invitations::email::Email;
 use invitations::ids::{InvitationId, UserId};
 use invitations::memstore::{FailMode, Semantics};

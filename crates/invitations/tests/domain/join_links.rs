@@ -1,10 +1,8 @@
 //! Join links: who may make them, who may join through them, and that
 //! `max_uses` is exact under races (both stores' semantics) and failures.
 
-mod common;
-
-use common::sched::race;
-use common::*;
+use crate::common::sched::race;
+use crate::common::*;
 use invitations::effects::{EventKind, Subject};
 use invitations::email::Domain;
 use invitations::error::Error;

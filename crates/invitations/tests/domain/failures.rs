@@ -2,9 +2,7 @@
 //! leaves nothing that breaks a later operation: the invariants hold, and
 //! retrying gets every user where they wanted to be.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use invitations::email::Email;
 use invitations::error::Error;
 use invitations::ids::{AccountId, UserId};

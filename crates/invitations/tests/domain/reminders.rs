@@ -1,9 +1,7 @@
 //! Reminders before expiry: one per expiry, `reminder_days` before it, off
 //! the due queue; not for short invitations, not after a resend in the window.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use invitations::effects::{EventKind, MailKind};
 use invitations::ids::{AccountId, InvitationId};
 use invitations::ops::accept::accept_by_token;

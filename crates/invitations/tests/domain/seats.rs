@@ -2,10 +2,8 @@
 //! Every rule, the races (deterministic scheduler, both stores' semantics)
 //! and a failure at every store call of the paths that count.
 
-mod common;
-
-use common::sched::race;
-use common::*;
+use crate::common::sched::race;
+use crate::common::*;
 use invitations::error::Error;
 use invitations::ids::AccountId;
 use invitations::memstore::{FailMode, Semantics};

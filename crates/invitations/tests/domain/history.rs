@@ -1,9 +1,7 @@
 //! The account's history: kept with each change's events, read newest first
 //! or forward from an event, filtered by type, purged by the sweep.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use invitations::cursor::Cursor;
 use invitations::effects::{Actor, Event, EventKind};
 use invitations::ids::{AccountId, EventId};

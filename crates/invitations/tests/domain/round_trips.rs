@@ -1,8 +1,6 @@
 //! Store round trips per operation, against the table in the crate docs.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use invitations::email::Email;
 use invitations::ids::UserId;
 use invitations::ops::accept::{accept_by_token, accept_for_account};

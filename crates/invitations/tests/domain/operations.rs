@@ -1,8 +1,6 @@
 //! Every rule and every error code, one operation at a time.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use invitations::cursor::Cursor;
 use invitations::effects::Subject;
 use invitations::email::{Domain, Email};

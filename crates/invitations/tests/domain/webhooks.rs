@@ -2,9 +2,7 @@
 //! handed back by the sweep with backoff, once per run even when two sweeps
 //! race, and dropped after the last attempt.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use invitations::ids::EventId;
 use invitations::ops::sweep::{sweep, SweepRun};
 use invitations::ops::webhooks::{delivered, keep_undelivered};

@@ -1,10 +1,8 @@
 //! Races at store-call granularity, over many seeds, with the store behaving
 //! like Spin's SQLite store and like its Redis store (swap reported failed).
 
-mod common;
-
-use common::sched::race;
-use common::*;
+use crate::common::sched::race;
+use crate::common::*;
 use invitations::error::Error;
 use invitations::ids::UserId;
 use invitations::memstore::Semantics;

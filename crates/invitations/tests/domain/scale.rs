@@ -1,8 +1,6 @@
 //! An account of many addresses: what stays bounded as it grows.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use invitations::email::Email;
 use invitations::model::Status;
 use invitations::ops::cancel::cancel;

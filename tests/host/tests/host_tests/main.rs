@@ -1,4 +1,8 @@
 //! Runs the fixture components through the host, checking each behaviour against Spin's.
+
+/// The `spin-test-host` binary itself, in the same test binary: one link of the host, not two.
+mod cli;
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;

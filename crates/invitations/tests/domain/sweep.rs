@@ -1,9 +1,7 @@
 //! The sweep: expiry, mail retry with backoff, purge, bounded and resumable
 //! runs, a cost that follows due items, and no double work when two run at once.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use invitations::error::Error;
 use invitations::ids::AccountId;
 use invitations::model::{DeliveryStatus, Status};
