@@ -275,69 +275,10 @@ async fn postmark_is_spoken_too() {
     assert!(mail.html.contains("/join?token="));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_store_failure_names_an_incident_and_shows_none_of_its_internals_needs_host_faults() {
-    if common::skipped_on_spin("the store fault is the test host's") {
-        return;
-    }
-    let app = App::start().await;
-    let acc = app.account("owner").await;
-    app.settle().await;
-    // Renaming an account reads it with the caller's membership (a batch
-    // read, which falls back to single reads when it fails), then reads it
-    // for the compare-and-swap: that read fails.
-    app.host().faults().fail_store_call(2);
-    let rename = serde_json::to_vec(&json!({"name": "Renamed"})).unwrap();
-    let r = app
-        .send(
-            "PATCH",
-            &format!("/v1/accounts/{acc}"),
-            Some(&app.token("owner")),
-            Some(rename),
-            &[("content-type", "application/json")],
-        )
-        .await;
-    assert_eq!((r.status, r.code()), (503, "store_unavailable".into()));
-    assert!(r.header("retry-after").is_some());
-    let body = r.json();
-    assert!(!r.text().contains("injected"), "{body}");
-    assert_eq!(
-        body["detail"],
-        "the store did not answer; try again shortly"
-    );
-    let instance = body["instance"].as_str().unwrap_or_default();
-    let name = instance
-        .strip_prefix("urn:invitations:incident:")
-        .unwrap_or_default();
-    assert!(
-        name.len() == 16 && name.bytes().all(|b| b.is_ascii_hexdigit()),
-        "{body}"
-    );
-    let again = app
-        .get(&format!("/v1/accounts/{acc}"), Some(&app.token("owner")))
-        .await;
-    assert_eq!(
-        again.status,
-        200,
-        "the store answers again: {}",
-        again.text()
-    );
-}
-
-/// On real Spin, the store itself fails: SQLite locked by another writer,
-/// the Redis server or the DynamoDB endpoint gone. The answer is the same
-/// problem whatever the store, with none of its error text; the log has the
-/// error under the incident's name.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failing_store_of_any_kind_is_a_problem_without_its_error_text() {
-    if invitations_dev::platform::Platform::from_env().is_host() {
-        eprintln!("real Spin only: on the test host, see the test with injected faults");
-        return;
-    }
-    let mut app = App::start().await;
-    let acc = app.account("owner").await;
-    app.settle().await;
-    let lock = app.break_store();
+/// Renames the account while its store fails: the answer must be the
+/// store's problem, naming an incident and nothing of the store's error.
+/// Returns the body and the incident's name.
+async fn rename_while_the_store_fails(app: &App, acc: &str) -> (serde_json::Value, String) {
     let rename = serde_json::to_vec(&json!({"name": "Renamed"})).unwrap();
     let r = app
         .send(
@@ -354,23 +295,72 @@ async fn a_failing_store_of_any_kind_is_a_problem_without_its_error_text() {
         "{}",
         r.text()
     );
+    assert!(r.header("retry-after").is_some());
     let body = r.json();
-    let fields: Vec<&String> = body.as_object().unwrap().keys().collect();
-    assert_eq!(
-        fields,
-        ["code", "detail", "instance", "status", "title", "type"],
-        "{body}"
-    );
     assert_eq!(
         body["detail"],
         "the store did not answer; try again shortly"
     );
     let name = body["instance"]
         .as_str()
-        .unwrap()
+        .unwrap_or_default()
         .strip_prefix("urn:invitations:incident:")
-        .unwrap()
+        .unwrap_or_default()
         .to_owned();
+    assert!(
+        name.len() == 16 && name.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{body}"
+    );
+    (body, name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_failure_names_an_incident_and_shows_none_of_its_internals_needs_host_faults() {
+    if common::skipped_on_spin("the store fault is the test host's") {
+        return;
+    }
+    let app = App::start().await;
+    let acc = app.account("owner").await;
+    app.settle().await;
+    // Renaming an account reads it with the caller's membership (a batch
+    // read, which falls back to single reads when it fails), then reads it
+    // for the compare-and-swap: that read fails.
+    app.host().faults().fail_store_call(2);
+    let (body, _) = rename_while_the_store_fails(&app, &acc).await;
+    assert!(!body.to_string().contains("injected"), "{body}");
+    let again = app
+        .get(&format!("/v1/accounts/{acc}"), Some(&app.token("owner")))
+        .await;
+    assert_eq!(
+        again.status,
+        200,
+        "the store answers again: {}",
+        again.text()
+    );
+    assert_eq!(again.json()["name"], "owner's team", "nothing changed");
+}
+
+/// On real Spin, the store itself fails: SQLite locked by another writer,
+/// Redis refusing Spin, the DynamoDB endpoint gone. The answer is the same
+/// problem whatever the store, with none of its error text; the log has the
+/// error under the incident's name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_store_of_any_kind_is_a_problem_without_its_error_text() {
+    if invitations_dev::platform::Platform::from_env().is_host() {
+        eprintln!("real Spin only: on the test host, see the test with injected faults");
+        return;
+    }
+    let mut app = App::start().await;
+    let acc = app.account("owner").await;
+    app.settle().await;
+    let lock = app.break_store();
+    let (body, name) = rename_while_the_store_fails(&app, &acc).await;
+    let fields: Vec<&String> = body.as_object().unwrap().keys().collect();
+    assert_eq!(
+        fields,
+        ["code", "detail", "instance", "status", "title", "type"],
+        "{body}"
+    );
     // The component's output reaches Spin's log a moment later.
     let mut logged = String::new();
     for _ in 0..50 {
