@@ -5,7 +5,8 @@ condition and makes the write as two steps, so two conditional writes at once ca
 pass; real DynamoDB makes each conditional write atomic. Served one at a time, moto is
 atomic too, and races between the app's requests stay as exact as on DynamoDB.
 
-Usage: python3 serial_moto.py PORT   (needs `pip install 'moto[server]'`)
+Usage: python3 serial_moto.py [PORT]   (needs `pip install 'moto[server]'`)
+Prints the port it listens on (PORT, or one the system picks when none is given), then serves.
 """
 
 import sys
@@ -15,13 +16,15 @@ from moto.moto_server.werkzeug_app import (
     MotoRequestHandler,
     create_backend_app,
 )
-from werkzeug.serving import run_simple
+from werkzeug.serving import make_server
 
 if __name__ == "__main__":
-    run_simple(
+    server = make_server(
         "127.0.0.1",
-        int(sys.argv[1]),
+        int(sys.argv[1]) if len(sys.argv) > 1 else 0,
         DomainDispatcherApplication(create_backend_app),
         threaded=False,
         request_handler=MotoRequestHandler,
     )
+    print(server.server_port, flush=True)
+    server.serve_forever()

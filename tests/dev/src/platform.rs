@@ -183,34 +183,33 @@ pub const DYNAMO_REGION: &str = "us-east-1";
 
 impl DynamoServer {
     pub fn start() -> anyhow::Result<DynamoServer> {
+        use std::io::{BufRead, BufReader};
         let python = std::env::var("MOTO_PYTHON").unwrap_or_else(|_| "python3".into());
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("dynamodb/serial_moto.py");
-        let mut last_error = None;
-        for _ in 0..3 {
-            let port = free_port()?;
-            let mut child = Command::new(&python)
-                .arg(&script)
-                .arg(port.to_string())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .process_group(0)
-                .spawn()
-                .with_context(|| format!("cannot run {python} (with moto[server] installed)"))?;
-            let addr = SocketAddr::from(([127, 0, 0, 1], port));
-            match wait_for_port(addr, &mut child, Duration::from_secs(60)) {
-                Ok(true) => {
-                    let server = DynamoServer { child, port };
-                    server.create_table()?;
-                    return Ok(server);
-                }
-                Ok(false) => {
-                    kill_group(&mut child);
-                    last_error = Some(anyhow::anyhow!("moto did not listen on {port}"));
-                }
-                Err(e) => last_error = Some(e.context(format!("moto on {port}"))),
-            }
-        }
-        Err(last_error.unwrap())
+        // The server binds a port the system picks and prints it: a port
+        // picked here and handed over could be taken meanwhile.
+        let mut child = Command::new(&python)
+            .arg(&script)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("cannot run {python} (with moto[server] installed)"))?;
+        let stdout = child.stdout.take().context("moto's stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_default();
+        let Ok(port) = line.trim().parse::<u16>() else {
+            kill_group(&mut child);
+            bail!("moto did not say its port (it printed {line:?})");
+        };
+        let server = DynamoServer { child, port };
+        server.create_table()?;
+        Ok(server)
     }
 
     pub fn url(&self) -> String {
