@@ -189,6 +189,38 @@ async fn a_receiver_that_was_down_gets_each_event_later_needs_host_clock() {
     assert!(per_id.values().all(|n| *n == 1), "{per_id:?}");
 }
 
+/// A receiver down for days: each event is tried its 12 times, then given up,
+/// and the sweep's answer counts what it gave up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_a_receiver_never_takes_are_given_up_and_counted_needs_host_clock() {
+    if common::skipped_on_spin("retries back off for hours, on the host's clock") {
+        return;
+    }
+    let app = App::start().await;
+    let acc = app.account("owner").await;
+    app.settle().await;
+    app.inbox.set_webhooks_down(true);
+    let r = app.invite("owner", &acc, &["fay@example.com"]).await;
+    assert_eq!(r.status, 201);
+    let (mut retried, mut dropped) = (0, 0);
+    for _ in 0..(4 * 24) {
+        app.advance(60 * 60).await;
+        let t = app.sweep_all().await;
+        retried += t.webhooks;
+        dropped += t.webhooks_dropped;
+    }
+    assert_eq!(
+        dropped, 2,
+        "invitation.created and invitation.sent, given up"
+    );
+    assert!(retried >= 2 * 10, "{retried} retries before giving up");
+    assert!(app.hooks().is_empty());
+    app.inbox.set_webhooks_down(false);
+    app.advance(24 * 60 * 60).await;
+    let later = app.sweep_all().await;
+    assert_eq!((later.webhooks, later.webhooks_dropped), (0, 0));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_misconfigured_receiver_keeps_events_and_never_fails_the_change() {
     let app = App::start_with(common::Options {

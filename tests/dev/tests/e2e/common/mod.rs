@@ -524,6 +524,7 @@ impl App {
             t.reminded += n("reminded");
             t.purged += n("purged");
             t.webhooks += n("webhooks");
+            t.webhooks_dropped += n("webhooks_dropped");
             t.history_purged += n("history_purged");
             t.runs += 1;
             if r["more"] == false {
@@ -622,6 +623,7 @@ pub struct SweepTotals {
     pub reminded: u64,
     pub purged: u64,
     pub webhooks: u64,
+    pub webhooks_dropped: u64,
     pub history_purged: u64,
     pub runs: u64,
 }
