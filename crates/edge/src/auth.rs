@@ -540,7 +540,6 @@ pub fn bearer_matches(authorization: Option<&str>, secret: &str) -> bool {
 mod tests {
     use super::*;
 
-    /// HMAC-SHA256 written out from RFC 2104, to check signatures independently.
     #[test]
     fn bearer_matches_only_the_exact_secret() {
         let secret = "s3cret-sweep-token";

@@ -12,10 +12,11 @@
 //! 4. after the answer, the winners' links, just before their mail
 //!    ([`crate::ops::deliveries::before_sending`]).
 //!
-//! A failure before step 3 leaves only unreachable records, which the sweep
-//! deletes when their due entry comes up, giving back their seats. A failure in step 2 is compensated
-//! by cancelling the drafts, so an address is never blocked by an invitation
-//! the caller never heard of. A failure after the answer leaves an open
+//! A failure before step 3 leaves only unreachable records: no slot names
+//! them, so no address is blocked by an invitation the caller never heard
+//! of, and the sweep deletes them when their due entry comes up, giving
+//! back any seats they took in step 2. In step 3 a draft that lost its slot
+//! gives its seat back at once. A failure after the answer leaves an open
 //! invitation without a link: the sweep mails it a new one.
 
 use crate::effects::{Actor, Event, EventKind, Leftovers, MailJob, MailKind};
