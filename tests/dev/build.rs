@@ -5,16 +5,7 @@ use std::path::PathBuf;
 
 include!("../host/build_support.rs");
 
-const COMPONENTS: [&str; 8] = [
-    "accounts",
-    "invite",
-    "accept",
-    "remove",
-    "resend",
-    "expire",
-    "sweep-cron",
-    "ui",
-];
+include!("components.rs");
 
 /// The root Cargo.toml's profile for components built for tests (see there).
 const PROFILE: &str = "components-dev";
@@ -29,6 +20,7 @@ fn main() {
         "Cargo.toml",
         "Cargo.lock",
         "tests/dev/build.rs",
+        "tests/dev/components.rs",
         "tests/host/build_support.rs",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());

@@ -22,17 +22,7 @@ pub mod scale;
 
 use std::path::{Path, PathBuf};
 
-/// The components of `spin.toml`, by name.
-pub const COMPONENTS: [&str; 8] = [
-    "accounts",
-    "invite",
-    "accept",
-    "remove",
-    "resend",
-    "expire",
-    "sweep-cron",
-    "ui",
-];
+include!("../components.rs");
 
 /// The HS256 secret `cargo up` uses when none is configured. Local use only.
 pub const DEV_SECRET: &str = "dev-only-secret-never-use-in-production";
