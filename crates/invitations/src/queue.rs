@@ -56,7 +56,7 @@ pub(crate) fn entries(env: &Env, items: &[(Timestamp, DueItem)]) -> Result<Vec<(
     }
     let mut out = Vec::with_capacity(items.len());
     for (bucket, items) in by_bucket {
-        let last = store::increment(env.store, &keys::due_count(bucket), items.len() as i64)?;
+        let last = store::increment(env, &keys::due_count(bucket), items.len() as i64)?;
         let first = last - items.len() as i64 + 1;
         for (i, item) in items.into_iter().enumerate() {
             out.push((keys::due_entry(bucket, first + i as i64), encode(item)));

@@ -14,6 +14,7 @@
 use crate::error::{Error, Result};
 use crate::ids::Rev;
 use crate::random::Random;
+use crate::Env;
 use serde::{de::DeserializeOwned, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -99,15 +100,16 @@ pub(crate) const MAX_BATCH_WRITE: usize = 25;
 /// An empty list costs nothing.
 pub(crate) fn get_many_raw(store: &dyn Store, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
     let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    let mut distinct: Vec<String> = Vec::new();
     for k in keys {
-        index.entry(k.as_str()).or_insert_with(|| {
-            distinct.push(k.clone());
-            distinct.len() - 1
-        });
+        let next = index.len();
+        index.entry(k.as_str()).or_insert(next);
     }
-    if distinct.len() == keys.len() {
+    if index.len() == keys.len() {
         return read_distinct(store, keys);
+    }
+    let mut distinct = vec![String::new(); index.len()];
+    for (k, i) in &index {
+        distinct[*i] = (*k).to_owned();
     }
     let values = read_distinct(store, &distinct)?;
     Ok(keys
@@ -194,16 +196,27 @@ fn write_in_batches<T>(
 /// fewer uses.
 pub(crate) const INCREMENT_ATTEMPTS: usize = 64;
 
-/// `increment`, tried again on failure (see [`INCREMENT_ATTEMPTS`]).
-pub(crate) fn increment(store: &dyn Store, key: &str, delta: i64) -> Result<i64> {
-    let mut failure = None;
-    for _ in 0..INCREMENT_ATTEMPTS {
-        match store.increment(key, delta) {
+/// How long after its first try an `increment` is still tried again. A
+/// conflict is over in milliseconds; a store that is down or locked is not
+/// (Spin's SQLite store waits 5 s on a lock before it fails), and the caller
+/// should hear so then, not 64 failures later.
+pub(crate) const INCREMENT_RETRY_WINDOW_MS: i64 = 2_000;
+
+/// `increment`, tried again on failure (see [`INCREMENT_ATTEMPTS`]) while
+/// within [`INCREMENT_RETRY_WINDOW_MS`] of the first try.
+pub(crate) fn increment(env: &Env, key: &str, delta: i64) -> Result<i64> {
+    let give_up_at = env.clock.now().plus_millis(INCREMENT_RETRY_WINDOW_MS);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match env.store.increment(key, delta) {
             Ok(value) => return Ok(value),
-            Err(e) => failure = Some(e),
+            Err(e) if attempts >= INCREMENT_ATTEMPTS || env.clock.now() >= give_up_at => {
+                return Err(e.into())
+            }
+            Err(_) => {}
         }
     }
-    Err(failure.expect("at least one attempt").into())
 }
 
 /// Reads a counter written by `increment` without changing it. Spin's SQLite
@@ -301,5 +314,65 @@ pub(crate) fn swap_checked<T: Versioned>(
         Some(stored) if *stored.rev() == rev => Ok(Swapped::Done),
         _ if failure == SwapError::CasFailed => Ok(Swapped::Conflict),
         _ => Err(Error::StoreUnavailable(failure.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memstore::MemStore;
+    use crate::time::{Clock, Timestamp};
+    use std::cell::Cell;
+
+    /// A clock that moves `step_ms` every time it is read.
+    struct Ticking {
+        now: Cell<i64>,
+        step_ms: i64,
+    }
+
+    impl Clock for Ticking {
+        fn now(&self) -> Timestamp {
+            self.now.set(self.now.get() + self.step_ms);
+            Timestamp::from_unix_millis(self.now.get())
+        }
+    }
+
+    struct Zero;
+    impl Random for Zero {
+        fn fill(&self, buf: &mut [u8]) {
+            buf.fill(0);
+        }
+    }
+
+    /// Tries of an `increment` that always fails, on a clock that moves
+    /// `step_ms` per read.
+    fn tries_of_a_failing_increment(step_ms: i64) -> u64 {
+        let store = MemStore::new();
+        // Not a counter: every increment of it fails.
+        store.set("c", b"{}").unwrap();
+        let clock = Ticking {
+            now: Cell::new(0),
+            step_ms,
+        };
+        let policy = crate::Policy::default();
+        let env = Env {
+            store: &store,
+            clock: &clock,
+            random: &Zero,
+            policy: &policy,
+        };
+        store.reset_stats();
+        assert!(increment(&env, "c", 1).is_err());
+        store.stats().calls
+    }
+
+    #[test]
+    fn a_failing_increment_is_tried_again_only_within_its_window() {
+        // Failures that come fast (conflicts): every attempt.
+        assert_eq!(tries_of_a_failing_increment(0), INCREMENT_ATTEMPTS as u64);
+        // A store that takes 5 s to fail (SQLite waiting on a lock): once.
+        assert_eq!(tries_of_a_failing_increment(5_000), 1);
+        // 700 ms each: the tries that start within 2 s.
+        assert_eq!(tries_of_a_failing_increment(700), 3);
     }
 }

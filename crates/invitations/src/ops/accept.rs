@@ -166,7 +166,7 @@ fn accept(
             let seq = match reserved.get() {
                 Some(seq) => seq,
                 None => {
-                    let seq = store::increment(env.store, &keys::member_seq(&account.id), 1)?;
+                    let seq = store::increment(env, &keys::member_seq(&account.id), 1)?;
                     reserved.set(Some(seq));
                     seq
                 }
@@ -252,7 +252,7 @@ fn write_membership(env: &Env, user: &User, inv: &Invitation) -> Result<Member> 
         } if *member_seq > 0 => (*accepted_at, *member_seq),
         _ => (
             env.clock.now(),
-            store::increment(env.store, &keys::member_seq(acc), 1)?,
+            store::increment(env, &keys::member_seq(acc), 1)?,
         ),
     };
     let member = Member {

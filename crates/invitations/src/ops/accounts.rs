@@ -54,7 +54,7 @@ pub fn create_account(env: &Env, principal: &Principal, name: AccountName) -> Re
     };
     // The owner is the member log's first entry. Counters are made by
     // `increment` alone: each backend keeps them in its own format.
-    let owner_seq = store::increment(env.store, &keys::member_seq(&id), 1)?;
+    let owner_seq = store::increment(env, &keys::member_seq(&id), 1)?;
     let owner = Member {
         account_id: id.clone(),
         user_id: user.id.clone(),

@@ -91,7 +91,7 @@ pub fn appending(env: &Env, entries: Vec<(AccountId, Entry)>) -> Result<Vec<(Str
     let mut due = Vec::new();
     for (acc, entries) in by_account.into_values() {
         let n = entries.len() as i64;
-        let last = store::increment(env.store, &keys::history_count(&acc), n)?;
+        let last = store::increment(env, &keys::history_count(&acc), n)?;
         let first = last - n + 1;
         for (position, entry) in (first..=last).zip(entries) {
             writes.push((keys::history_position(&acc, &entry.id), encode(&position)));

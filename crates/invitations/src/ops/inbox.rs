@@ -41,7 +41,7 @@ pub struct InboxItem {
 /// The entry naming `inv` in its address's inbox, at a new place in the log.
 /// Cost: 1 round trip (`increment`); the entry goes into the caller's `set-many`.
 pub(crate) fn entry(env: &Env, inv: &Invitation) -> Result<(String, Vec<u8>)> {
-    let position = store::increment(env.store, &keys::inbox_count(&inv.email), 1)?;
+    let position = store::increment(env, &keys::inbox_count(&inv.email), 1)?;
     let entry = Entry {
         account_id: inv.account_id.clone(),
         invitation_id: inv.id.clone(),

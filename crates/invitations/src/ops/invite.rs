@@ -338,7 +338,7 @@ fn write_drafts(env: &Env, acc: &AccountId, addresses: &mut [Address]) -> Result
         .map(|inv| (check_at, DueItem::Invitation(inv.id.clone())))
         .collect();
     let mut writes = queue::entries(env, &due)?;
-    let last = store::increment(env.store, &keys::invitation_seq(acc), drafts.len() as i64)?;
+    let last = store::increment(env, &keys::invitation_seq(acc), drafts.len() as i64)?;
     let first = last - drafts.len() as i64 + 1;
     for (position, inv) in (first..).zip(drafts.iter_mut()) {
         inv.log_position = position;

@@ -93,7 +93,7 @@ pub fn create_join_link(
     }
     let id = JoinLinkId::generate(env.random);
     let token = JoinLinkToken::generate(env.random);
-    let seq = store::increment(env.store, &keys::join_link_count(acc), 1)?;
+    let seq = store::increment(env, &keys::join_link_count(acc), 1)?;
     let link = JoinLink::new(
         id.clone(),
         acc.clone(),
@@ -375,12 +375,12 @@ pub fn redeem_join_link(
     // The seat, then the use: each exact whatever runs at the same time. A
     // full account refuses before the link's use is spent.
     seats::join(env, &account.id)?;
-    let taken = store::increment(env.store, &keys::join_link_uses(&link.id), 1)?;
+    let taken = store::increment(env, &keys::join_link_uses(&link.id), 1)?;
     if taken > i64::from(link.max_uses.get()) {
         let _ = seats::leave(env, &account.id);
         return Err(Error::JoinLinkUsedUp);
     }
-    let seq = store::increment(env.store, &keys::member_seq(&account.id), 1)?;
+    let seq = store::increment(env, &keys::member_seq(&account.id), 1)?;
     let member = Member {
         account_id: account.id.clone(),
         user_id: user.id.clone(),
