@@ -4,6 +4,7 @@
 //! Routes: `/v1/accounts/:account/invitations` (POST, GET),
 //! `/v1/accounts/:account/join-links` (POST, GET).
 
+use invitations::effects::Leftovers;
 use invitations::error::Error;
 use invitations::ids::AccountId;
 use invitations::ops::invite::invite;
@@ -43,8 +44,7 @@ async fn run(req: &Request, later: &mut Later) -> Result<Response, ApiError> {
                 let mut out = invite(&ctx.env(), &who, &acc, request)?;
                 let mails = std::mem::take(&mut out.mails);
                 let events = std::mem::take(&mut out.events);
-                let leftovers = std::mem::take(&mut out.leftovers);
-                let mailed = later.mail(&ctx, mails, events, leftovers).await;
+                let mailed = later.mail(&ctx, mails, events, Leftovers::default()).await;
                 out.apply(&mailed);
                 let body = render::invite_results(&out);
                 match out.created() {

@@ -24,7 +24,7 @@
 //! | `v1/acct/{acc}` | [`model::Account`] (settings, owner list) | create (set), settings and owner removal (CAS) |
 //! | `v1/acct/{acc}/slots/{0..16}` | the account's open-invitation index, in shards: address → latest invitation and history (listing by address reads it). A shard past 8 KB is split: it then names 16 children | create (set, all shards), invite/purge (CAS) |
 //! | `v1/acct/{acc}/slots/{…}/{i}.{rev}` | child `i` of a split shard (`slots`): the same record, for the addresses whose hash's next 4 bits are `i` | a split (set, all 16, before the parent names them), then as a shard |
-//! | `v1/acct/{acc}/seats` | the seat ledger ([`seats`]): the limit, members counted, each open invitation's seat and its expiry, the last writes' revisions | create (set), every change of members or open invitations (CAS) |
+//! | `v1/acct/{acc}/seats` | the seat ledger ([`seats`]): the limit, members counted, open invitations counted by when their seat ends (at most 1,024 moments, so at most about 24 KB), the last writes' revisions and invitations settled | create (set), every change of members or open invitations (CAS) |
 //! | `v1/acct/{acc}/mseq`, `…/mlog/{n}` | member log: counter, and entry n → user id | create, accept (`increment`, set) |
 //! | `v1/acct/{acc}/mem/{user}` | [`model::Member`], a tombstone once removed or left | create, accept (set), update, remove (CAS) |
 //! | `v1/acct/{acc}/memail/{email}` | user id of the member with that address | create, accept (set) |
@@ -66,9 +66,9 @@
 //! | create account | 3 | 2 |
 //! | get account | 1 | 0 |
 //! | update settings; the seat limit alone; both | 3; 3; 5 | 1; 1; 2 |
-//! | invite, one address | 8 (6 before seats: +2 for the seat ledger's CAS, −1 as the member index is read with the access, +1 for the invitation log's `increment`); +2 when an expired invitation for the address is superseded; +2 when a draft lost its slot (its seat goes back); +2 when a seat was refused (are the addresses invited already?) | 5 |
+//! | invite, one address | 8 (6 before seats: +2 for the seat ledger's CAS, −1 as the member index is read with the access, +1 for the invitation log's `increment`); +2 when an expired invitation for the address is superseded; +3 when a draft lost its slot (its record is deleted, then its seat goes back); +2 when a seat was refused (are the addresses invited already?) | 5 |
 //! | invite, n addresses in s shards | 6 + 2·s, +1 if any member matched, +1 per shard with prior holders | 4 + s: 20 for 100 addresses in 16 shards |
-//! | after an invite or resend's answer: open the links with the history of the change's events, send, record the sends with the history of the `invitation.sent` they led to (and name each new invitation in its address's inbox) | 1 + 2, +1 `increment` per new invitation (+1 to delete what a resend retired or an invite lost); + 1 + 1 `increment`s for the two sets of history positions (the entries ride in the two `set-many`s) | 2, +1 per new invitation (+1); + 1 + 1 |
+//! | after an invite or resend's answer: open the links with the history of the change's events, send, record the sends with the history of the `invitation.sent` they led to (and name each new invitation in its address's inbox) | 1 + 2, +1 `increment` per new invitation (+1 to delete what a resend retired); + 1 + 1 `increment`s for the two sets of history positions (the entries ride in the two `set-many`s) | 2, +1 per new invitation (+1); + 1 + 1 |
 //! | list invitations (page) | 5 when one batch fills it (access, the log's counter, a batch: its entries, their records, the slots of its pending invitations; 4 when none is pending); at most 2 + 3·3 = 11 (filtered by state, batches of at least 50); by email 3 | 0 |
 //! | get invitation | 2 | 0 |
 //! | preview | 2 | 0 |
@@ -118,7 +118,10 @@
 //!   ledger before the invitation or membership exists, and given back only
 //!   after it is gone, so the ledger never counts fewer seats than are used.
 //!   An open invitation's seat is held until its expiry, so expiry gives it
-//!   back with no write.
+//!   back with no write. The ledger counts seats, not invitations, so each
+//!   is given back only by the change that happens once for it: the CAS that
+//!   cancels, declines or accepts the invitation, or the deletion of a draft
+//!   that never became reachable (by its invite, or by the sweep).
 //! * Accepted, cancelled and declined invitations never change again.
 //! * A pending invitation past its expiry reads `expired`, swept or not.
 //! * An expired invitation gives up its address only by being superseded (a

@@ -169,6 +169,11 @@ pub struct Invitation {
     /// with it. 0: written before the log (or its account has none).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub(crate) log_position: i64,
+    /// Its invite took its seat before writing it, so if it never becomes
+    /// reachable the sweep gives that seat back when it deletes it. False in
+    /// records written before (their seat comes back at their expiry).
+    #[serde(default)]
+    pub(crate) seat_taken: bool,
     #[serde(flatten)]
     pub(crate) state: State,
     pub(crate) rev: Rev,
@@ -701,6 +706,7 @@ mod tests {
             retired_token_hashes: Vec::new(),
             reminded_for: None,
             log_position: 0,
+            seat_taken: true,
             state: State::Pending,
             rev: Rev::default(),
         }

@@ -1,22 +1,34 @@
 //! The account's seat ledger: how many seats it allows, how many members it
-//! has, and which invitations hold a seat until when.
+//! has, and how many open invitations hold a seat until when.
 //!
 //! One record per account, written at its creation, so every change is a
 //! compare-and-swap on a key that already exists. That one record is what
 //! makes the limit exact: every change of the count (an invite's holds, a
 //! join link's new member, a cancel, a removal) meets every other on it.
 //!
-//! An open invitation holds a seat until its expiry: the ledger keeps each
-//! hold's expiry, so an expired invitation gives its seat back at that
-//! moment, without a write and without waiting for the sweep. A hold past
-//! its expiry is dropped by the next write. A resend that renews an expired
-//! invitation takes a seat again.
+//! An open invitation holds a seat until its expiry. The ledger counts holds
+//! by the moment they end, not by invitation, so its size does not grow with
+//! the account: at most [`MAX_ENDS`] distinct moments (an invite of many
+//! addresses shares one). Past that, the two closest moments merge into the
+//! later one, so a seat may come back late, never early. An expired
+//! invitation gives its seat back at that moment, without a write and
+//! without waiting for the sweep; ended holds are dropped by the next write.
+//! A resend that renews an expired invitation takes a seat again.
+//!
+//! A count cannot tell which invitation a hold is, so each hold is given
+//! back (or moved to a member) only by the change that happens once for it:
+//! the compare-and-swap that cancels, declines or accepts the invitation, or
+//! the deletion of a draft that never became reachable. The last
+//! [`SETTLED`] invitations settled are remembered, so a retried accept or a
+//! second release close behind the first changes nothing.
 //!
 //! The order of writes makes every crash err on the side of counting a seat
 //! too many, never too few: a seat is taken before the invitation or member
 //! that uses it exists, and given back only after that is gone. A seat
-//! counted too many is given back by the sweep (an invite that never became
-//! reachable) or at the hold's expiry.
+//! counted too many comes back when its hold ends.
+//!
+//! Ledgers written before counts (one hold per invitation id) are read as
+//! counts, and written as counts by their next change.
 
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, InvitationId, Rev};
@@ -28,19 +40,34 @@ use crate::Env;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// How many distinct end moments a ledger keeps (about 20 bytes each).
+pub(crate) const MAX_ENDS: usize = 1024;
+
+/// How many settled invitations a ledger remembers (about 30 bytes each).
+pub(crate) const SETTLED: usize = 64;
+
 /// The stored ledger.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Ledger {
     /// Absent: unlimited.
     pub limit: Option<SeatLimit>,
     pub members: u32,
-    /// Open invitations and when each stops holding its seat.
-    pub holds: BTreeMap<InvitationId, Timestamp>,
+    /// Open invitations: how many hold a seat until each moment.
+    #[serde(default)]
+    pub holds_until: BTreeMap<Timestamp, u32>,
+    /// The layout before counts: each open invitation and its expiry. Read
+    /// into `holds_until` and never written.
+    #[serde(default, skip_serializing)]
+    holds: BTreeMap<InvitationId, Timestamp>,
     pub rev: Rev,
     /// The revisions of its last writes, oldest first: how a writer told
     /// its swap failed learns whether it happened after all.
     #[serde(default)]
     pub recent: Vec<Rev>,
+    /// The invitations whose hold was last given back or became a member's,
+    /// oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    settled: Vec<InvitationId>,
 }
 
 /// An account's seats as the account view shows them.
@@ -53,13 +80,21 @@ pub struct Seats {
 }
 
 impl Ledger {
-    fn holds_at(expires_at: Timestamp, now: Timestamp) -> bool {
-        now < expires_at
+    /// Reads a stored ledger, in either layout.
+    fn decode(key: &str, bytes: &[u8]) -> Result<Ledger> {
+        let mut ledger: Ledger = store::decode(key, bytes)?;
+        for end in std::mem::take(&mut ledger.holds).into_values() {
+            ledger.add_hold(end);
+        }
+        Ok(ledger)
     }
 
     fn pending(&self, now: Timestamp) -> u32 {
-        let open = self.holds.values().filter(|e| Self::holds_at(**e, now));
-        open.count() as u32
+        let open = self
+            .holds_until
+            .range(now.plus_millis(1)..)
+            .map(|(_, n)| *n);
+        open.fold(0u32, u32::saturating_add)
     }
 
     /// Seats still free; `None` when unlimited.
@@ -68,12 +103,58 @@ impl Ledger {
         self.limit.map(|l| l.get().saturating_sub(used))
     }
 
+    /// Drops the holds that have ended.
     fn prune(&mut self, now: Timestamp) {
-        self.holds.retain(|_, e| Self::holds_at(*e, now));
+        self.holds_until = self.holds_until.split_off(&now.plus_millis(1));
     }
 
-    fn holds_seat(&self, id: &InvitationId, now: Timestamp) -> bool {
-        self.holds.get(id).is_some_and(|e| Self::holds_at(*e, now))
+    fn add_hold(&mut self, until: Timestamp) {
+        *self.holds_until.entry(until).or_default() += 1;
+        while self.holds_until.len() > MAX_ENDS {
+            self.merge_closest();
+        }
+    }
+
+    /// Moves the count of the end moment closest to the next one into it:
+    /// those seats come back a little later.
+    fn merge_closest(&mut self) {
+        let ends: Vec<Timestamp> = self.holds_until.keys().copied().collect();
+        let Some(earlier) = ends
+            .windows(2)
+            .min_by_key(|w| w[1].unix_millis() - w[0].unix_millis())
+            .map(|w| (w[0], w[1]))
+        else {
+            return;
+        };
+        let moved = self.holds_until.remove(&earlier.0).unwrap_or(0);
+        *self.holds_until.entry(earlier.1).or_default() += moved;
+    }
+
+    /// Gives back the hold of an invitation that expires at `expires_at`, if
+    /// it still holds one at `now`: the first count that ends at or after
+    /// its expiry (a merge only moves counts later). Whether it did.
+    fn end_hold(&mut self, expires_at: Timestamp, now: Timestamp) -> bool {
+        if expires_at <= now {
+            return false;
+        }
+        let Some((&until, count)) = self.holds_until.range_mut(expires_at..).next() else {
+            return false;
+        };
+        *count -= 1;
+        if *count == 0 {
+            self.holds_until.remove(&until);
+        }
+        true
+    }
+
+    fn is_settled(&self, id: &InvitationId) -> bool {
+        self.settled.contains(id)
+    }
+
+    fn settle(&mut self, id: &InvitationId) {
+        self.settled.push(id.clone());
+        let excess = self.settled.len().saturating_sub(SETTLED);
+        self.settled.drain(..excess);
     }
 
     pub fn seats(&self, now: Timestamp) -> Seats {
@@ -102,8 +183,8 @@ const TRIES: usize = 64;
 /// How many of its last writes a ledger remembers.
 const RECENT: usize = 32;
 
-/// Reads the ledger, drops holds past their expiry, lets `decide` change
-/// it, and writes it if anything changed. `None` for an account made before
+/// Reads the ledger, drops holds that have ended, lets `decide` change it,
+/// and writes it if anything changed. `None` for an account made before
 /// ledgers existed: it has none, and is unlimited and uncounted.
 ///
 /// Unlike [`store::update`], a swap reported failed is settled by the
@@ -124,7 +205,7 @@ fn change<R>(
         let Some(bytes) = cas.current.as_deref() else {
             return Ok(None);
         };
-        let before: Ledger = store::decode(&key, bytes)?;
+        let before = Ledger::decode(&key, bytes)?;
         if let Some((rev, r, failure)) = unsure.take() {
             if before.recent.contains(&rev) {
                 return Ok(Some(r));
@@ -152,79 +233,78 @@ fn change<R>(
     Err(Error::Contended)
 }
 
-/// Gives seats to new invitations, in order, while there are seats free.
-/// Returns how many of them got one (all when unlimited). Taking a hold an
-/// invitation already has changes nothing. Cost: 2 round trips.
-pub(crate) fn take(
-    env: &Env,
-    acc: &AccountId,
-    wanted: &[(InvitationId, Timestamp)],
-) -> Result<usize> {
+/// Gives seats to new invitations (each by its expiry), in order, while
+/// there are seats free. Returns how many of them got one (all when
+/// unlimited). Cost: 2 round trips.
+pub(crate) fn take(env: &Env, acc: &AccountId, expiries: &[Timestamp]) -> Result<usize> {
     let granted = change(env, acc, |l, now| {
         let mut free = l.free(now);
         let mut granted = 0;
-        for (id, expires_at) in wanted {
-            if !l.holds_seat(id, now) {
-                match &mut free {
-                    Some(0) => break,
-                    Some(n) => *n -= 1,
-                    None => {}
-                }
-                l.holds.insert(id.clone(), *expires_at);
+        for &expires_at in expiries {
+            match &mut free {
+                Some(0) => break,
+                Some(n) => *n -= 1,
+                None => {}
             }
+            l.add_hold(expires_at);
             granted += 1;
         }
         Ok(granted)
     })?;
-    Ok(granted.unwrap_or(wanted.len()))
+    Ok(granted.unwrap_or(expiries.len()))
 }
 
+/// An invitation whose hold is given back or moved: its id and expiry.
+pub(crate) type Hold<'a> = (&'a InvitationId, Timestamp);
+
 /// Gives back the seats of invitations that are no longer open (cancelled,
-/// declined, never made reachable). Cost: 2 round trips; 1 if none held one.
-pub(crate) fn release(env: &Env, acc: &AccountId, ids: &[InvitationId]) -> Result<()> {
-    change(env, acc, |l, _| {
-        l.holds.retain(|id, _| !ids.contains(id));
+/// declined, never made reachable). Only the change that closed them calls
+/// this. Cost: 2 round trips; 1 if none still held one.
+pub(crate) fn release(env: &Env, acc: &AccountId, holds: &[Hold]) -> Result<()> {
+    change(env, acc, |l, now| {
+        for &(id, expires_at) in holds {
+            if !l.is_settled(id) {
+                l.end_hold(expires_at, now);
+                l.settle(id);
+            }
+        }
         Ok(())
     })?;
     Ok(())
 }
 
-/// A resend's new expiry: an invitation still holding its seat keeps it
-/// longer; one whose seat went back with its expiry needs a free one.
-/// Cost: 2 round trips.
+/// A resend's new expiry: an invitation still holding its seat holds it
+/// until `to` instead; one whose seat went back with its expiry needs a free
+/// one. Cost: 2 round trips.
 pub(crate) fn renew(
     env: &Env,
     acc: &AccountId,
     id: &InvitationId,
-    expires_at: Timestamp,
+    from: Timestamp,
+    to: Timestamp,
 ) -> Result<()> {
     change(env, acc, |l, now| {
-        if !l.holds_seat(id, now) && l.free(now) == Some(0) {
+        let held = !l.is_settled(id) && l.end_hold(from, now);
+        if !held && l.free(now) == Some(0) {
             return Err(Error::SeatLimitReached);
         }
-        l.holds.insert(id.clone(), expires_at);
+        l.add_hold(to);
         Ok(())
     })?;
     Ok(())
 }
 
-/// Puts a hold back as it was before a resend that did not happen: from
-/// `renewed` (what the resend set) to `expires_at`, unless something else
-/// changed it since. Cost: 2 round trips.
+/// Undoes a [`renew`] whose resend did not happen: the hold ends at
+/// `expires_at` again (or now, if that has passed). Cost: 2 round trips.
 pub(crate) fn restore(
     env: &Env,
     acc: &AccountId,
-    id: &InvitationId,
     renewed: Timestamp,
     expires_at: Timestamp,
 ) -> Result<()> {
     change(env, acc, |l, now| {
-        if l.holds.get(id) == Some(&renewed) {
-            if Ledger::holds_at(expires_at, now) {
-                l.holds.insert(id.clone(), expires_at);
-            } else {
-                l.holds.remove(id);
-            }
+        if l.end_hold(renewed, now) && now < expires_at {
+            l.add_hold(expires_at);
         }
         Ok(())
     })?;
@@ -232,23 +312,18 @@ pub(crate) fn restore(
 }
 
 /// An accepted invitation's seat becomes its member's: never refused, as
-/// the invitation already held it. `first` is the accept that changed the
-/// invitation. A later one (finishing an accept that failed after its
-/// change) counts the member if the seat is still held; if the hold is gone
-/// before the invitation's expiry, the earlier accept moved it; if the
-/// expiry has passed, that cannot be told, and the member is counted (a
-/// seat too many rather than one too few). Cost: 2 round trips.
-pub(crate) fn seat_member(
-    env: &Env,
-    acc: &AccountId,
-    id: &InvitationId,
-    expires_at: Timestamp,
-    first: bool,
-) -> Result<()> {
+/// the invitation held it. Called by the accept that changed the invitation
+/// and by any accept that finishes it after a failure; the second changes
+/// nothing while the first is among the ledger's settled invitations. Past
+/// that window, it counts the member again: a seat too many rather than one
+/// too few. Cost: 2 round trips.
+pub(crate) fn seat_member(env: &Env, acc: &AccountId, hold: Hold) -> Result<()> {
+    let (id, expires_at) = hold;
     change(env, acc, |l, now| {
-        let held = l.holds.remove(id).is_some();
-        if held || first || !Ledger::holds_at(expires_at, now) {
+        if !l.is_settled(id) {
+            l.end_hold(expires_at, now);
             l.members = l.members.saturating_add(1);
+            l.settle(id);
         }
         Ok(())
     })?;
@@ -296,6 +371,88 @@ pub(crate) fn decode_seats(
 ) -> Result<Option<Seats>> {
     let key = keys::seats(acc);
     bytes
-        .map(|b| store::decode::<Ledger>(&key, b).map(|l| l.seats(now)))
+        .map(|b| Ledger::decode(&key, b).map(|l| l.seats(now)))
         .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: i64) -> Timestamp {
+        Timestamp::from_unix_secs(secs)
+    }
+
+    #[test]
+    fn a_hold_ends_at_its_expiry() {
+        let mut l = Ledger::default();
+        l.add_hold(at(100));
+        l.add_hold(at(100));
+        l.add_hold(at(200));
+        assert_eq!(l.pending(at(99)), 3);
+        assert_eq!(l.pending(at(100)), 1);
+        assert_eq!(l.pending(at(200)), 0);
+        assert!(l.end_hold(at(100), at(50)));
+        assert_eq!(l.pending(at(50)), 2);
+        assert!(
+            !l.end_hold(at(200), at(200)),
+            "an ended hold is not given back twice"
+        );
+        l.prune(at(100));
+        assert_eq!(l.holds_until, BTreeMap::from([(at(200), 1)]));
+    }
+
+    #[test]
+    fn past_the_cap_the_closest_ends_merge_later_never_earlier() {
+        let mut l = Ledger::default();
+        let ends: Vec<i64> = (0..3 * MAX_ENDS as i64)
+            .map(|i| 1_000 + i * i % 7_919)
+            .collect();
+        for &e in &ends {
+            l.add_hold(at(e));
+        }
+        assert!(l.holds_until.len() <= MAX_ENDS);
+        assert_eq!(l.pending(at(0)), ends.len() as u32);
+        // At every moment the ledger counts at least the holds still open.
+        for &t in &ends {
+            let open = ends.iter().filter(|&&e| e > t).count() as u32;
+            assert!(l.pending(at(t)) >= open, "at {t}");
+        }
+        // And each hold is found again for its release.
+        for &e in &ends {
+            assert!(l.end_hold(at(e), at(0)), "the hold ending at {e}");
+        }
+        assert!(l.holds_until.is_empty());
+        let size = encode(&Ledger {
+            holds_until: (0..MAX_ENDS as i64)
+                .map(|i| (at(1_800_000_000 + i), 100))
+                .collect(),
+            ..Ledger::default()
+        })
+        .len();
+        assert!(size < 32 * 1024, "a full ledger is {size} bytes");
+    }
+
+    #[test]
+    fn a_ledger_of_holds_by_invitation_reads_as_counts_and_is_written_so() {
+        let id = |n: u8| format!("inv_{n:024x}");
+        let rev = encode(&Rev::default());
+        let old = serde_json::json!({
+            "limit": 5, "members": 2,
+            "rev": serde_json::from_slice::<serde_json::Value>(&rev).unwrap(),
+            "holds": {id(1): 100_000, id(2): 100_000, id(3): 300_000}
+        });
+        let l = Ledger::decode("k", &serde_json::to_vec(&old).unwrap()).unwrap();
+        assert_eq!(
+            l.holds_until,
+            BTreeMap::from([
+                (Timestamp::from_unix_millis(100_000), 2),
+                (Timestamp::from_unix_millis(300_000), 1)
+            ])
+        );
+        assert_eq!(l.seats(Timestamp::from_unix_millis(0)).pending, 3);
+        let written: serde_json::Value = serde_json::from_slice(&encode(&l)).unwrap();
+        assert!(written.get("holds").is_none(), "{written}");
+        assert_eq!(written["holds_until"]["100000"], 2);
+    }
 }

@@ -195,7 +195,8 @@ fn accept(
         (Some(m), _) if m.is_active() => {
             if newly {
                 // Best effort: a seat not given back goes back at the expiry.
-                let _ = seats::release(env, &account.id, std::slice::from_ref(&invitation.id));
+                let hold = (&invitation.id, invitation.expires_at);
+                let _ = seats::release(env, &account.id, &[hold]);
             }
             m
         }
@@ -205,13 +206,7 @@ fn accept(
         // the same record whoever writes it. The seat becomes the member's
         // first, so a failure in between is finished by accepting again.
         _ => {
-            seats::seat_member(
-                env,
-                &account.id,
-                &invitation.id,
-                invitation.expires_at,
-                newly,
-            )?;
+            seats::seat_member(env, &account.id, (&invitation.id, invitation.expires_at))?;
             write_membership(env, user, &invitation)?
         }
     };

@@ -1,25 +1,29 @@
 //! Invite 1 to 100 addresses into an account, with one outcome per address.
 //!
 //! Order of writes, and why:
-//! 1. the invitation records with the sweep's due entries and their entries
-//!    in the account's invitation log (pending, not yet reachable: no slot
-//!    names them, so no list shows them, and nobody knows their ids or links);
-//! 2. their seats, in request order while seats are free ([`crate::seats`]);
-//! 3. the slot claims of those with a seat, which decide who is open (see
-//!    `slots`) and make the winners reachable: a list shows a log entry once
-//!    its slot names it. A draft that lost its slot gives its seat back, and a
-//!    draft refused a seat tries again with it;
+//! 1. their seats, in request order while seats are free ([`crate::seats`]):
+//!    before any record, so every draft written holds one (a crash between
+//!    leaves a seat counted until its hold ends, never a draft without one);
+//! 2. the records of those with a seat, with the sweep's due entries and
+//!    their entries in the account's invitation log (pending, not yet
+//!    reachable: no slot names them, so no list shows them, and nobody knows
+//!    their ids or links);
+//! 3. the slot claims, which decide who is open (see `slots`) and make the
+//!    winners reachable: a list shows a log entry once its slot names it. A
+//!    draft that lost its slot is deleted, then gives its seat back, and a
+//!    candidate refused a seat tries again with it;
 //! 4. after the answer, the winners' links, just before their mail
 //!    ([`crate::ops::deliveries::before_sending`]).
 //!
 //! A failure before step 3 leaves only unreachable records: no slot names
 //! them, so no address is blocked by an invitation the caller never heard
-//! of, and the sweep deletes them when their due entry comes up, giving
-//! back any seats they took in step 2. In step 3 a draft that lost its slot
-//! gives its seat back at once. A failure after the answer leaves an open
-//! invitation without a link: the sweep mails it a new one.
+//! of, and the sweep deletes them when their due entry comes up and gives
+//! back their seats. A failure in step 3 cancels the drafts and winners so
+//! far and gives back the seats of those it cancelled. A failure after the
+//! answer leaves an open invitation without a link: the sweep mails it a new
+//! one.
 
-use crate::effects::{Actor, Event, EventKind, Leftovers, MailJob, MailKind};
+use crate::effects::{Actor, Event, EventKind, MailJob, MailKind};
 use crate::email::Email;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, InvitationId, Rev, UserId};
@@ -84,8 +88,6 @@ pub struct Invited {
     pub results: Vec<InviteResult>,
     pub mails: Vec<MailJob>,
     pub events: Vec<Event>,
-    /// Records of addresses another invitation holds, to delete after the answer.
-    pub leftovers: Leftovers,
 }
 
 impl Invited {
@@ -205,21 +207,13 @@ pub fn invite(
         }
     }
     draft(env, &account, &request, by.clone(), &mut addresses);
-    if !addresses.iter().any(|a| matches!(a, Address::Drafted(_))) {
-        return Ok(finish(
-            env,
-            &account,
-            &actor,
-            request.emails,
-            addresses,
-            Leftovers::default(),
-        ));
-    }
-    write_drafts(env, acc, &mut addresses)?;
-    let mut leftovers = Vec::new();
     // A seat given back by a lost slot may seat a draft refused before.
     for _ in 0..3 {
         take_seats(env, acc, &mut addresses)?;
+        if !addresses.iter().any(|a| matches!(a, Address::Drafted(_))) {
+            break;
+        }
+        write_drafts(env, acc, &mut addresses)?;
         let lost = claim_slots(env, &account, &by.user_id, &mut addresses)?;
         let unseated = addresses.iter().any(|a| matches!(a, Address::Unseated(_)));
         if lost.is_empty() {
@@ -228,26 +222,29 @@ pub fn invite(
         // Failing to give the seats back must not fail an invite whose
         // winners are open: the records stay for the sweep, which gives
         // them back when it deletes them.
-        if seats::release(env, acc, &lost).is_err() {
-            break;
-        }
-        leftovers.extend(lost.iter().map(keys::invitation));
-        if !unseated {
+        if give_back(env, acc, &lost).is_err() || !unseated {
             break;
         }
         for a in addresses.iter_mut() {
             a.wait_for_seat(false);
         }
     }
-    refuse_unseated(env, &account, &mut addresses, &mut leftovers);
-    Ok(finish(
-        env,
-        &account,
-        &actor,
-        request.emails,
-        addresses,
-        Leftovers(leftovers),
-    ))
+    refuse_unseated(env, &account, &mut addresses);
+    Ok(finish(env, &account, &actor, request.emails, addresses))
+}
+
+/// Deletes drafts that lost their slot, then gives back their seats: the
+/// sweep gives back the seat of a draft it finds, so the record goes first
+/// and no seat is given back twice. Cost: 1 `delete-many`, 2 round trips.
+fn give_back(env: &Env, acc: &AccountId, lost: &[Invitation]) -> Result<()> {
+    let mut deletes = Vec::new();
+    for inv in lost {
+        deletes.push(keys::invitation(&inv.id));
+        deletes.push(keys::invitation_log(acc, inv.log_position));
+    }
+    store::delete_many(env.store, &deletes)?;
+    let holds: Vec<seats::Hold> = lost.iter().map(|i| (&i.id, i.expires_at)).collect();
+    seats::release(env, acc, &holds)
 }
 
 /// The checks that need no store: a valid address, not repeated, in the
@@ -312,6 +309,7 @@ fn draft(
             retired_token_hashes: Vec::new(),
             reminded_for: None,
             log_position: 0,
+            seat_taken: true,
             state: State::Pending,
             rev: Rev::generate(env.random),
         };
@@ -348,16 +346,11 @@ fn write_drafts(env: &Env, acc: &AccountId, addresses: &mut [Address]) -> Result
     store::set_many(env.store, &writes)
 }
 
-/// Settles the drafts no seat was free for: `already_invited` if an open
-/// invitation holds the address anyway, else `seat_limit_reached`; their
-/// records are left over for deletion. 2 round trips if there are any; a
-/// failed read only makes the answer less precise (winners may be open).
-fn refuse_unseated(
-    env: &Env,
-    account: &Account,
-    addresses: &mut [Address],
-    leftovers: &mut Vec<String>,
-) {
+/// Settles the candidates no seat was free for (none of them was written):
+/// `already_invited` if an open invitation holds the address anyway, else
+/// `seat_limit_reached`. 2 round trips if there are any; a failed read only
+/// makes the answer less precise (winners may be open).
+fn refuse_unseated(env: &Env, account: &Account, addresses: &mut [Address]) {
     let unseated: Vec<&Email> = addresses
         .iter()
         .filter_map(|a| match a {
@@ -371,8 +364,7 @@ fn refuse_unseated(
     let held = slots::held_open(env, account, &unseated);
     let mut held = held.unwrap_or_default().into_iter();
     for a in addresses.iter_mut() {
-        if let Address::Unseated(d) = a {
-            leftovers.push(keys::invitation(&d.invitation.id));
+        if let Address::Unseated(_) = a {
             *a = Address::Refused(if held.next().unwrap_or(false) {
                 InviteStatus::AlreadyInvited
             } else {
@@ -382,16 +374,19 @@ fn refuse_unseated(
     }
 }
 
-/// Takes seats for the drafts, in request order; those refused wait as
-/// `Unseated`. Cost: 2 round trips.
+/// Takes seats for the drafts not yet written, in request order; those
+/// refused wait as `Unseated`. Cost: 2 round trips.
 fn take_seats(env: &Env, acc: &AccountId, addresses: &mut [Address]) -> Result<()> {
-    let wanted: Vec<(InvitationId, crate::time::Timestamp)> = addresses
+    let wanted: Vec<crate::time::Timestamp> = addresses
         .iter()
         .filter_map(|a| match a {
-            Address::Drafted(d) => Some((d.invitation.id.clone(), d.invitation.expires_at)),
+            Address::Drafted(d) => Some(d.invitation.expires_at),
             _ => None,
         })
         .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
     let granted = seats::take(env, acc, &wanted)?;
     let mut seen = 0;
     for a in addresses.iter_mut() {
@@ -406,14 +401,14 @@ fn take_seats(env: &Env, acc: &AccountId, addresses: &mut [Address]) -> Result<(
 }
 
 /// Claims the slots, shard by shard: drafts that win are open; the others
-/// are `already_invited`, and their ids are returned (their seats go back,
-/// their records are deleted).
+/// are `already_invited`, and are returned (their records are deleted,
+/// their seats go back).
 fn claim_slots(
     env: &Env,
     account: &Account,
     by: &UserId,
     addresses: &mut [Address],
-) -> Result<Vec<InvitationId>> {
+) -> Result<Vec<Invitation>> {
     let mut by_shard: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, a) in addresses.iter().enumerate() {
         if let Address::Drafted(d) = a {
@@ -441,11 +436,13 @@ fn claim_slots(
                 // This shard's swap may have happened without our hearing of
                 // it: cancel its drafts and the winners so far, so no
                 // invitation the caller never heard of holds an address.
-                let abandoned: Vec<&Invitation> =
-                    addresses.iter().filter_map(claimed_or_drafted).collect();
-                abandon(env, by, abandoned.iter().copied());
-                let ids: Vec<InvitationId> = abandoned.iter().map(|i| i.id.clone()).collect();
-                let _ = seats::release(env, &account.id, &ids);
+                // Only those it cancelled give their seats back: a draft it
+                // could not cancel is the sweep's, a winner it could not
+                // cancel stays open and keeps its seat.
+                let cancelled = abandon(env, by, addresses.iter().filter_map(claimed_or_drafted));
+                let holds: Vec<seats::Hold> =
+                    cancelled.iter().map(|i| (&i.id, i.expires_at)).collect();
+                let _ = seats::release(env, &account.id, &holds);
                 return Err(e);
             }
         };
@@ -459,7 +456,7 @@ fn claim_slots(
             };
             match r {
                 ClaimResult::Won => addresses[i] = Address::Won(d),
-                ClaimResult::AlreadyInvited => lost.push(d.invitation.id.clone()),
+                ClaimResult::AlreadyInvited => lost.push(d.invitation),
             }
         }
     }
@@ -487,7 +484,6 @@ fn finish(
     actor: &Actor,
     inputs: Vec<String>,
     addresses: Vec<Address>,
-    leftovers: Leftovers,
 ) -> Invited {
     let now = env.clock.now();
     let mut mails = Vec::new();
@@ -532,7 +528,6 @@ fn finish(
         results,
         mails,
         events,
-        leftovers,
     }
 }
 
@@ -583,22 +578,30 @@ fn members_among<'a>(
 }
 
 /// Cancels claimed invitations that could not be made reachable, so their
-/// addresses are free again. Best effort: it runs after a store failure.
-fn abandon<'a>(env: &Env, by: &UserId, invitations: impl Iterator<Item = &'a Invitation>) {
+/// addresses are free again, and returns those it cancelled. Best effort: it
+/// runs after a store failure.
+fn abandon<'a>(
+    env: &Env,
+    by: &UserId,
+    invitations: impl Iterator<Item = &'a Invitation>,
+) -> Vec<&'a Invitation> {
     let now = env.clock.now();
-    for inv in invitations {
-        let _ = store::update::<Invitation, ()>(
-            env.store,
-            env.random,
-            &keys::invitation(&inv.id),
-            |mut i| {
-                if i.cancel(now, by).is_err() {
-                    return Ok(Decision::Keep(()));
-                }
-                Ok(Decision::Write(i, ()))
-            },
-        );
-    }
+    invitations
+        .filter(|inv| {
+            let cancelled = store::update::<Invitation, bool>(
+                env.store,
+                env.random,
+                &keys::invitation(&inv.id),
+                |mut i| {
+                    if i.cancel(now, by).is_err() {
+                        return Ok(Decision::Keep(false));
+                    }
+                    Ok(Decision::Write(i, true))
+                },
+            );
+            matches!(cancelled, Ok(Some(true)))
+        })
+        .collect()
 }
 
 /// What a token key holds: enough to find the invitation without a scan.

@@ -63,12 +63,10 @@ pub fn resend(
     // again, and is refused if none is free.
     let mut renewed = current.clone();
     renewed.reissue(now, token.hash(), cooldown, max_ttl)?;
-    if let Err(e) = seats::renew(env, acc, id, renewed.expires_at) {
-        // A failed renewal may have happened all the same (a swap whose
-        // reply was lost): undo it, best effort, as below.
-        let _ = seats::restore(env, acc, id, renewed.expires_at, current.expires_at);
-        return Err(e);
-    }
+    // A renewal that failed after all did not happen, unless the read that
+    // settles a lost swap reply failed too: then the hold may have moved to
+    // the new expiry, a seat too many until then.
+    seats::renew(env, acc, id, current.expires_at, renewed.expires_at)?;
     let changed =
         store::update::<Invitation, (Invitation, Invitation)>(env.store, env.random, &key, |inv| {
             let mut next = inv.clone();
@@ -85,7 +83,7 @@ pub fn resend(
             // seat too many until it ends, a hold too short one too few.
             let stored = store::get_json::<Invitation>(env.store, &key);
             if stored.is_ok_and(|inv| inv.is_none_or(|inv| inv.token_hash != token.hash())) {
-                let _ = seats::restore(env, acc, id, renewed.expires_at, current.expires_at);
+                let _ = seats::restore(env, acc, renewed.expires_at, current.expires_at);
             }
             return Err(e);
         }

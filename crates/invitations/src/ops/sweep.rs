@@ -289,8 +289,10 @@ fn handle(
         if settled > now {
             work.requeue.push((settled, item));
         } else {
-            // Its invite may have taken a seat for it before stopping.
-            seats::release(env, &inv.account_id, std::slice::from_ref(&inv.id))?;
+            // Its invite took a seat for it before writing it.
+            if inv.seat_taken {
+                seats::release(env, &inv.account_id, &[(&inv.id, inv.expires_at)])?;
+            }
             work.deletes
                 .extend([keys::invitation(&inv.id), keys::delivery(&inv.id)]);
             if inv.log_position > 0 {

@@ -486,3 +486,59 @@ fn a_resend_failed_at_any_store_call_holds_the_seat_until_the_expiry() {
         }
     }
 }
+
+/// A ledger as the layout before counts wrote it (one hold per invitation
+/// id) is read as counts, keeps the limit exact, and is written as counts by
+/// its next change.
+#[test]
+fn a_ledger_of_holds_by_invitation_keeps_counting_and_is_moved_to_counts() {
+    use invitations::store::Store;
+    let w = World::new(31);
+    let owner = user("owner");
+    let acc = w.create_account(&owner);
+    limit(&w, &owner, &acc, Some(4));
+    let (ann, _) = w.invite_one(&owner, &acc, "ann@example.com");
+    w.advance(60);
+    let (ben, _) = w.invite_one(&owner, &acc, "ben@example.com");
+
+    // Back to the earlier layout.
+    let key = format!("v1/acct/{acc}/seats");
+    let mut ledger: serde_json::Value =
+        serde_json::from_slice(&w.store.get(&key).unwrap().unwrap()).unwrap();
+    let ends: Vec<i64> = hold_ends(&ledger)
+        .iter()
+        .map(|(end, _)| end.unix_millis())
+        .collect();
+    let object = ledger.as_object_mut().unwrap();
+    object.remove("holds_until");
+    object.remove("settled");
+    object.insert(
+        "holds".into(),
+        serde_json::json!({ann.as_str(): ends[0], ben.as_str(): ends[1]}),
+    );
+    w.store
+        .set(&key, &serde_json::to_vec(&ledger).unwrap())
+        .unwrap();
+    assert_eq!(counts(seats(&w, &owner, &acc)), (Some(4), 1, 2));
+
+    let out = w
+        .invite(&owner, &acc, &["cat@example.com", "dan@example.com"])
+        .unwrap();
+    assert_eq!(
+        statuses(&out),
+        [InviteStatus::Created, InviteStatus::SeatLimitReached]
+    );
+    let stored: serde_json::Value =
+        serde_json::from_slice(&w.store.get(&key).unwrap().unwrap()).unwrap();
+    assert!(stored.get("holds").is_none(), "written as counts: {stored}");
+    cancel(&w.env(), &owner, &acc, &ann).unwrap();
+    assert_eq!(counts(seats(&w, &owner, &acc)), (Some(4), 1, 2));
+    let usage = seat_usage(&w.store, &acc, w.now());
+    assert!(usage.exact(), "{usage:?}");
+    check_invariants(&w.store, w.now());
+    // Ben's and cat's seats end with their expiry.
+    w.advance(30 * DAY - 1);
+    assert_eq!(counts(seats(&w, &owner, &acc)), (Some(4), 1, 2));
+    w.advance(1);
+    assert_eq!(counts(seats(&w, &owner, &acc)), (Some(4), 1, 0));
+}

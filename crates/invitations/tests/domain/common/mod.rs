@@ -145,7 +145,7 @@ pub fn invite(
     request: InviteRequest,
 ) -> invitations::Result<Invited> {
     let out = invitations::ops::invite::invite(env, by, acc, request)?;
-    before_sending(env, &out.mails, &out.leftovers)?;
+    before_sending(env, &out.mails, &invitations::effects::Leftovers::default())?;
     Ok(out)
 }
 
@@ -331,24 +331,33 @@ pub fn check_invariants(store: &MemStore, now: Timestamp) -> BTreeMap<String, In
     }
 
     // Seats: the ledger never counts fewer than there are. Every open
-    // invitation holds a seat until its own expiry, and the ledger counts at
-    // least the active members (more only after an injected failure).
+    // invitation holds a seat until its own expiry: at every moment from now
+    // on, the ledger counts at least the open invitations that have not
+    // expired by then. It counts at least the active members (more only
+    // after an injected failure).
     for (key, ledger) in records::<serde_json::Value>(store, "v1/acct/") {
         if !key.ends_with("/seats") {
             continue;
         }
         let acc = key.split('/').nth(2).unwrap().to_owned();
-        let holds = ledger["holds"].as_object().unwrap();
-        for (id, inv) in &reachable {
-            if inv.account_id().as_str() == acc && inv.status(now) == Status::Pending {
-                let hold: Timestamp = serde_json::from_value(holds[id.as_str()].clone())
-                    .unwrap_or_else(|_| panic!("open {id} holds no seat"));
-                assert_eq!(
-                    hold,
-                    inv.expires_at(),
-                    "{id} holds its seat until its expiry"
-                );
-            }
+        let ends = hold_ends(&ledger);
+        let open: Vec<Timestamp> = reachable
+            .values()
+            .filter(|inv| inv.account_id().as_str() == acc && inv.status(now) == Status::Pending)
+            .map(|inv| inv.expires_at())
+            .collect();
+        let moments = std::iter::once(now).chain(open.iter().map(|e| e.plus_millis(-1)));
+        for t in moments.filter(|t| *t >= now) {
+            let counted: u64 = ends
+                .iter()
+                .filter(|(end, _)| *end > t)
+                .map(|(_, n)| n)
+                .sum();
+            let holding = open.iter().filter(|e| **e > t).count() as u64;
+            assert!(
+                counted >= holding,
+                "{acc}: {holding} invitations hold a seat at {t:?}, the ledger counts {counted}"
+            );
         }
         let acc = AccountId::parse(&acc).unwrap();
         let counted = ledger["members"].as_u64().unwrap() as usize;
@@ -390,12 +399,11 @@ pub fn seat_usage(store: &MemStore, acc: &AccountId, now: Timestamp) -> SeatUsag
         .next()
         .map(|(_, v)| v)
         .expect("a ledger");
-    let held = ledger["holds"]
-        .as_object()
-        .unwrap()
-        .values()
-        .filter(|t| serde_json::from_value::<Timestamp>((*t).clone()).unwrap() > now)
-        .count();
+    let held = hold_ends(&ledger)
+        .iter()
+        .filter(|(end, _)| *end > now)
+        .map(|(_, n)| *n as usize)
+        .sum();
     let open = records::<Invitation>(store, "v1/inv/")
         .into_iter()
         .filter(|(_, i)| i.account_id() == acc && i.status(now) == Status::Pending)
@@ -422,6 +430,25 @@ pub fn seat_usage(store: &MemStore, acc: &AccountId, now: Timestamp) -> SeatUsag
         members: active_members(store, acc).len(),
         open,
     }
+}
+
+/// A stored seat ledger's holds: how many end at each moment.
+pub fn hold_ends(ledger: &serde_json::Value) -> Vec<(Timestamp, u64)> {
+    let counts = ledger["holds_until"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        ledger.get("holds").is_none(),
+        "a ledger of holds by invitation: {ledger}"
+    );
+    counts
+        .iter()
+        .map(|(end, n)| {
+            let end = Timestamp::from_unix_millis(end.parse().unwrap());
+            (end, n.as_u64().unwrap())
+        })
+        .collect()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
