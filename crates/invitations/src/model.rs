@@ -648,6 +648,26 @@ impl Member {
     }
 }
 
+/// An entry of an account's invitation log (`v1/acct/{acc}/ilog/{position}`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum LogEntry {
+    /// As the invite writes it with the draft: listed once its slot names
+    /// the invitation, which the reader checks.
+    Drafted(InvitationId),
+    /// Rewritten once its slot named it (with its link, before its mail):
+    /// listed without reading the slot.
+    Claimed { claimed: InvitationId },
+}
+
+impl LogEntry {
+    pub fn id(&self) -> &InvitationId {
+        match self {
+            LogEntry::Drafted(id) | LogEntry::Claimed { claimed: id } => id,
+        }
+    }
+}
+
 /// An invitation with its delivery, as the API and webhooks show it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct InvitationView {

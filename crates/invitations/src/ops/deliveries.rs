@@ -4,7 +4,7 @@
 use crate::effects::{Actor, Event, EventKind, Leftovers, MailJob, MailKind};
 use crate::error::Result;
 use crate::keys;
-use crate::model::{Delivery, Invitation, InvitationView, SendFailure};
+use crate::model::{Delivery, Invitation, InvitationView, LogEntry, SendFailure};
 use crate::ops::inbox;
 use crate::ops::invite::TokenRef;
 use crate::store::{self, decode, encode};
@@ -51,6 +51,18 @@ pub fn before_sending_with(
             )
         })
         .collect();
+    // A new invitation's slot names it by now: its log entry says so, and
+    // lists stop reading the slot for it.
+    for m in mails.iter().filter(|m| m.kind == MailKind::Invitation) {
+        let inv = &m.invitation;
+        if inv.log_position > 0 {
+            let entry = LogEntry::Claimed {
+                claimed: inv.id.clone(),
+            };
+            let key = keys::invitation_log(&inv.account_id, inv.log_position);
+            links.push((key, encode(&entry)));
+        }
+    }
     links.extend(also);
     store::set_many(env.store, &links)?;
     // Nothing reaches these any more; a failure here leaves them to the purge.

@@ -28,7 +28,9 @@ use crate::email::Email;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, InvitationId, Rev, UserId};
 use crate::keys;
-use crate::model::{Account, Delivery, Invitation, InvitationView, Inviter, Member, State};
+use crate::model::{
+    Account, Delivery, Invitation, InvitationView, Inviter, LogEntry, Member, State,
+};
 use crate::ops::load_access_with;
 use crate::principal::Principal;
 use crate::queue::{self, DueItem};
@@ -341,7 +343,8 @@ fn write_drafts(env: &Env, acc: &AccountId, addresses: &mut [Address]) -> Result
     for (position, inv) in (first..).zip(drafts.iter_mut()) {
         inv.log_position = position;
         writes.push((keys::invitation(&inv.id), encode(&**inv)));
-        writes.push((keys::invitation_log(acc, position), encode(&inv.id)));
+        let entry = LogEntry::Drafted(inv.id.clone());
+        writes.push((keys::invitation_log(acc, position), encode(&entry)));
     }
     store::set_many(env.store, &writes)
 }

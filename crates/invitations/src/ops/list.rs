@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::ids::{AccountId, InvitationId};
 use crate::keys;
 use crate::model::Account;
-use crate::model::{InvitationView, State, Status};
+use crate::model::{InvitationView, LogEntry, State, Status};
 use crate::ops::{load_access, load_view, load_views, log_page, page_size, Page};
 use crate::principal::Principal;
 use crate::store::decode_counter;
@@ -26,11 +26,11 @@ pub const MAX_BATCHES_PER_PAGE: usize = 3;
 /// Records read per batch at least when filtering by state.
 pub const MIN_FILTERED_BATCH: usize = 50;
 
-/// Newest first. Cost: 1 (access) + 1 (the log's counter) + at most 3 per
-/// batch (its entries, records, and the slots of its pending invitations; +1
-/// per level of splits), at most 2 + 3·3 = 11 round trips, 5 when the first
-/// batch fills the page; by email: 3 round
-/// trips (+1 per level). An account made before the invitation log is read
+/// Newest first. Cost: 1 (access) + 1 (the log's counter) + 2 per batch
+/// (its entries and records; +1, and 1 per level of splits, for the slots of
+/// pending invitations not yet marked claimed), at most 2 + 3·3 = 11 round
+/// trips, 4 when the first batch fills the page; by email: 3 round trips (+1
+/// per level). An account made before the invitation log is read
 /// from its slot shards whole (about 100 bytes per address): 1 (access) + 1
 /// per level of shards + 1 per batch.
 pub fn list_invitations(
@@ -117,11 +117,13 @@ pub fn list_invitations(
 
 /// A page of the account's invitation log, newest first, from the cursor's
 /// position down ([`log_page`]): each batch costs 1 round trip for the
-/// entries, 1 for their records, and 1 for the slots of the pending ones
-/// among those kept (+1 per level of splits). A pending entry is listed once
-/// its slot names the invitation: a draft whose invite lost its address or
-/// stopped before claiming it never is. An invitation in any other state was
-/// open once, so its slot is not read.
+/// entries and 1 for their records; +1 (and 1 per level of splits) for the
+/// slots of pending invitations whose entry is not yet marked claimed. A
+/// pending entry is listed once its slot names the invitation: a draft whose
+/// invite lost its address or stopped before claiming it never is. The
+/// entry is marked claimed with the invitation's link, after the claim, so
+/// the slot is read only for an invite still under way or one that stopped
+/// before its links. An invitation in any other state was open once.
 fn list_from_log(
     env: &Env,
     account: &Account,
@@ -147,31 +149,37 @@ fn list_from_log(
         position,
         limit,
         min_batch,
-        |entries: Vec<(i64, InvitationId)>| {
-            let ids: Vec<InvitationId> = entries.iter().map(|(_, id)| id.clone()).collect();
-            let found: Vec<(i64, InvitationView)> = entries
+        |entries: Vec<(i64, LogEntry)>| {
+            let ids: Vec<InvitationId> = entries.iter().map(|(_, e)| e.id().clone()).collect();
+            let found: Vec<(i64, bool, InvitationView)> = entries
                 .iter()
                 .zip(load_views(env, &ids)?)
-                .filter_map(|((p, _), v)| v.map(|v| (*p, v)))
-                .filter(|(_, v)| v.invitation.account_id == *acc && in_state(filter, v))
+                .filter_map(|((p, e), v)| {
+                    let claimed = matches!(e, LogEntry::Claimed { .. });
+                    v.map(|v| (*p, claimed, v))
+                })
+                .filter(|(_, _, v)| v.invitation.account_id == *acc && in_state(filter, v))
                 .collect();
-            let is_pending = |v: &InvitationView| v.invitation.state == State::Pending;
-            let pending: Vec<&Email> = found
+            let unsure = |claimed: bool, v: &InvitationView| {
+                !claimed && v.invitation.state == State::Pending
+            };
+            let check: Vec<&Email> = found
                 .iter()
-                .filter(|(_, v)| is_pending(v))
-                .map(|(_, v)| &v.invitation.email)
+                .filter(|(_, claimed, v)| unsure(*claimed, v))
+                .map(|(_, _, v)| &v.invitation.email)
                 .collect();
-            let mut slots = slots::slots_of(env, account, &pending)?.into_iter();
+            let mut slots = slots::slots_of(env, account, &check)?.into_iter();
             Ok(found
                 .into_iter()
-                .filter(|(_, v)| {
+                .filter(|(_, claimed, v)| {
                     let id = &v.invitation.id;
-                    !is_pending(v)
+                    !unsure(*claimed, v)
                         || slots
                             .next()
                             .flatten()
                             .is_some_and(|s| s.latest == *id || s.history.contains(id))
                 })
+                .map(|(p, _, v)| (p, v))
                 .collect())
         },
     )

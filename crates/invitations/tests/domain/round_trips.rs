@@ -98,8 +98,9 @@ fn round_trips_match_the_documented_table() {
     let (n, p) = cost(&w, || page(InvitationFilter::default()));
     assert_eq!(
         (n, p.items.len()),
-        (5, 50),
-        "list page, unfiltered: access, the log's counter, one batch (entries, records, slots)"
+        (4, 50),
+        "list page, unfiltered: access, the log's counter, one batch (entries, records; \
+         their log entries are marked claimed, so no slots)"
     );
     let by_email = InvitationFilter {
         email: Some(Email::parse("bob@example.com").unwrap()),
@@ -295,11 +296,11 @@ fn on_spins_redis_store_batch_reads_fall_back_to_one_get_per_key() {
         assert_eq!(list_m.items.len(), 2);
         costs.push((list, accept, members));
     }
-    assert_eq!(costs[0], (5, 8, 4), "SQLite: the documented table");
+    assert_eq!(costs[0], (4, 8, 4), "SQLite: the documented table");
     // Redis, list page of 50: access (1 refused + account and member), the
     // log's counter, 50 log entries (1 refused + 50), 50 records with their
-    // deliveries (1 refused + 100), their slots (1 refused + 16 shards).
-    assert_eq!(costs[1], (3 + 1 + 51 + 101 + 17, 13, 10), "Redis");
+    // deliveries (1 refused + 100); no slots (the entries are marked claimed).
+    assert_eq!(costs[1], (3 + 1 + 51 + 101, 13, 10), "Redis");
 }
 
 /// Spin's DynamoDB store sends a whole `get-many` as one `BatchGetItem` (100

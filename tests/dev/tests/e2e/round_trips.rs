@@ -264,7 +264,7 @@ async fn round_trips_per_operation_needs_host_counters() {
     assert_eq!(create, cost(3, 2), "create account");
     assert_eq!(invite_one, cost(8, 5), "invite one");
     assert_eq!(invite_100, cost(6 + 2 * 16, 4 + 16), "invite 100");
-    assert_eq!(list, cost(5, 0), "list");
+    assert_eq!(list, cost(4, 0), "list");
     assert_eq!(preview, cost(2, 0), "preview");
     assert_eq!(accept, cost(8, 4), "accept");
     assert_eq!(cancel, cost(6, 2), "cancel");
