@@ -14,6 +14,7 @@ mod host;
 pub mod manifest;
 mod outbound;
 mod router;
+mod send;
 mod state;
 mod store;
 mod variables;

@@ -91,14 +91,7 @@ impl WasiHttpHooks for OutboundHttp {
             tracing::info!(component = %self.policy.name, "injected fault: outbound request to {uri} fails");
             return Box::new(async { Err(wasmtime_wasi_http::Error::ConnectionRefused) });
         }
-        Box::new(async move {
-            use http_body_util::BodyExt;
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-            Ok((
-                response.map(BodyExt::boxed_unsync),
-                Box::new(io) as Box<dyn std::future::Future<Output = _> + Send>,
-            ))
-        })
+        Box::new(crate::send::send(request, options))
     }
 }
 
