@@ -4,7 +4,6 @@
 //! Routes: `/v1/accounts/:account/invitations` (POST, GET),
 //! `/v1/accounts/:account/join-links` (POST, GET).
 
-use invitations::effects::Leftovers;
 use invitations::error::Error;
 use invitations::ids::AccountId;
 use invitations::ops::invite::invite;
@@ -44,9 +43,10 @@ async fn run(req: &Request, later: &mut Later) -> Result<Response, ApiError> {
                 let mut out = invite(&ctx.env(), &who, &acc, request)?;
                 let mails = std::mem::take(&mut out.mails);
                 let events = std::mem::take(&mut out.events);
-                let mailed = later.mail(&ctx, mails, events, Leftovers::default()).await;
+                let leftovers = std::mem::take(&mut out.leftovers);
+                let mailed = later.mail(&ctx, mails, events, leftovers).await;
                 out.apply(&mailed);
-                let body = render::invite_results(&out);
+                let body = render::invite_results(&out, &config::public_base_url());
                 match out.created() {
                     0 => Err(nothing_invited(
                         out.refusal(),

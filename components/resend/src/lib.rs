@@ -3,8 +3,10 @@
 //! Route: `/v1/accounts/:account/invitations/:invitation/resend` (POST).
 
 use invitations::ops::resend::resend;
+use invitations_edge::body::ResendBody;
 use invitations_edge::problem::ApiError;
 use invitations_edge::render;
+use invitations_spin::config;
 use invitations_spin::effects::Later;
 use invitations_spin::web::{self, Ctx};
 use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
@@ -29,12 +31,16 @@ async fn run(req: &Request, later: &mut Later) -> Result<Response, ApiError> {
     let acc = web::account_id(req)?;
     let id = web::invitation_id(req)?;
     web::idempotent(req, &ctx, &who, || async {
-        let resent = resend(&ctx.env(), &who, &acc, &id)?;
+        let delivery = ResendBody::read(req.body())?;
+        let resent = resend(&ctx.env(), &who, &acc, &id, delivery)?;
+        let mails = resent.mail.into_iter().collect();
         let mailed = later
-            .mail(&ctx, vec![resent.mail], resent.events, resent.leftovers)
+            .mail(&ctx, mails, resent.events, resent.leftovers)
             .await;
         let view = mailed.into_iter().next().unwrap_or(resent.invitation);
-        Ok(web::json(200, &render::invitation(&view)))
+        let base = config::public_base_url();
+        let link = resent.link.as_ref().map(|t| render::accept_url(&base, t));
+        Ok(web::json(200, &render::invitation_with_link(&view, link)))
     })
     .await
 }

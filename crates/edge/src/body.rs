@@ -17,8 +17,8 @@ use invitations::ops::list::InvitationFilter;
 use invitations::ops::update_member::MemberPatch;
 use invitations::token::{InvitationToken, JoinLinkToken};
 use invitations::values::{
-    AccessGroups, AccountName, InviteRole, MaxUses, Metadata, Note, ReminderDays, Role, SeatLimit,
-    Ttl,
+    AccessGroups, AccountName, InviteRole, LinkDelivery, MaxUses, Metadata, Note, ReminderDays,
+    Role, SeatLimit, Ttl,
 };
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -184,6 +184,8 @@ pub struct InviteBody {
     pub ttl_seconds: Option<i64>,
     #[serde(default, deserialize_with = "present")]
     pub message: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub delivery: Option<String>,
 }
 
 fn default_role() -> String {
@@ -206,6 +208,7 @@ impl InviteBody {
             None => Some(None),
             Some(m) => f.take("message", Note::parse_optional(&m)),
         };
+        let delivery = link_delivery(&mut f, self.delivery.as_deref());
         f.finish(|| InviteRequest {
             emails: self.emails,
             role: role.unwrap(),
@@ -213,7 +216,40 @@ impl InviteBody {
             metadata: metadata.unwrap(),
             ttl,
             message: message.unwrap(),
+            delivery: delivery.unwrap(),
         })
+    }
+}
+
+/// `delivery`: `mail` when absent.
+fn link_delivery(f: &mut Fields, given: Option<&str>) -> Option<LinkDelivery> {
+    match given {
+        None => Some(LinkDelivery::Mail),
+        Some(d) => f.take("delivery", LinkDelivery::parse(d)),
+    }
+}
+
+/// `POST .../invitations/{invitation}/resend`: no body, `{}`, or
+/// `{"delivery": "mail" | "none"}`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ResendBody {
+    #[serde(default, deserialize_with = "present")]
+    pub delivery: Option<String>,
+}
+
+impl ResendBody {
+    /// An empty body is `{}`.
+    pub fn read(bytes: &[u8]) -> Result<LinkDelivery, ApiError> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(LinkDelivery::Mail);
+        }
+        json::<ResendBody>(bytes)?.parse()
+    }
+
+    pub fn parse(self) -> Result<LinkDelivery, ApiError> {
+        let mut f = Fields::default();
+        let delivery = link_delivery(&mut f, self.delivery.as_deref());
+        f.finish(|| delivery.unwrap())
     }
 }
 
@@ -487,6 +523,20 @@ pub fn paging_query(query: &str) -> Result<PageQuery, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resend_body_may_be_empty_or_name_the_delivery() {
+        assert_eq!(ResendBody::read(b"").unwrap(), LinkDelivery::Mail);
+        assert_eq!(ResendBody::read(b" {} ").unwrap(), LinkDelivery::Mail);
+        let none = ResendBody::read(br#"{"delivery": "none"}"#).unwrap();
+        assert_eq!(none, LinkDelivery::Caller);
+        let sms = ResendBody::read(br#"{"delivery": "sms"}"#).unwrap_err();
+        assert_eq!(sms.problem().errors[0].field, "delivery");
+        let null = ResendBody::read(br#"{"delivery": null}"#).unwrap_err();
+        assert_eq!(null.problem().status, 400);
+        let other = ResendBody::read(br#"{"colour": "red"}"#).unwrap_err();
+        assert_eq!(other.problem().code, "unknown_field");
+    }
 
     #[test]
     fn unknown_fields_and_bad_json_are_told_apart() {

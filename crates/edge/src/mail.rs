@@ -39,7 +39,7 @@ pub fn render(job: &MailJob, public_base_url: &str) -> Message {
         .message()
         .as_ref()
         .map(|n| normalize_newlines(n.as_str()));
-    let link = join_link(public_base_url, &job.token.reveal());
+    let link = crate::render::accept_url(public_base_url, &job.token);
     let expires = human_utc(invitation.expires_at());
     let reminder = matches!(job.kind, MailKind::Resend | MailKind::Reminder);
 
@@ -143,13 +143,6 @@ fn inviter_with_address(by: &Inviter) -> String {
         (Some(name), Some(email)) => format!("{} ({})", name.as_str(), email.as_str()),
         _ => inviter_label(by),
     }
-}
-
-fn join_link(public_base_url: &str, token: &str) -> String {
-    format!(
-        "{}/join?token={token}",
-        public_base_url.trim().trim_end_matches('/')
-    )
 }
 
 fn normalize_newlines(text: &str) -> String {
@@ -494,6 +487,7 @@ mod tests {
                 metadata: Metadata::default(),
                 ttl: Some(Ttl::from_secs(TTL_SECS).unwrap()),
                 message: spec.note.map(|n| Note::parse(n).unwrap()),
+                delivery: Default::default(),
             },
         )
         .expect("invite");

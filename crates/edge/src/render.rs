@@ -11,7 +11,7 @@ use invitations::ops::invite::Invited;
 use invitations::ops::preview::Preview;
 use invitations::ops::sweep::SweepReport;
 use invitations::time::Timestamp;
-use invitations::token::JoinLinkToken;
+use invitations::token::{InvitationToken, JoinLinkToken};
 use invitations::Page;
 use serde::Serialize;
 use serde_json::Value;
@@ -80,6 +80,31 @@ pub struct InvitationBody<'a> {
     pub declined_at: Option<String>,
     pub declined_by: Option<&'a str>,
     pub expired_at: Option<String>,
+    /// Only in the answer to an invite or resend whose caller hands the link
+    /// over (`delivery: none`): shown once, as only its hash is kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accept_url: Option<String>,
+}
+
+/// The link an invitee opens: `{public_base_url}/join?token=…` (in the mail,
+/// or handed over by the caller).
+pub fn accept_url(public_base_url: &str, token: &InvitationToken) -> String {
+    format!(
+        "{}/join?token={}",
+        public_base_url.trim().trim_end_matches('/'),
+        token.reveal()
+    )
+}
+
+/// An invitation with the link the caller hands over, if any.
+pub fn invitation_with_link(
+    view: &InvitationView,
+    accept_url: Option<String>,
+) -> InvitationBody<'_> {
+    InvitationBody {
+        accept_url,
+        ..invitation(view)
+    }
 }
 
 pub fn invitation(view: &InvitationView) -> InvitationBody<'_> {
@@ -133,6 +158,7 @@ pub fn invitation(view: &InvitationView) -> InvitationBody<'_> {
         cancelled_by,
         declined_at: opt_time(declined_at),
         declined_by,
+        accept_url: None,
         expired_at: opt_time(view.expired_at),
     }
 }
@@ -465,7 +491,8 @@ pub struct InviteResultsBody<'a> {
     pub results: Vec<InviteResultBody<'a>>,
 }
 
-pub fn invite_results(out: &Invited) -> InviteResultsBody<'_> {
+/// The results, with the link of each invitation the caller hands over.
+pub fn invite_results<'a>(out: &'a Invited, public_base_url: &str) -> InviteResultsBody<'a> {
     InviteResultsBody {
         results: out
             .results
@@ -473,7 +500,10 @@ pub fn invite_results(out: &Invited) -> InviteResultsBody<'_> {
             .map(|r| InviteResultBody {
                 email: &r.input,
                 status: r.status.as_str(),
-                invitation: r.invitation.as_ref().map(invitation),
+                invitation: r.invitation.as_ref().map(|v| {
+                    let link = r.link.as_ref().map(|t| accept_url(public_base_url, t));
+                    invitation_with_link(v, link)
+                }),
             })
             .collect(),
     }

@@ -31,17 +31,23 @@ pub struct MailJob {
     pub token: InvitationToken,
 }
 
-/// Keys an operation left behind that nothing reaches any more (a retired
-/// link, the record of an address someone else claimed first). Deleting them
-/// only tidies up, so it waits until after the answer
-/// ([`crate::ops::deliveries::before_sending`]); the sweep's purge deletes
-/// whatever a failure leaves.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Leftovers(pub(crate) Vec<String>);
+/// Store work an operation leaves for after its answer
+/// ([`crate::ops::deliveries::before_sending`]), as none of it changes what
+/// the answer says:
+/// - keys nothing reaches any more (a retired link): deleting them only
+///   tidies up, and the sweep's purge deletes whatever a failure leaves;
+/// - invitations whose link the caller hands over (`delivery: none`), to
+///   name in their address's inbox, as a mailed invitation's first send
+///   outcome does.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Leftovers {
+    pub(crate) deletes: Vec<String>,
+    pub(crate) handed_over: Vec<Invitation>,
+}
 
 impl Leftovers {
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.deletes.is_empty() && self.handed_over.is_empty()
     }
 }
 

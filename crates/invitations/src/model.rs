@@ -7,8 +7,8 @@ use crate::store::Versioned;
 use crate::time::Timestamp;
 use crate::token::TokenHash;
 use crate::values::{
-    AccessGroups, AccountName, InviteRole, MaxUses, Metadata, Note, PersonName, ReminderDays, Role,
-    Ttl,
+    AccessGroups, AccountName, InviteRole, LinkDelivery, MaxUses, Metadata, Note, PersonName,
+    ReminderDays, Role, Ttl,
 };
 use serde::{Deserialize, Serialize};
 
@@ -174,6 +174,10 @@ pub struct Invitation {
     /// records written before (their seat comes back at their expiry).
     #[serde(default)]
     pub(crate) seat_taken: bool,
+    /// Who hands over its link: with [`LinkDelivery::Caller`] nothing mails
+    /// it, the sweep included (no retries, no reminder).
+    #[serde(default, skip_serializing_if = "LinkDelivery::is_mail")]
+    pub(crate) link_delivery: LinkDelivery,
     #[serde(flatten)]
     pub(crate) state: State,
     pub(crate) rev: Rev,
@@ -239,6 +243,9 @@ impl Invitation {
     }
     pub fn token_hash(&self) -> &TokenHash {
         &self.token_hash
+    }
+    pub fn link_delivery(&self) -> LinkDelivery {
+        self.link_delivery
     }
     /// The stored state; [`Invitation::status`] is what it reads as at a time.
     pub fn state(&self) -> &State {
@@ -481,6 +488,9 @@ pub enum DeliveryStatus {
     Queued,
     Sent,
     Failed,
+    /// Not mailed: the caller hands over the link ([`LinkDelivery::Caller`]).
+    /// Shown, never stored.
+    NotMailed,
 }
 
 impl DeliveryStatus {
@@ -489,6 +499,7 @@ impl DeliveryStatus {
             DeliveryStatus::Queued => "queued",
             DeliveryStatus::Sent => "sent",
             DeliveryStatus::Failed => "failed",
+            DeliveryStatus::NotMailed => "none",
         }
     }
 }
@@ -648,6 +659,22 @@ impl Member {
     }
 }
 
+/// What a token key (`v1/tok/{hash}`) holds: enough to find the invitation without a scan.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct TokenRef {
+    pub invitation_id: InvitationId,
+    pub account_id: AccountId,
+}
+
+impl TokenRef {
+    pub fn of(inv: &Invitation) -> Self {
+        TokenRef {
+            invitation_id: inv.id.clone(),
+            account_id: inv.account_id.clone(),
+        }
+    }
+}
+
 /// An entry of an account's invitation log (`v1/acct/{acc}/ilog/{position}`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -678,7 +705,10 @@ pub struct InvitationView {
 }
 
 impl InvitationView {
-    pub fn new(invitation: Invitation, delivery: Delivery, now: Timestamp) -> Self {
+    pub fn new(invitation: Invitation, mut delivery: Delivery, now: Timestamp) -> Self {
+        if invitation.link_delivery == LinkDelivery::Caller {
+            delivery.status = DeliveryStatus::NotMailed;
+        }
         InvitationView {
             status: invitation.status(now),
             expired_at: invitation.expired_at(now),
@@ -727,6 +757,7 @@ mod tests {
             reminded_for: None,
             log_position: 0,
             seat_taken: true,
+            link_delivery: LinkDelivery::Mail,
             state: State::Pending,
             rev: Rev::default(),
         }

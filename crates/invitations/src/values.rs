@@ -83,6 +83,39 @@ impl InviteRole {
     }
 }
 
+/// Who hands the invitee their link: this service, by mail (`mail`, the
+/// default), or the caller (`none`: no mail goes out, and the answer to the
+/// invite or resend shows the link once).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum LinkDelivery {
+    #[default]
+    #[serde(rename = "mail")]
+    Mail,
+    #[serde(rename = "none")]
+    Caller,
+}
+
+impl LinkDelivery {
+    pub fn parse(s: &str) -> Result<LinkDelivery, ValueError> {
+        match s {
+            "mail" => Ok(LinkDelivery::Mail),
+            "none" => Ok(LinkDelivery::Caller),
+            _ => invalid("must be mail or none"),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkDelivery::Mail => "mail",
+            LinkDelivery::Caller => "none",
+        }
+    }
+
+    pub fn is_mail(&self) -> bool {
+        *self == LinkDelivery::Mail
+    }
+}
+
 /// Access groups granted with a role: at most 50, each 1 to 64 characters of
 /// `[A-Za-z0-9_.:-]`, without duplicates, in the order given.
 #[derive(Clone, Debug, PartialEq, Eq, Default, Serialize)]

@@ -176,7 +176,17 @@ struct Stored {
     body: String,
 }
 
+/// The answer as kept for replays. Links handed over once (`accept_url`)
+/// are left out: only their hashes are ever stored, so a replay shows the
+/// invitations without them (a resend with delivery none makes a new one).
 fn freeze(resp: &Response) -> Vec<u8> {
+    let body = match serde_json::from_slice::<serde_json::Value>(resp.body()) {
+        Ok(mut json) => {
+            forget_links(&mut json);
+            serde_json::to_vec(&json).unwrap_or_default()
+        }
+        Err(_) => resp.body().to_vec(),
+    };
     let stored = Stored {
         status: *resp.status(),
         content_type: resp
@@ -187,9 +197,20 @@ fn freeze(resp: &Response) -> Vec<u8> {
             .header("location")
             .and_then(|v| v.as_str())
             .map(str::to_owned),
-        body: STANDARD.encode(resp.body()),
+        body: STANDARD.encode(body),
     };
     serde_json::to_vec(&stored).unwrap_or_default()
+}
+
+fn forget_links(json: &mut serde_json::Value) {
+    match json {
+        serde_json::Value::Object(map) => {
+            map.remove("accept_url");
+            map.values_mut().for_each(forget_links);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(forget_links),
+        _ => {}
+    }
 }
 
 fn thaw(bytes: &[u8]) -> Option<Response> {

@@ -4,9 +4,9 @@
 use crate::effects::{Actor, Event, EventKind, Leftovers, MailJob, MailKind};
 use crate::error::Result;
 use crate::keys;
+use crate::model::TokenRef;
 use crate::model::{Delivery, Invitation, InvitationView, LogEntry, SendFailure};
 use crate::ops::inbox;
-use crate::ops::invite::TokenRef;
 use crate::store::{self, decode, encode};
 use crate::Env;
 
@@ -23,11 +23,13 @@ pub struct Recorded {
     pub views: Vec<InvitationView>,
 }
 
-/// Makes the mails' links work, then tidies up what the operation left over.
-/// Runs after the answer, just before the mail goes out; if it fails, send
-/// nothing: the link would not open, and the sweep mails the invitation a
-/// new one. Cost: 1 `set-many`, +1 `delete-many` when there are leftovers.
-/// (A mail retried by the sweep had its link written by the sweep itself.)
+/// Makes the mails' links work, names invitations the caller hands over in
+/// their inbox, then tidies up what the operation left over. Runs after the
+/// answer, just before the mail goes out; if it fails, send nothing: the
+/// link would not open, and the sweep mails the invitation a new one. Cost:
+/// 1 `set-many`, +1 `increment` per invitation handed over, +1 `delete-many`
+/// when there are keys to delete. (A mail retried by the sweep had its link
+/// written by the sweep itself.)
 pub fn before_sending(env: &Env, mails: &[MailJob], leftovers: &Leftovers) -> Result<()> {
     before_sending_with(env, mails, leftovers, Vec::new())
 }
@@ -63,10 +65,19 @@ pub fn before_sending_with(
             links.push((key, encode(&entry)));
         }
     }
+    // Handed over: named in the inbox, with an empty delivery record, so a
+    // later mailed resend does not name it again (it names on the first
+    // outcome). A failed increment only leaves it out of the inbox.
+    for inv in &leftovers.handed_over {
+        if let Ok(entry) = inbox::entry(env, inv) {
+            links.push(entry);
+            links.push((keys::delivery(&inv.id), encode(&Delivery::default())));
+        }
+    }
     links.extend(also);
     store::set_many(env.store, &links)?;
     // Nothing reaches these any more; a failure here leaves them to the purge.
-    let _ = store::delete_many(env.store, &leftovers.0);
+    let _ = store::delete_many(env.store, &leftovers.deletes);
     Ok(())
 }
 

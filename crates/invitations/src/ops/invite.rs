@@ -23,13 +23,13 @@
 //! answer leaves an open invitation without a link: the sweep mails it a new
 //! one.
 
-use crate::effects::{Actor, Event, EventKind, MailJob, MailKind};
+use crate::effects::{Actor, Event, EventKind, Leftovers, MailJob, MailKind};
 use crate::email::Email;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, InvitationId, Rev, UserId};
 use crate::keys;
 use crate::model::{
-    Account, Delivery, Invitation, InvitationView, Inviter, LogEntry, Member, State,
+    Account, Delivery, Invitation, InvitationView, Inviter, LogEntry, Member, State, TokenRef,
 };
 use crate::ops::load_access_with;
 use crate::principal::Principal;
@@ -38,7 +38,7 @@ use crate::seats;
 use crate::slots::{self, Claim, ClaimResult};
 use crate::store::{self, decode, encode, Decision};
 use crate::token::InvitationToken;
-use crate::values::{AccessGroups, InviteRole, Metadata, Note, Ttl};
+use crate::values::{AccessGroups, InviteRole, LinkDelivery, Metadata, Note, Ttl};
 use crate::Env;
 use std::collections::{BTreeMap, HashSet};
 
@@ -50,6 +50,7 @@ pub struct InviteRequest {
     pub metadata: Metadata,
     pub ttl: Option<Ttl>,
     pub message: Option<Note>,
+    pub delivery: LinkDelivery,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -83,6 +84,9 @@ pub struct InviteResult {
     pub input: String,
     pub status: InviteStatus,
     pub invitation: Option<InvitationView>,
+    /// The link's token, for an invitation the caller hands over
+    /// ([`LinkDelivery::Caller`]): shown once, in the answer.
+    pub link: Option<InvitationToken>,
 }
 
 #[derive(Clone, Debug)]
@@ -90,6 +94,8 @@ pub struct Invited {
     pub results: Vec<InviteResult>,
     pub mails: Vec<MailJob>,
     pub events: Vec<Event>,
+    /// The invitations handed over, to name in their inbox after the answer.
+    pub leftovers: Leftovers,
 }
 
 impl Invited {
@@ -243,6 +249,9 @@ fn give_back(env: &Env, acc: &AccountId, lost: &[Invitation]) -> Result<()> {
     for inv in lost {
         deletes.push(keys::invitation(&inv.id));
         deletes.push(keys::invitation_log(acc, inv.log_position));
+        if inv.link_delivery == LinkDelivery::Caller {
+            deletes.push(keys::token(&inv.token_hash));
+        }
     }
     store::delete_many(env.store, &deletes)?;
     let holds: Vec<seats::Hold> = lost.iter().map(|i| (&i.id, i.expires_at)).collect();
@@ -312,6 +321,7 @@ fn draft(
             reminded_for: None,
             log_position: 0,
             seat_taken: true,
+            link_delivery: request.delivery,
             state: State::Pending,
             rev: Rev::generate(env.random),
         };
@@ -320,10 +330,12 @@ fn draft(
 }
 
 /// The records, with the sweep's look at each (if the mail is never sent,
-/// the sweep sends it) and their entries in the account's invitation log.
-/// Not reachable yet: no slot or link names them, a list shows an entry only
-/// once its slot names it, and the sweep leaves alone a record its slot does
-/// not name. Cost: 2 `increment`s (the due minute, the log) + 1 `set-many`.
+/// the sweep sends it) and their entries in the account's invitation log,
+/// and the links of those the caller hands over (so they work the moment the
+/// answer shows them). Not reachable yet: no slot names them, nobody knows
+/// their links, a list shows an entry only once its slot names it, and the
+/// sweep leaves alone a record its slot does not name. Cost: 2 `increment`s
+/// (the due minute, the log) + 1 `set-many`.
 fn write_drafts(env: &Env, acc: &AccountId, addresses: &mut [Address]) -> Result<()> {
     let check_at = env.clock.now().plus_secs(env.policy.mail_check_delay_secs);
     let mut drafts: Vec<&mut Invitation> = addresses
@@ -343,6 +355,10 @@ fn write_drafts(env: &Env, acc: &AccountId, addresses: &mut [Address]) -> Result
     for (position, inv) in (first..).zip(drafts.iter_mut()) {
         inv.log_position = position;
         writes.push((keys::invitation(&inv.id), encode(&**inv)));
+        if inv.link_delivery == LinkDelivery::Caller {
+            let link = encode(&TokenRef::of(inv));
+            writes.push((keys::token(&inv.token_hash), link));
+        }
         let entry = LogEntry::Drafted(inv.id.clone());
         writes.push((keys::invitation_log(acc, position), encode(&entry)));
     }
@@ -491,6 +507,7 @@ fn finish(
     let now = env.clock.now();
     let mut mails = Vec::new();
     let mut events = Vec::new();
+    let mut leftovers = Leftovers::default();
     let results = inputs
         .into_iter()
         .zip(addresses)
@@ -499,6 +516,7 @@ fn finish(
                 input,
                 status,
                 invitation: None,
+                link: None,
             },
             Address::Won(d) => {
                 let Draft { invitation, token } = *d;
@@ -510,16 +528,26 @@ fn finish(
                     view.clone(),
                     actor.clone(),
                 ));
-                mails.push(MailJob {
-                    kind: MailKind::Invitation,
-                    invitation,
-                    account_name: account.name.clone(),
-                    token,
-                });
+                let link = match invitation.link_delivery {
+                    LinkDelivery::Mail => {
+                        mails.push(MailJob {
+                            kind: MailKind::Invitation,
+                            invitation,
+                            account_name: account.name.clone(),
+                            token,
+                        });
+                        None
+                    }
+                    LinkDelivery::Caller => {
+                        leftovers.handed_over.push(invitation);
+                        Some(token)
+                    }
+                };
                 InviteResult {
                     input,
                     status: InviteStatus::Created,
                     invitation: Some(view),
+                    link,
                 }
             }
             Address::Candidate(_) | Address::Drafted(_) | Address::Unseated(_) => {
@@ -531,6 +559,7 @@ fn finish(
         results,
         mails,
         events,
+        leftovers,
     }
 }
 
@@ -605,20 +634,4 @@ fn abandon<'a>(
             matches!(cancelled, Ok(Some(true)))
         })
         .collect()
-}
-
-/// What a token key holds: enough to find the invitation without a scan.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub(crate) struct TokenRef {
-    pub invitation_id: InvitationId,
-    pub account_id: AccountId,
-}
-
-impl TokenRef {
-    pub fn of(inv: &Invitation) -> Self {
-        TokenRef {
-            invitation_id: inv.id.clone(),
-            account_id: inv.account_id.clone(),
-        }
-    }
 }

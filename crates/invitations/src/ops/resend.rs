@@ -1,5 +1,7 @@
 //! Resend: mail a fresh link for a pending invitation, or renew an expired one.
-//! Every older link stops working and the expiry clock starts again.
+//! Every older link stops working and the expiry clock starts again. With
+//! [`LinkDelivery::Caller`] nothing is mailed: the new link is written before
+//! the answer, which shows it once.
 //!
 //! A renewal needs no slot claim: an invite that takes the address's slot
 //! supersedes the expired invitation first (see `slots`), and that CAS and
@@ -9,22 +11,28 @@ use crate::effects::{Actor, Event, EventKind, Leftovers, MailJob, MailKind};
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, InvitationId};
 use crate::keys;
+use crate::model::TokenRef;
 use crate::model::{Delivery, Invitation, InvitationView};
 use crate::ops::invite::existing_members;
 use crate::ops::load_access;
 use crate::principal::Principal;
 use crate::queue::{self, DueItem};
 use crate::seats;
-use crate::store::{self, Decision};
+use crate::store::{self, encode, Decision};
 use crate::token::InvitationToken;
+use crate::values::LinkDelivery;
 use crate::Env;
 
 #[derive(Clone, Debug)]
 pub struct Resent {
     pub invitation: InvitationView,
-    pub mail: MailJob,
+    /// The mail to send; none when the caller hands the link over.
+    pub mail: Option<MailJob>,
+    /// The new link's token when the caller hands it over: shown once.
+    pub link: Option<InvitationToken>,
     pub events: Vec<Event>,
-    /// The links it retired, to delete after the answer.
+    /// The links it retired, to delete after the answer (and the invitation,
+    /// handed over for the first time, to name in its inbox).
     pub leftovers: Leftovers,
 }
 
@@ -39,6 +47,7 @@ pub fn resend(
     principal: &Principal,
     acc: &AccountId,
     id: &InvitationId,
+    delivery: LinkDelivery,
 ) -> Result<Resent> {
     let now = env.clock.now();
     let access = load_access(env, principal, acc)?;
@@ -71,6 +80,7 @@ pub fn resend(
         store::update::<Invitation, (Invitation, Invitation)>(env.store, env.random, &key, |inv| {
             let mut next = inv.clone();
             next.reissue(now, token.hash(), cooldown, max_ttl)?;
+            next.link_delivery = delivery;
             Ok(Decision::Write(next.clone(), (inv, next)))
         })
         .and_then(|c| c.ok_or(Error::InvitationNotFound));
@@ -91,16 +101,27 @@ pub fn resend(
 
     // A look from the sweep, in case this mail does not go out.
     let check_at = now.plus_secs(env.policy.mail_check_delay_secs);
-    let writes = queue::entries(env, &[(check_at, DueItem::Invitation(after.id.clone()))])?;
+    let mut writes = queue::entries(env, &[(check_at, DueItem::Invitation(after.id.clone()))])?;
+    if delivery == LinkDelivery::Caller {
+        writes.push((
+            keys::token(&after.token_hash),
+            encode(&TokenRef::of(&after)),
+        ));
+    }
     store::set_many(env.store, &writes)?;
     // Old links already fail (their hashes no longer match); deleting them only tidies up.
-    let old = Leftovers(before.token_hashes().map(keys::token).collect());
+    let mut leftovers = Leftovers {
+        deletes: before.token_hashes().map(keys::token).collect(),
+        handed_over: Vec::new(),
+    };
 
     // The change is made: a failed read below must not lose its event.
-    let delivery: Option<Delivery> = store::get_json(env.store, &keys::delivery(id))
-        .ok()
-        .flatten();
-    let view = InvitationView::new(after.clone(), delivery.unwrap_or_default(), now);
+    let recorded = store::get_json::<Delivery>(env.store, &keys::delivery(id));
+    if delivery == LinkDelivery::Caller && matches!(recorded, Ok(None)) {
+        leftovers.handed_over.push(after.clone());
+    }
+    let recorded = recorded.ok().flatten();
+    let view = InvitationView::new(after.clone(), recorded.unwrap_or_default(), now);
     let event = Event::invitation(
         env.random,
         EventKind::InvitationResent,
@@ -108,15 +129,23 @@ pub fn resend(
         view.clone(),
         Actor::of(principal),
     );
+    let (mail, link) = match delivery {
+        LinkDelivery::Mail => {
+            let mail = MailJob {
+                kind: MailKind::Resend,
+                invitation: after,
+                account_name: access.account.name,
+                token,
+            };
+            (Some(mail), None)
+        }
+        LinkDelivery::Caller => (None, Some(token)),
+    };
     Ok(Resent {
         invitation: view,
-        mail: MailJob {
-            kind: MailKind::Resend,
-            invitation: after,
-            account_name: access.account.name,
-            token,
-        },
+        mail,
+        link,
         events: vec![event],
-        leftovers: old,
+        leftovers,
     })
 }

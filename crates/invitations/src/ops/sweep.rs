@@ -10,8 +10,8 @@ use crate::error::Result;
 use crate::ids::{AccountId, InvitationId, Rev};
 use crate::keys;
 use crate::model::Account;
+use crate::model::TokenRef;
 use crate::model::{Delivery, DeliveryStatus, Invitation, InvitationView, State, Status};
-use crate::ops::invite::TokenRef;
 use crate::ops::read_views;
 use crate::ops::webhooks::{self, Claim, Redelivery};
 use crate::ops::{history, idempotency, join_links};
@@ -20,7 +20,7 @@ use crate::seats;
 use crate::store::{self, decode, encode, Decision, Versioned};
 use crate::time::Timestamp;
 use crate::token::InvitationToken;
-use crate::values::AccountName;
+use crate::values::{AccountName, LinkDelivery};
 use crate::{slots, Env, Policy};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -73,9 +73,12 @@ impl Versioned for Watermark {
 }
 
 /// When the mail for the invitation's current token should be tried (again),
-/// or `None` if it went out or the attempts since a person last sent it are
-/// used up (the admin can still resend).
+/// or `None` if it went out, the attempts since a person last sent it are
+/// used up (the admin can still resend), or the caller hands its link over.
 pub(crate) fn mail_due_at(inv: &Invitation, dlv: &Delivery, policy: &Policy) -> Option<Timestamp> {
+    if inv.link_delivery == LinkDelivery::Caller {
+        return None;
+    }
     let current = dlv.token_issued_at == Some(inv.issued_at);
     let attempts = dlv.attempts_since(inv.reissued_at);
     if (current && dlv.status == DeliveryStatus::Sent) || attempts >= policy.mail_max_attempts {
@@ -293,6 +296,10 @@ fn handle(
             if inv.seat_taken {
                 seats::release(env, &inv.account_id, &[(&inv.id, inv.expires_at)])?;
             }
+            // A link written with the draft (the caller's to hand over).
+            if inv.link_delivery == LinkDelivery::Caller {
+                work.deletes.push(keys::token(&inv.token_hash));
+            }
             work.deletes
                 .extend([keys::invitation(&inv.id), keys::delivery(&inv.id)]);
             if inv.log_position > 0 {
@@ -330,6 +337,10 @@ fn handle(
                 }
             }
             Some(at) => work.requeue.push((at.min(inv.expires_at), item)),
+            // Handed over by the caller: never mailed, so never reminded.
+            None if inv.link_delivery == LinkDelivery::Caller => {
+                work.requeue.push((inv.expires_at, item))
+            }
             // Mailed: next, the reminder (if one is due) or the expiry.
             None => {
                 let account = accounts.get(env, &inv.account_id)?;

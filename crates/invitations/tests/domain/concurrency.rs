@@ -12,6 +12,7 @@ use invitations::ops::cancel::cancel;
 use invitations::ops::decline::decline_by_token;
 use invitations::ops::invite::InviteStatus;
 use invitations::ops::list::get_invitation;
+use invitations::values::LinkDelivery;
 use invitations::Policy;
 
 const SEEDS: u64 = 40;
@@ -316,8 +317,14 @@ fn invite_racing_renewal_of_an_expired_invitation_leaves_one_open() {
             let policy = Policy::default();
             let tasks: Vec<Box<dyn FnOnce() -> bool + Send>> = vec![
                 Box::new(|| {
-                    invitations::ops::resend::resend(&env_for(&w, &r1, &policy), &owner, &acc, &id)
-                        .is_ok()
+                    invitations::ops::resend::resend(
+                        &env_for(&w, &r1, &policy),
+                        &owner,
+                        &acc,
+                        &id,
+                        LinkDelivery::Mail,
+                    )
+                    .is_ok()
                 }),
                 Box::new(|| {
                     invite(
@@ -361,8 +368,14 @@ fn resend_racing_expiry_and_a_new_invite_leaves_one_open() {
             let policy = Policy::default();
             let tasks: Vec<Box<dyn FnOnce() -> bool + Send>> = vec![
                 Box::new(|| {
-                    invitations::ops::resend::resend(&env_for(&w, &r1, &policy), &owner, &acc, &id)
-                        .is_ok()
+                    invitations::ops::resend::resend(
+                        &env_for(&w, &r1, &policy),
+                        &owner,
+                        &acc,
+                        &id,
+                        LinkDelivery::Mail,
+                    )
+                    .is_ok()
                 }),
                 Box::new(|| {
                     use invitations::store::Store;
@@ -416,8 +429,14 @@ fn purge_racing_a_renewal_never_deletes_a_renewed_invitation() {
             let purged = std::sync::atomic::AtomicUsize::new(0);
             let tasks: Vec<Box<dyn FnOnce() -> bool + Send>> = vec![
                 Box::new(|| {
-                    invitations::ops::resend::resend(&env_for(&w, &r1, &policy), &owner, &acc, &id)
-                        .is_ok()
+                    invitations::ops::resend::resend(
+                        &env_for(&w, &r1, &policy),
+                        &owner,
+                        &acc,
+                        &id,
+                        LinkDelivery::Mail,
+                    )
+                    .is_ok()
                 }),
                 Box::new(|| {
                     let run = invitations::ops::sweep::sweep(&env_for(&w, &r2, &policy)).unwrap();

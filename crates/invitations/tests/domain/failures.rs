@@ -43,6 +43,7 @@ fn make_member(w: &World, owner: &Principal, acc: &AccountId, name: &str) {
             resend(&w.env(), owner, acc, page.items[0].invitation.id())
                 .unwrap()
                 .mail
+                .unwrap()
                 .token
         }
         other => panic!("{other:?}"),

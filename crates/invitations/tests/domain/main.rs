@@ -6,6 +6,7 @@ mod common;
 
 mod concurrency;
 mod failures;
+mod handover;
 mod history;
 mod join_links;
 mod operations;

@@ -153,7 +153,7 @@ proptest! {
                 Op::Resend(i) => {
                     if let Some(id) = pick(i) {
                         if let Ok(r) = resend(&w.env(), &owner, &acc, &id) {
-                            remember(std::slice::from_ref(&r.mail), &mut known, &mut tokens);
+                            remember(r.mail.as_slice(), &mut known, &mut tokens);
                         }
                     }
                 }

@@ -16,7 +16,7 @@ use invitations::ops::list::{get_invitation, list_invitations, InvitationFilter}
 use invitations::ops::members::{get_member, list_members, remove_member};
 use invitations::ops::preview::preview;
 use invitations::ops::resend::resend;
-use invitations::values::{AccountName, Ttl};
+use invitations::values::{AccountName, LinkDelivery, Ttl};
 
 /// Round trips `f` makes.
 fn cost<T>(w: &World, f: impl FnOnce() -> T) -> (u64, T) {
@@ -200,13 +200,29 @@ fn round_trips_match_the_documented_table() {
     w.advance(120);
     let resend_id = bulk.mails[6].invitation.id().clone();
     assert_eq!(
-        cost(&w, || resend(&w.env(), &owner, &acc, &resend_id).unwrap()).0,
+        cost(&w, || resend(
+            &w.env(),
+            &owner,
+            &acc,
+            &resend_id,
+            LinkDelivery::Mail
+        )
+        .unwrap())
+        .0,
         9,
         "resend pending"
     );
     w.advance(Ttl::MAX.secs());
     assert_eq!(
-        cost(&w, || resend(&w.env(), &owner, &acc, &resend_id).unwrap()).0,
+        cost(&w, || resend(
+            &w.env(),
+            &owner,
+            &acc,
+            &resend_id,
+            LinkDelivery::Mail
+        )
+        .unwrap())
+        .0,
         10,
         "resend expired"
     );
@@ -434,20 +450,14 @@ fn write_transactions_match_the_documented_table() {
     got.push((
         "resend",
         writes(&|| {
-            *resent.borrow_mut() = Some(resend(&w.env(), &owner, &acc, &resend_id).unwrap())
+            *resent.borrow_mut() =
+                Some(resend(&w.env(), &owner, &acc, &resend_id, LinkDelivery::Mail).unwrap())
         }),
     ));
     let resent = resent.into_inner().unwrap();
     got.push((
         "resend links after answer",
-        writes(&|| {
-            before_sending(
-                &w.env(),
-                std::slice::from_ref(&resent.mail),
-                &resent.leftovers,
-            )
-            .unwrap()
-        }),
+        writes(&|| before_sending(&w.env(), resent.mail.as_slice(), &resent.leftovers).unwrap()),
     ));
     let patch = || AccountPatch {
         default_ttl: Some(Ttl::MAX),

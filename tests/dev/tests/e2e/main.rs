@@ -10,6 +10,7 @@ mod concurrency;
 mod contract;
 mod decline;
 mod edges;
+mod handover;
 mod history;
 mod inbox;
 mod join_links;

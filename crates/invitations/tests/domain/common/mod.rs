@@ -19,7 +19,9 @@ use invitations::principal::{Principal, User};
 use invitations::random::Random;
 use invitations::time::{Clock, Timestamp};
 use invitations::token::InvitationToken;
-use invitations::values::{AccessGroups, AccountName, InviteRole, Metadata, PersonName};
+use invitations::values::{
+    AccessGroups, AccountName, InviteRole, LinkDelivery, Metadata, PersonName,
+};
 use invitations::{Env, Policy};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -145,7 +147,7 @@ pub fn invite(
     request: InviteRequest,
 ) -> invitations::Result<Invited> {
     let out = invitations::ops::invite::invite(env, by, acc, request)?;
-    before_sending(env, &out.mails, &invitations::effects::Leftovers::default())?;
+    before_sending(env, &out.mails, &out.leftovers)?;
     Ok(out)
 }
 
@@ -156,8 +158,8 @@ pub fn resend(
     acc: &AccountId,
     id: &InvitationId,
 ) -> invitations::Result<Resent> {
-    let out = invitations::ops::resend::resend(env, by, acc, id)?;
-    before_sending(env, std::slice::from_ref(&out.mail), &out.leftovers)?;
+    let out = invitations::ops::resend::resend(env, by, acc, id, LinkDelivery::Mail)?;
+    before_sending(env, out.mail.as_slice(), &out.leftovers)?;
     Ok(out)
 }
 
@@ -195,6 +197,7 @@ pub fn request(emails: &[&str]) -> InviteRequest {
         metadata: Metadata::default(),
         ttl: None,
         message: None,
+        delivery: LinkDelivery::Mail,
     }
 }
 
