@@ -1,9 +1,12 @@
 //! `ui`: serves the drop-in admin widget, `<invitations-admin>`, as one
-//! static script. No store, no variables, no outbound calls.
+//! static script, and answers `404 not_found` for every path no other
+//! component serves (the catch-all route comes here because this component
+//! can do nothing else). No store, no variables, no outbound calls.
 //!
-//! Route: `/ui/invitations-admin.js` (GET, HEAD).
+//! Routes: `/ui/invitations-admin.js` (GET, HEAD), `/...`.
 
-use invitations_spin::respond;
+use invitations_edge::problem::ApiError;
+use invitations_spin::{respond, web};
 use sha2::{Digest, Sha256};
 use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
@@ -20,14 +23,15 @@ fn handle(req: Request, out: ResponseOutparam) {
     respond::send(out, answer(&req));
 }
 
+/// The one route this component serves a body on.
+const SCRIPT_ROUTE: &str = "/ui/invitations-admin.js";
+
 fn answer(req: &Request) -> Response {
+    if web::route(req) != SCRIPT_ROUTE {
+        return web::problem(&ApiError::NotFound);
+    }
     if !matches!(req.method(), Method::Get | Method::Head) {
-        return Response::builder()
-            .status(405)
-            .header("allow", "GET, HEAD")
-            .header("content-type", "application/problem+json")
-            .body(r#"{"type":"about:blank","title":"Method Not Allowed","status":405,"detail":"this route allows GET, HEAD","code":"method_not_allowed"}"#)
-            .build();
+        return web::problem(&ApiError::MethodNotAllowed("GET, HEAD"));
     }
     let etag = etag();
     let fresh = req

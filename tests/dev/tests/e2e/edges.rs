@@ -378,6 +378,46 @@ async fn a_failing_store_of_any_kind_is_a_problem_without_its_error_text() {
     drop(lock);
 }
 
+/// An unknown path reaches the one component that holds nothing (`ui`: no
+/// store, no variables, no outbound hosts), so a misconfiguration that stops
+/// the others cannot turn its 404 into a 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_path_is_404_even_when_the_app_is_misconfigured() {
+    let app = App::start_with(common::Options {
+        variables: vec![("retention_days", "abc".to_owned())],
+        ..Default::default()
+    })
+    .await;
+    let r = app.get("/nowhere", None).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (404, "not_found".to_owned()),
+        "{}",
+        r.text()
+    );
+    let r = app
+        .send("DELETE", "/v1/nowhere/else", None, None, &[])
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (404, "not_found".to_owned()),
+        "{}",
+        r.text()
+    );
+    let r = app
+        .get(
+            "/v1/accounts/acc_0123456789abcdef01234567/invitations",
+            Some(&app.token("olivia")),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (503, "misconfigured".to_owned()),
+        "{}",
+        r.text()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_variable_that_is_not_a_number_is_a_misconfiguration_not_a_default() {
     for (name, value) in [
