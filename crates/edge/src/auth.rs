@@ -18,7 +18,7 @@ use jwt_simple::algorithms::{
     ECDSAP256PublicKeyLike, ES256PublicKey, Ed25519PublicKey, EdDSAPublicKeyLike, HS256Key,
     MACLike, RS256PublicKey, RSAPublicKeyLike,
 };
-use jwt_simple::claims::{Audiences, JWTClaims};
+use jwt_simple::claims::JWTClaims;
 use jwt_simple::common::VerificationOptions;
 use jwt_simple::prelude::{Duration, UnixTimeStamp};
 use jwt_simple::token::Token;
@@ -443,7 +443,9 @@ fn principal_from(claims: JWTClaims<TokenClaims>) -> Result<Principal, AuthError
     }))
 }
 
-/// What a development token says about its bearer.
+/// What a development token says about its bearer. Development and tests
+/// only (feature `dev-tokens`): the app never mints tokens.
+#[cfg(any(test, feature = "dev-tokens"))]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DevClaims {
     pub sub: String,
@@ -456,6 +458,7 @@ pub struct DevClaims {
     pub audience: String,
 }
 
+#[cfg(any(test, feature = "dev-tokens"))]
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum MintError {
     #[error("the HS256 secret is empty")]
@@ -464,6 +467,7 @@ pub enum MintError {
     Signing,
 }
 
+#[cfg(any(test, feature = "dev-tokens"))]
 #[derive(Serialize, Deserialize)]
 struct MintedClaims {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -476,6 +480,7 @@ struct MintedClaims {
 }
 
 /// An HS256 token for development and tests, valid from `now_unix_secs` for `ttl_secs`.
+#[cfg(any(test, feature = "dev-tokens"))]
 pub fn mint_hs256(
     secret: &str,
     claims: &DevClaims,
@@ -494,7 +499,9 @@ pub fn mint_hs256(
         invalid_before: Some(now),
         issuer: claims.issuer.clone(),
         subject: Some(claims.sub.clone()),
-        audiences: Some(Audiences::AsString(claims.audience.clone())),
+        audiences: Some(jwt_simple::claims::Audiences::AsString(
+            claims.audience.clone(),
+        )),
         jwt_id: None,
         nonce: None,
         custom: MintedClaims {
@@ -539,6 +546,7 @@ pub fn bearer_matches(authorization: Option<&str>, secret: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jwt_simple::claims::Audiences;
 
     #[test]
     fn bearer_matches_only_the_exact_secret() {

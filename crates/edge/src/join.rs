@@ -234,11 +234,7 @@ pub fn link_page(
 }
 
 fn person(by: &Inviter) -> String {
-    by.name
-        .as_ref()
-        .map(|n| n.as_str().to_owned())
-        .or_else(|| by.email.as_ref().map(|e| e.to_string()))
-        .unwrap_or_else(|| "An administrator".to_owned())
+    crate::mail::inviter_label(by)
 }
 
 fn human(p: &Preview) -> String {

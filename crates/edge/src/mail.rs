@@ -1,6 +1,7 @@
-//! Invitation mail: what it says ([`render`]) and how a provider is asked to
-//! send it ([`provider_request`]), `docs/design.md` section 5. No IO here: the
-//! component sends the [`OutgoingRequest`].
+//! Invitation mail: what it says ([`render`]), how a provider is asked to
+//! send it ([`MailApi`]: one message or a batch) and what its answer means
+//! ([`outcomes`]), `docs/design.md` section 5. No IO here: the component
+//! sends the [`OutgoingRequest`].
 //!
 //! Everything a person typed (account name, inviter's name, note) is escaped in
 //! HTML, and stripped of control characters wherever it reaches a header or
@@ -129,11 +130,13 @@ pub fn render(job: &MailJob, public_base_url: &str) -> Message {
 }
 
 /// The name people know the inviter by: their name, else their address.
-fn inviter_label(by: &Inviter) -> String {
+/// Who invited, as the mail and the /join page both name them: their name,
+/// else their address, else their role (only admins and owners invite).
+pub(crate) fn inviter_label(by: &Inviter) -> String {
     match (&by.name, &by.email) {
         (Some(name), _) => name.as_str().to_owned(),
         (None, Some(email)) => email.as_str().to_owned(),
-        (None, None) => "Someone".to_owned(),
+        (None, None) => "An administrator".to_owned(),
     }
 }
 
@@ -296,8 +299,9 @@ impl MailApi<'_> {
     }
 }
 
-/// The provider's "send one email" request for `message`.
-pub fn provider_request(
+/// The provider's "send one email" request for `message` (tests).
+#[cfg(test)]
+fn provider_request(
     provider: Provider,
     api_url: &str,
     api_token: &str,
@@ -547,7 +551,7 @@ mod tests {
         });
         assert_eq!(
             render(&anonymous, BASE).subject,
-            "Someone invited you to Acme"
+            "An administrator invited you to Acme"
         );
     }
 

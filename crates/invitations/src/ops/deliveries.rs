@@ -81,7 +81,9 @@ pub fn before_sending_with(
     Ok(())
 }
 
-/// Records send outcomes and returns their events; see [`record_outcomes`].
+/// Records send outcomes and returns their events; see [`record_outcomes`]
+/// (tests; the components record with [`outcomes_to_record`]).
+#[cfg(any(test, feature = "test-support"))]
 pub fn record_deliveries(env: &Env, outcomes: &[(Invitation, SendOutcome)]) -> Result<Vec<Event>> {
     Ok(record_outcomes(env, outcomes)?.events)
 }
