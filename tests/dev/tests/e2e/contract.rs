@@ -38,15 +38,60 @@ fn spin_toml_routes_and_openapi_paths_agree() {
 #[test]
 fn every_domain_error_code_is_documented() {
     use invitations::error::Error;
-    let codes = &common::contract::document()["components"]["schemas"]["Problem"]["properties"]
-        ["code"]["enum"];
-    for e in [
+    // Each variant's place. The match is exhaustive, so a new variant does not
+    // compile until it is given one here, and the check below fails until it
+    // is in `all` too.
+    fn place(e: &Error) -> usize {
+        match e {
+            Error::Validation(_) => 0,
+            Error::InvalidCursor => 1,
+            Error::Forbidden(_) => 2,
+            Error::AccountNotFound => 3,
+            Error::InvitationNotFound => 4,
+            Error::MemberNotFound => 5,
+            Error::JoinLinkNotFound => 6,
+            Error::JoinLinkRevoked => 7,
+            Error::JoinLinkExpired => 8,
+            Error::JoinLinkUsedUp => 9,
+            Error::MemberRemoved => 10,
+            Error::EventNotFound => 11,
+            Error::SeatLimitReached => 12,
+            Error::SeatsUntracked => 13,
+            Error::NothingInvited => 14,
+            Error::AlreadyInvited => 15,
+            Error::AlreadyMember => 16,
+            Error::InvitationNotPending => 17,
+            Error::InvitationExpired => 18,
+            Error::InvitationCancelled => 19,
+            Error::InvitationDeclined => 20,
+            Error::InvitationAlreadyAccepted => 21,
+            Error::EmailMismatch => 22,
+            Error::EmailUnverified => 23,
+            Error::DomainNotAllowed => 24,
+            Error::ResendTooSoon { .. } => 25,
+            Error::LastOwner => 26,
+            Error::IdempotencyKeyReused => 27,
+            Error::IdempotencyInProgress => 28,
+            Error::Contended => 29,
+            Error::StoreUnavailable(_) => 30,
+        }
+    }
+    const VARIANTS: usize = 31;
+    let all = [
         Error::Validation(vec![]),
         Error::InvalidCursor,
         Error::Forbidden(""),
         Error::AccountNotFound,
         Error::InvitationNotFound,
         Error::MemberNotFound,
+        Error::JoinLinkNotFound,
+        Error::JoinLinkRevoked,
+        Error::JoinLinkExpired,
+        Error::JoinLinkUsedUp,
+        Error::MemberRemoved,
+        Error::EventNotFound,
+        Error::SeatLimitReached,
+        Error::SeatsUntracked,
         Error::NothingInvited,
         Error::AlreadyInvited,
         Error::AlreadyMember,
@@ -66,7 +111,18 @@ fn every_domain_error_code_is_documented() {
         Error::IdempotencyInProgress,
         Error::Contended,
         Error::StoreUnavailable(String::new()),
-    ] {
+    ];
+    let mut places: Vec<usize> = all.iter().map(place).collect();
+    places.sort_unstable();
+    places.dedup();
+    assert_eq!(
+        places,
+        (0..VARIANTS).collect::<Vec<_>>(),
+        "one value of every variant"
+    );
+    let codes = &common::contract::document()["components"]["schemas"]["Problem"]["properties"]
+        ["code"]["enum"];
+    for e in &all {
         assert!(
             codes
                 .as_array()

@@ -231,28 +231,20 @@ async fn a_hundred_addresses_are_mailed_in_one_request() {
     assert_eq!(r.status, 201);
     assert_eq!(app.inbox.mails().len(), 100);
     // The outcomes are recorded after the answer: on real Spin the inbox can
-    // fall quiet before they are, so look until they are (10 s at most).
-    let mut sent = 0;
-    for _ in 0..50 {
-        let listed = app
-            .get(
-                &format!("/v1/accounts/{acc}/invitations?limit=100"),
-                Some(&app.token("olivia")),
-            )
-            .await
-            .json();
+    // fall quiet before they are, so look until they are.
+    let path = format!("/v1/accounts/{acc}/invitations?limit=100");
+    let within = std::time::Duration::from_secs(10);
+    common::wait_for("100 invitations listed as sent", within, async || {
+        let listed = app.get(&path, Some(&app.token("olivia"))).await.json();
         let data = listed["data"].as_array().unwrap();
         assert_eq!(data.len(), 100);
-        sent = data
+        let sent = data
             .iter()
             .filter(|x| x["delivery"]["status"] == "sent")
             .count();
-        if sent == 100 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-    assert_eq!(sent, 100);
+        (sent == 100).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -362,14 +354,13 @@ async fn a_failing_store_of_any_kind_is_a_problem_without_its_error_text() {
         "{body}"
     );
     // The component's output reaches Spin's log a moment later.
-    let mut logged = String::new();
-    for _ in 0..50 {
-        logged = app.spin_output();
-        if logged.contains(&name) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let within = std::time::Duration::from_secs(5);
+    let logged = common::wait_for(
+        &format!("incident {name} in Spin's log"),
+        within,
+        async || Some(app.spin_output()).filter(|logged| logged.contains(&name)),
+    )
+    .await;
     let line = logged
         .lines()
         .find(|l| l.contains(&format!("incident {name}: store_unavailable: ")))

@@ -91,14 +91,12 @@ async fn every_change_with_who_made_it_newest_first_and_by_type() {
     // The same events as the webhooks, newest first, in pages. (On real
     // Spin the last webhooks may still be on their way: wait for them.)
     let history = all_events(&app, &acc, "?limit=3").await;
-    let mut hooks = hook_bodies(&app);
-    for _ in 0..50 {
-        if hooks.len() >= history.len() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        hooks = hook_bodies(&app);
-    }
+    let what = format!("{} webhook deliveries", history.len());
+    let within = std::time::Duration::from_secs(10);
+    let hooks = common::wait_for(&what, within, async || {
+        Some(hook_bodies(&app)).filter(|hooks| hooks.len() >= history.len())
+    })
+    .await;
     let mut oldest_first = history.clone();
     oldest_first.reverse();
     assert_eq!(

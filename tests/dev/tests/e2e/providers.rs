@@ -9,27 +9,24 @@ use common::{App, Options};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-/// The deliveries of the invitations an invite created, as they read now
-/// (the answer may have gone out before the mail: `send_after_answer`).
 /// The deliveries of the invitations `reply` made, once each send's outcome
-/// is recorded. On real Spin the harness cannot see the instance finish its
-/// after-answer work (a bulk invite's outcomes are written after its inbox
-/// places), so this looks again for a while.
+/// is recorded (a deferral too: it records why). The answer may go out
+/// before the mail (`send_after_answer`), and on real Spin the harness cannot
+/// see the instance finish its after-answer work (a bulk invite's outcomes
+/// are written after its inbox places), so this looks again for a while.
 async fn deliveries(app: &App, acc: &str, reply: &common::Reply) -> Vec<Value> {
     let unrecorded =
         |d: &Value| d["status"] == "queued" && d["attempts"] == 0 && d["last_error"].is_null();
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    loop {
+    let within = Duration::from_secs(15);
+    common::wait_for("every send's outcome recorded", within, async || {
         let mut out = Vec::new();
         for r in reply.json()["results"].as_array().unwrap() {
             let id = r["invitation"]["id"].as_str().unwrap();
             out.push(app.invitation(acc, id, "owner").await["delivery"].clone());
         }
-        if !out.iter().any(unrecorded) || std::time::Instant::now() > deadline {
-            return out;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        (!out.iter().any(unrecorded)).then_some(out)
+    })
+    .await
 }
 
 fn addresses(tag: &str, n: usize) -> Vec<String> {
@@ -216,10 +213,11 @@ async fn a_bulk_invite_never_has_more_calls_open_than_the_bound() {
         invite_many(&app, &acc, &addresses("w", 100)).await;
         // On real Spin, wait for the `invitation.sent` events too: they follow
         // the outcomes, which follow the inbox places (see `deliveries`).
-        let deadline = std::time::Instant::now() + Duration::from_secs(15);
-        while app.hooks().len() < 200 && std::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let within = Duration::from_secs(15);
+        common::wait_for("200 webhook deliveries", within, async || {
+            (app.hooks().len() >= 200).then_some(())
+        })
+        .await;
         let counts = app.inbox.counts();
         assert!(
             (2..=bound).contains(&counts.max_in_flight),

@@ -117,6 +117,27 @@ pub struct Options {
     pub cluster: bool,
 }
 
+/// Looks again every 100 ms until `probe` has what the test waits for, for
+/// `within` at most; then fails, naming `what` it waited for. For what the
+/// harness cannot see finish (work after an answer, Spin's log, its cron).
+pub async fn wait_for<T>(
+    what: &str,
+    within: Duration,
+    mut probe: impl AsyncFnMut() -> Option<T>,
+) -> T {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited {within:?} for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// True (and says so) when the test runs on real Spin: for tests that need
 /// what only the test host has. Their names end in `needs_host_clock`,
 /// `needs_host_faults` or `needs_host_counters`.
