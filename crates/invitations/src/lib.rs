@@ -68,7 +68,9 @@
 //! | update settings; the seat limit alone; both | 3; 3; 5 | 1; 1; 2 |
 //! | invite, one address | 8 (6 before seats: +2 for the seat ledger's CAS, −1 as the member index is read with the access, +1 for the invitation log's `increment`); +2 when an expired invitation for the address is superseded; +3 when a draft lost its slot (its record is deleted, then its seat goes back); +2 when a seat was refused (are the addresses invited already?) | 5 |
 //! | invite, n addresses in s shards | 6 + 2·s, +1 if any member matched, +1 per shard with prior holders | 4 + s: 20 for 100 addresses in 16 shards |
-//! | after an invite or resend's answer: open the links with the history of the change's events, send, record the sends with the history of the `invitation.sent` they led to (and name each new invitation in its address's inbox) | 1 + 2, +1 `increment` per new invitation (+1 to delete what a resend retired); + 1 + 1 `increment`s for the two sets of history positions (the entries ride in the two `set-many`s) | 2, +1 per new invitation (+1); + 1 + 1 |
+//! | after an invite's answer: open the links (the history of the change's events rides in the same `set-many`) | 1, +1 `increment` for the history positions, +1 `increment` per invitation the caller hands over (its inbox entry) | 1 (+1) |
+//! | after a resend's answer: open the link, delete the retired ones | 2, +1 `increment` for the history positions | 2 (+1) |
+//! | after the mail: record the sends (with the history of the `invitation.sent` they led to), naming each new invitation in its address's inbox | 2, +1 per new invitation (its inbox entry's `increment`), +1 `increment` for the history positions | 1, +1 per new invitation (+1) |
 //! | list invitations (page) | 4 when one batch fills it (access, the log's counter, a batch: its entries, their records; +1 for the slots of pending invitations whose entry is not yet marked claimed, which their links' `set-many` does); at most 2 + 3·3 = 11 (filtered by state, batches of at least 50); by email 3 | 0 |
 //! | get invitation | 2 | 0 |
 //! | preview | 2 | 0 |
