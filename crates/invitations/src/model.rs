@@ -718,134 +718,6 @@ impl InvitationView {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::random::Random;
-    use crate::token::InvitationToken;
-
-    struct Zero;
-    impl Random for Zero {
-        fn fill(&self, buf: &mut [u8]) {
-            buf.fill(0);
-        }
-    }
-
-    fn invitation(now: Timestamp) -> Invitation {
-        Invitation {
-            id: InvitationId::generate(&Zero),
-            account_id: AccountId::generate(&Zero),
-            email: Email::parse("a@example.com").unwrap(),
-            role: InviteRole::Member,
-            access_groups: AccessGroups::default(),
-            metadata: Metadata::default(),
-            message: None,
-            invited_by: Inviter {
-                user_id: UserId::parse("u1").unwrap(),
-                email: None,
-                name: None,
-            },
-            created_at: now,
-            ttl: Ttl::MAX,
-            expires_at: now.plus_secs(Ttl::MAX.secs()),
-            issued_at: now,
-            reissued_at: now,
-            resent_at: None,
-            token_hash: InvitationToken::generate(&Zero).hash(),
-            previous_token_hash: None,
-            retired_token_hashes: Vec::new(),
-            reminded_for: None,
-            log_position: 0,
-            seat_taken: true,
-            link_delivery: LinkDelivery::Mail,
-            state: State::Pending,
-            rev: Rev::default(),
-        }
-    }
-
-    #[test]
-    fn pending_reads_expired_once_time_is_up() {
-        let t0 = Timestamp::from_unix_secs(1_000_000);
-        let inv = invitation(t0);
-        assert_eq!(
-            inv.status(t0.plus_secs(Ttl::MAX.secs() - 1)),
-            Status::Pending
-        );
-        assert_eq!(inv.status(t0.plus_secs(Ttl::MAX.secs())), Status::Expired);
-    }
-
-    #[test]
-    fn terminal_states_stay_terminal() {
-        let t0 = Timestamp::from_unix_secs(1_000_000);
-        let u = UserId::parse("u2").unwrap();
-        let mut inv = invitation(t0);
-        inv.accept(t0, &u, 1).unwrap();
-        assert_eq!(
-            inv.clone().accept(t0, &u, 2),
-            Err(Error::InvitationAlreadyAccepted)
-        );
-        assert_eq!(inv.clone().cancel(t0, &u), Err(Error::InvitationNotPending));
-        assert_eq!(
-            inv.clone()
-                .reissue(t0.plus_secs(999), inv.token_hash, 0, Ttl::MAX),
-            Err(Error::InvitationNotPending)
-        );
-        assert!(inv.clone().expire(t0.plus_secs(Ttl::MAX.secs())).is_err());
-
-        let mut inv = invitation(t0);
-        inv.cancel(t0, &u).unwrap();
-        assert_eq!(
-            inv.clone().accept(t0, &u, 2),
-            Err(Error::InvitationCancelled)
-        );
-    }
-
-    #[test]
-    fn expired_can_be_renewed_unless_superseded() {
-        let t0 = Timestamp::from_unix_secs(1_000_000);
-        let later = t0.plus_secs(Ttl::MAX.secs() + 10);
-        let mut inv = invitation(t0);
-        assert_eq!(
-            inv.clone().accept(later, &UserId::parse("x").unwrap(), 2),
-            Err(Error::InvitationExpired)
-        );
-        inv.expire(later).unwrap();
-        let mut renewed = inv.clone();
-        renewed
-            .reissue(later, inv.token_hash, 60, Ttl::MAX)
-            .unwrap();
-        assert_eq!(renewed.status(later), Status::Pending);
-        assert_eq!(renewed.expires_at, later.plus_secs(Ttl::MAX.secs()));
-        inv.supersede(later).unwrap();
-        assert_eq!(
-            inv.reissue(later, inv.token_hash, 60, Ttl::MAX),
-            Err(Error::InvitationNotPending)
-        );
-    }
-
-    #[test]
-    fn resend_cooldown_reports_seconds_left() {
-        let t0 = Timestamp::from_unix_secs(1_000_000);
-        let mut inv = invitation(t0);
-        let h = inv.token_hash;
-        // The first resend right after the invite is allowed; the next waits.
-        inv.reissue(t0.plus_secs(1), h, 60, Ttl::MAX).unwrap();
-        assert_eq!(
-            inv.reissue(t0.plus_secs(21), h, 60, Ttl::MAX),
-            Err(Error::ResendTooSoon {
-                retry_after_secs: 40
-            })
-        );
-        inv.reissue(t0.plus_secs(61), h, 60, Ttl::from_secs(3600).unwrap())
-            .unwrap();
-        assert_eq!(
-            inv.expires_at,
-            t0.plus_secs(61 + 3600),
-            "clamped to the account's maximum"
-        );
-    }
-}
-
 /// A link an admin shares (in a chat, say) that lets up to `max_uses` people
 /// with a verified address join the account. Only its token's hash is kept.
 /// How often it was used is a counter of its own, moved by `increment`, so
@@ -991,5 +863,133 @@ impl JoinLinkView {
         let uses = counted.clamp(0, link.max_uses.get() as i64) as u32;
         let status = link.status(uses, now);
         JoinLinkView { link, uses, status }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::random::Random;
+    use crate::token::InvitationToken;
+
+    struct Zero;
+    impl Random for Zero {
+        fn fill(&self, buf: &mut [u8]) {
+            buf.fill(0);
+        }
+    }
+
+    fn invitation(now: Timestamp) -> Invitation {
+        Invitation {
+            id: InvitationId::generate(&Zero),
+            account_id: AccountId::generate(&Zero),
+            email: Email::parse("a@example.com").unwrap(),
+            role: InviteRole::Member,
+            access_groups: AccessGroups::default(),
+            metadata: Metadata::default(),
+            message: None,
+            invited_by: Inviter {
+                user_id: UserId::parse("u1").unwrap(),
+                email: None,
+                name: None,
+            },
+            created_at: now,
+            ttl: Ttl::MAX,
+            expires_at: now.plus_secs(Ttl::MAX.secs()),
+            issued_at: now,
+            reissued_at: now,
+            resent_at: None,
+            token_hash: InvitationToken::generate(&Zero).hash(),
+            previous_token_hash: None,
+            retired_token_hashes: Vec::new(),
+            reminded_for: None,
+            log_position: 0,
+            seat_taken: true,
+            link_delivery: LinkDelivery::Mail,
+            state: State::Pending,
+            rev: Rev::default(),
+        }
+    }
+
+    #[test]
+    fn pending_reads_expired_once_time_is_up() {
+        let t0 = Timestamp::from_unix_secs(1_000_000);
+        let inv = invitation(t0);
+        assert_eq!(
+            inv.status(t0.plus_secs(Ttl::MAX.secs() - 1)),
+            Status::Pending
+        );
+        assert_eq!(inv.status(t0.plus_secs(Ttl::MAX.secs())), Status::Expired);
+    }
+
+    #[test]
+    fn terminal_states_stay_terminal() {
+        let t0 = Timestamp::from_unix_secs(1_000_000);
+        let u = UserId::parse("u2").unwrap();
+        let mut inv = invitation(t0);
+        inv.accept(t0, &u, 1).unwrap();
+        assert_eq!(
+            inv.clone().accept(t0, &u, 2),
+            Err(Error::InvitationAlreadyAccepted)
+        );
+        assert_eq!(inv.clone().cancel(t0, &u), Err(Error::InvitationNotPending));
+        assert_eq!(
+            inv.clone()
+                .reissue(t0.plus_secs(999), inv.token_hash, 0, Ttl::MAX),
+            Err(Error::InvitationNotPending)
+        );
+        assert!(inv.clone().expire(t0.plus_secs(Ttl::MAX.secs())).is_err());
+
+        let mut inv = invitation(t0);
+        inv.cancel(t0, &u).unwrap();
+        assert_eq!(
+            inv.clone().accept(t0, &u, 2),
+            Err(Error::InvitationCancelled)
+        );
+    }
+
+    #[test]
+    fn expired_can_be_renewed_unless_superseded() {
+        let t0 = Timestamp::from_unix_secs(1_000_000);
+        let later = t0.plus_secs(Ttl::MAX.secs() + 10);
+        let mut inv = invitation(t0);
+        assert_eq!(
+            inv.clone().accept(later, &UserId::parse("x").unwrap(), 2),
+            Err(Error::InvitationExpired)
+        );
+        inv.expire(later).unwrap();
+        let mut renewed = inv.clone();
+        renewed
+            .reissue(later, inv.token_hash, 60, Ttl::MAX)
+            .unwrap();
+        assert_eq!(renewed.status(later), Status::Pending);
+        assert_eq!(renewed.expires_at, later.plus_secs(Ttl::MAX.secs()));
+        inv.supersede(later).unwrap();
+        assert_eq!(
+            inv.reissue(later, inv.token_hash, 60, Ttl::MAX),
+            Err(Error::InvitationNotPending)
+        );
+    }
+
+    #[test]
+    fn resend_cooldown_reports_seconds_left() {
+        let t0 = Timestamp::from_unix_secs(1_000_000);
+        let mut inv = invitation(t0);
+        let h = inv.token_hash;
+        // The first resend right after the invite is allowed; the next waits.
+        inv.reissue(t0.plus_secs(1), h, 60, Ttl::MAX).unwrap();
+        assert_eq!(
+            inv.reissue(t0.plus_secs(21), h, 60, Ttl::MAX),
+            Err(Error::ResendTooSoon {
+                retry_after_secs: 40
+            })
+        );
+        inv.reissue(t0.plus_secs(61), h, 60, Ttl::from_secs(3600).unwrap())
+            .unwrap();
+        assert_eq!(
+            inv.expires_at,
+            t0.plus_secs(61 + 3600),
+            "clamped to the account's maximum"
+        );
     }
 }
