@@ -12,6 +12,7 @@
 //! | [`cors`] | which browser origins may call the API (`cors_allowed_origins`), and the headers |
 //! | [`problem`] | the one error type of the API: status, stable `code`, problem+json |
 //! | [`render`] | the JSON views of invitations, members, accounts, pages |
+//! | [`settings`] | the defaults of the settings read from Spin variables |
 //! | [`mail`] | invitation mail, and the provider calls that send it (single and batch) |
 //! | [`webhook`] | event payloads, signed the Standard Webhooks way |
 //! | [`outgoing`] | an outbound HTTP request and its answer, as plain data |
@@ -26,5 +27,6 @@ pub mod mail;
 pub mod outgoing;
 pub mod problem;
 pub mod render;
+pub mod settings;
 pub mod text;
 pub mod webhook;

@@ -7,6 +7,7 @@ use invitations::Policy;
 use invitations_edge::auth::AuthConfig;
 use invitations_edge::mail::Provider;
 use invitations_edge::problem::ApiError;
+use invitations_edge::settings;
 use invitations_edge::webhook::WebhookSecret;
 use spin_sdk::variables;
 
@@ -148,12 +149,23 @@ pub fn policy() -> Result<Policy, ApiError> {
 /// given up after `outbound_timeout_seconds` (default 10).
 pub fn limits() -> Result<Limits, ApiError> {
     Ok(Limits {
-        max_in_flight: number("outbound_max_in_flight", 1..=64)?.unwrap_or(8),
-        timeout_ms: number("outbound_timeout_seconds", 1..=120)?.unwrap_or(10) * 1000,
+        max_in_flight: number("outbound_max_in_flight", 1..=64)?
+            .unwrap_or(settings::OUTBOUND_MAX_IN_FLIGHT),
+        timeout_ms: number("outbound_timeout_seconds", 1..=120)?
+            .unwrap_or(settings::OUTBOUND_TIMEOUT_SECONDS)
+            * 1000,
     })
+}
+
+/// [`limits`] when the variables are unset.
+pub fn default_limits() -> Limits {
+    Limits {
+        max_in_flight: settings::OUTBOUND_MAX_IN_FLIGHT,
+        timeout_ms: settings::OUTBOUND_TIMEOUT_SECONDS * 1000,
+    }
 }
 
 /// The provider's documented rate, `mail_max_per_second` (default 2, Resend's).
 pub fn mail_max_per_second() -> Result<f64, ApiError> {
-    Ok(number("mail_max_per_second", 0.01..=10_000.0)?.unwrap_or(2.0))
+    Ok(number("mail_max_per_second", 0.01..=10_000.0)?.unwrap_or(settings::MAIL_MAX_PER_SECOND))
 }

@@ -258,3 +258,93 @@ fn one_feature_set_for_cargo_test_and_cargo_up() {
         drift.join("\n")
     );
 }
+
+/// Each setting's default is written in spin.toml (what Spin uses), in the
+/// code (what runs when a host leaves the variable unset) and in the README's
+/// configuration table: the three agree.
+#[test]
+fn setting_defaults_agree_in_spin_toml_the_code_and_the_readme() {
+    use invitations_edge::settings;
+    let manifest: toml::Value = toml::from_str(include_str!("../../../../spin.toml")).unwrap();
+    let readme = include_str!("../../../../README.md");
+    let policy = invitations::Policy::default();
+    let in_code = [
+        (
+            "resend_cooldown_seconds",
+            policy.resend_cooldown_secs.to_string(),
+        ),
+        ("retention_days", policy.retention_days.to_string()),
+        ("history_days", policy.history_days.to_string()),
+        ("sweep_max_items", policy.sweep_max_items.to_string()),
+        (
+            "outbound_max_in_flight",
+            settings::OUTBOUND_MAX_IN_FLIGHT.to_string(),
+        ),
+        (
+            "outbound_timeout_seconds",
+            settings::OUTBOUND_TIMEOUT_SECONDS.to_string(),
+        ),
+        (
+            "mail_max_per_second",
+            settings::MAIL_MAX_PER_SECOND.to_string(),
+        ),
+        ("send_after_answer", settings::SEND_AFTER_ANSWER.to_string()),
+    ];
+    for (name, value) in in_code {
+        let in_manifest = manifest["variables"][name]["default"]
+            .as_str()
+            .unwrap_or_else(|| panic!("spin.toml gives {name} no default"));
+        assert_eq!(in_manifest, value, "{name}: spin.toml and the code");
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{name}` |")))
+            .unwrap_or_else(|| panic!("{name} is not in the README's configuration table"));
+        let shown = row.split(" | ").nth(1).unwrap().trim_matches('`');
+        assert_eq!(shown, value, "{name}: the README's configuration table");
+    }
+}
+
+/// The component list is written where each tool needs it (spin.toml for
+/// Spin, the workspace members for cargo, `tests/dev/components.rs` for the
+/// build script and the harness, `.ci/run`'s lint of the wasm build): they
+/// name the same components.
+#[test]
+fn every_list_of_components_names_the_same_ones() {
+    let mut expected: Vec<String> = invitations_dev::COMPONENTS
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    expected.sort();
+    let manifest: toml::Value = toml::from_str(include_str!("../../../../spin.toml")).unwrap();
+    let mut in_manifest: Vec<String> = manifest["component"]
+        .as_table()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    in_manifest.sort();
+    assert_eq!(in_manifest, expected, "spin.toml");
+    let workspace: toml::Value = toml::from_str(include_str!("../../../../Cargo.toml")).unwrap();
+    let mut members: Vec<String> = workspace["workspace"]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m.as_str()?.strip_prefix("components/").map(str::to_owned))
+        .collect();
+    members.sort();
+    assert_eq!(members, expected, "the workspace members under components/");
+    let ci = include_str!("../../../../.ci/run");
+    let lint = ci
+        .lines()
+        .skip_while(|l| !l.contains("clippy --release --target wasm32-wasip2"))
+        .take(2)
+        .collect::<String>();
+    let mut linted: Vec<String> = lint
+        .split(" -p ")
+        .skip(1)
+        .map(|p| p.split_whitespace().next().unwrap().to_owned())
+        .filter(|p| p != "invitations-spin")
+        .collect();
+    linted.sort();
+    assert_eq!(linted, expected, ".ci/run's lint of the wasm build");
+}
