@@ -18,7 +18,7 @@ use invitations_edge::problem::ApiError;
 use invitations_edge::{join, render};
 use invitations_spin::config;
 use invitations_spin::effects::Later;
-use invitations_spin::web::{self, Ctx};
+use invitations_spin::web::{self, Ctx, Uses};
 use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
 
@@ -73,7 +73,7 @@ fn link_page(ctx: &Ctx, link: &str) -> Result<Response, ApiError> {
 }
 
 async fn run(req: &Request, later: &mut Later) -> Result<Response, ApiError> {
-    let ctx = Ctx::open()?;
+    let ctx = Ctx::open(Uses::Outbound)?;
     match (web::route(req).as_str(), req.method()) {
         ("/v1/invitations/accept", Method::Post) => {
             let who = web::caller(req, &ctx)?;

@@ -10,7 +10,7 @@ use invitations_edge::body::{history_query, CreateAccountBody, PatchAccountBody}
 use invitations_edge::problem::ApiError;
 use invitations_edge::render;
 use invitations_spin::respond;
-use invitations_spin::web::{self, Ctx};
+use invitations_spin::web::{self, Ctx, Uses};
 use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
 
@@ -24,7 +24,7 @@ async fn handle(req: Request, out: ResponseOutparam) {
 }
 
 async fn run(req: &Request) -> Result<Response, ApiError> {
-    let ctx = Ctx::open()?;
+    let ctx = Ctx::open(Uses::Store)?;
     let who = web::caller(req, &ctx)?;
     match (web::route(req).as_str(), req.method()) {
         ("/v1/accounts", Method::Post) => {

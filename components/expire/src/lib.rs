@@ -8,7 +8,7 @@
 use invitations_edge::auth::bearer_matches;
 use invitations_edge::problem::ApiError;
 use invitations_edge::render;
-use invitations_spin::web::{self, Ctx};
+use invitations_spin::web::{self, Ctx, Uses};
 use invitations_spin::{config, respond, sweeper};
 use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
@@ -33,7 +33,7 @@ async fn run(req: &Request) -> Result<Response, ApiError> {
     if *req.method() != Method::Post {
         return Err(ApiError::MethodNotAllowed("POST"));
     }
-    let ctx = Ctx::open()?;
+    let ctx = Ctx::open(Uses::Sweep)?;
     let report = sweeper::run(&ctx).await?;
     Ok(web::json(200, &render::sweep_report(&report)))
 }

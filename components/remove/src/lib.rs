@@ -15,7 +15,7 @@ use invitations_edge::body::{paging_query, PatchMemberBody};
 use invitations_edge::problem::ApiError;
 use invitations_edge::render;
 use invitations_spin::effects::Later;
-use invitations_spin::web::{self, Ctx};
+use invitations_spin::web::{self, Ctx, Uses};
 use spin_sdk::http::{Method, Request, Response, ResponseOutparam};
 use spin_sdk::http_component;
 
@@ -30,7 +30,7 @@ async fn handle(req: Request, out: ResponseOutparam) {
 }
 
 async fn run(req: &Request, later: &mut Later) -> Result<Response, ApiError> {
-    let ctx = Ctx::open()?;
+    let ctx = Ctx::open(Uses::Outbound)?;
     let who = web::caller(req, &ctx)?;
     let env = ctx.env();
     let acc = web::account_id(req)?;

@@ -6,7 +6,7 @@
 
 use invitations_edge::render;
 use invitations_spin::sweeper;
-use invitations_spin::web::Ctx;
+use invitations_spin::web::{Ctx, Uses};
 
 wit_bindgen::generate!({
     world: "spin-cron",
@@ -19,7 +19,7 @@ impl Guest for Cron {
     fn handle_cron_event(_metadata: Metadata) -> Result<(), Error> {
         // The sweep reads the clock itself; the trigger's timestamp adds nothing.
         spin_sdk::http::run(async {
-            let ctx = Ctx::open().map_err(|e| Error::Other(e.to_string()))?;
+            let ctx = Ctx::open(Uses::Sweep).map_err(|e| Error::Other(e.to_string()))?;
             let report = sweeper::run(&ctx)
                 .await
                 .map_err(|e| Error::Other(e.to_string()))?;

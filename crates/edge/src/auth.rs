@@ -533,11 +533,8 @@ fn hs256_key(secret: &str) -> HS256Key {
 /// time, so neither the content nor the length leaks through timing. An empty
 /// secret matches nothing.
 pub fn bearer_matches(authorization: Option<&str>, secret: &str) -> bool {
-    let presented = authorization
-        .and_then(|h| h.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .unwrap_or_default();
+    // Read as every bearer header is read ([`bearer_token`]).
+    let presented = bearer_token(authorization).unwrap_or_default();
     let expected = hmac_sha256::Hash::hash(secret.as_bytes());
     let matches = hmac_sha256::Hash::verify(presented.as_bytes(), &expected);
     matches && !secret.is_empty()

@@ -109,7 +109,7 @@ impl Later {
         if self.mails.is_empty() && self.events.is_empty() && self.leftovers.is_empty() {
             return;
         }
-        match Ctx::open() {
+        match Ctx::open(crate::web::Uses::Outbound) {
             Ok(ctx) => {
                 self.run(&ctx).await;
             }

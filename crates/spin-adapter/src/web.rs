@@ -10,7 +10,6 @@ use invitations::ops::idempotency::{self, Begin, IdempotencyKey};
 use invitations::principal::Principal;
 use invitations::time::Clock;
 use invitations::{Env, Policy};
-use invitations_edge::body::MAX_BODY_BYTES;
 use invitations_edge::problem::ApiError;
 use serde::{Deserialize, Serialize};
 use spin_sdk::http::{Request, Response};
@@ -30,15 +29,42 @@ pub struct Ctx {
     pub send_after_answer: bool,
 }
 
+/// What a component does, and so which settings it reads (each component
+/// declares only the variables it uses in spin.toml).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Uses {
+    /// The store and the domain's rules only (`policy`).
+    Store,
+    /// Also mail and webhooks: `outbound_*` and `send_after_answer`.
+    Outbound,
+    /// Also the sweep's pace with the provider: `mail_max_per_second`.
+    Sweep,
+}
+
 impl Ctx {
-    /// Opens the store and reads the settings; a variable that does not
-    /// parse is a `misconfigured` problem, at every request until it is fixed.
-    pub fn open() -> Result<Ctx, ApiError> {
+    /// Opens the store and reads the settings `uses` needs; a variable that
+    /// does not parse is a `misconfigured` problem, at every request until it
+    /// is fixed. Settings a component does not use keep their defaults.
+    pub fn open(uses: Uses) -> Result<Ctx, ApiError> {
+        use invitations_edge::settings;
+        let sends = uses != Uses::Store;
         Ok(Ctx {
             policy: config::policy()?,
-            limits: config::limits()?,
-            mail_max_per_second: config::mail_max_per_second()?,
-            send_after_answer: config::flag("send_after_answer", true)?,
+            limits: if sends {
+                config::limits()?
+            } else {
+                config::default_limits()
+            },
+            mail_max_per_second: if uses == Uses::Sweep {
+                config::mail_max_per_second()?
+            } else {
+                settings::MAIL_MAX_PER_SECOND
+            },
+            send_after_answer: if sends {
+                config::flag("send_after_answer", settings::SEND_AFTER_ANSWER)?
+            } else {
+                settings::SEND_AFTER_ANSWER
+            },
             store: SpinStore::open_default()
                 .map_err(|e| ApiError::Domain(invitations::Error::from(e)))?,
             clock: WallClock,
@@ -158,11 +184,8 @@ pub fn caller(req: &Request, ctx: &Ctx) -> Result<Principal, ApiError> {
         .map_err(|e| ApiError::Unauthorized(e.to_string()))
 }
 
-/// The JSON body, within the size limit.
+/// The JSON body, within the size limit (which `body::json` checks).
 pub fn body<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
-    if req.body().len() > MAX_BODY_BYTES {
-        return Err(ApiError::PayloadTooLarge);
-    }
     invitations_edge::body::json(req.body())
 }
 
