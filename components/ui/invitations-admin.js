@@ -280,7 +280,14 @@ ul.outcomes { margin: .4em 0; padding-left: 1.2em; }
         el("option", { value: "member", text: "Member" }),
         el("option", { value: "admin", text: "Admin" }));
       const groups = el("input", { id: "ia-groups", name: "access_groups", placeholder: "eng, billing" });
+      // "none": no mail; the answer holds each link once, to hand over yourself.
+      const delivery = el("select", { id: "ia-delivery", name: "delivery" },
+        el("option", { value: "mail", text: "Mail each link" }),
+        el("option", { value: "none", text: "Give me the links (no mail)" }));
       const submit = el("button", { type: "submit", part: "button", text: "Send invitations" });
+      delivery.addEventListener("change", () => {
+        submit.textContent = delivery.value === "none" ? "Create links" : "Send invitations";
+      });
       const outcomes = el("div", { "aria-live": "polite" });
       const form = el("form", { part: "form", novalidate: true },
         el("label", { for: "ia-emails", text: "Email addresses (one per line, or separated by commas)" }),
@@ -288,6 +295,7 @@ ul.outcomes { margin: .4em 0; padding-left: 1.2em; }
         el("div", { class: "bar" },
           el("div", {}, el("label", { for: "ia-role", text: "Role" }), role),
           el("div", {}, el("label", { for: "ia-groups", text: "Access groups (comma-separated)" }), groups),
+          el("div", {}, el("label", { for: "ia-delivery", text: "Delivery" }), delivery),
           submit),
         outcomes);
       form.addEventListener("submit", async (ev) => {
@@ -306,7 +314,8 @@ ul.outcomes { margin: .4em 0; padding-left: 1.2em; }
         try {
           let answer;
           try {
-            answer = await this._call("POST", this._acc("/invitations"), { emails: list, role: role.value, access_groups: access });
+            answer = await this._call("POST", this._acc("/invitations"),
+              { emails: list, role: role.value, access_groups: access, delivery: delivery.value });
           } catch (e) {
             if (!(e instanceof Problem) || !e.body || !e.body.results) throw e;
             answer = e.body;
@@ -315,12 +324,18 @@ ul.outcomes { margin: .4em 0; padding-left: 1.2em; }
           const created = answer.results.filter((r) => r.status === "created").length;
           outcomes.append(
             el("p", { text: `${created} of ${answer.results.length} invited.` }),
-            el("ul", { class: "outcomes" }, ...answer.results.map((r) =>
-              el("li", { text: `${r.email}: ${OUTCOMES[r.status] || r.status}` }))),
+            el("ul", { class: "outcomes" }, ...answer.results.map((r) => {
+              const item = el("li", { text: `${r.email}: ${OUTCOMES[r.status] || r.status}` });
+              const url = r.invitation && r.invitation.accept_url;
+              if (url) item.append(" ", ...this._linkToCopy(url, r.email));
+              return item;
+            })),
           );
           if (created) {
             emails.value = "";
-            this._say(`${created} invitation${created === 1 ? "" : "s"} sent.`);
+            this._say(delivery.value === "none"
+              ? `${created} link${created === 1 ? "" : "s"} made: copy ${created === 1 ? "it" : "them"} now, ${created === 1 ? "it is" : "they are"} shown once.`
+              : `${created} invitation${created === 1 ? "" : "s"} sent.`);
             await this._after();
           }
         } catch (e) {
@@ -486,6 +501,26 @@ ul.outcomes { margin: .4em 0; padding-left: 1.2em; }
       const b = el("button", { type: "button", class: kind, part: kind === "danger" ? "danger-button" : "button", "aria-label": description, text: label });
       b.addEventListener("click", () => this._act(b, action));
       return b;
+    }
+
+    /** A link handed over once: a read-only field and a Copy button. */
+    _linkToCopy(url, email) {
+      const field = el("input", { readonly: true, value: url, "aria-label": `Link for ${email}` });
+      const copy = el("button", { type: "button", class: "quiet", part: "button", "aria-label": `Copy the link for ${email}`, text: "Copy" });
+      copy.addEventListener("click", async () => {
+        field.select();
+        let copied = false;
+        try {
+          await navigator.clipboard.writeText(url);
+          copied = true;
+        } catch (_) {
+          // No clipboard permission (an embedding page may withhold it): the
+          // older command copies the selected field.
+          copied = document.execCommand && document.execCommand("copy");
+        }
+        this._say(copied ? `The link for ${email} is copied.` : `Select the link for ${email} and copy it.`);
+      });
+      return [field, copy];
     }
 
     /** A button that asks once more before it acts (no modal dialog). */

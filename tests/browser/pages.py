@@ -337,6 +337,37 @@ def test_widget_invite_resend_cancel_remove():
     return acc
 
 
+def test_widget_hands_over_links():
+    """Delivery "none" from the widget: the link is shown once with a Copy
+    button, it accepts, and no mail goes out."""
+    driver = browser()
+    try:
+        open_demo(driver)
+        root = shadow(driver)
+        root.find_element(By.CSS_SELECTOR, "#ia-emails").send_keys("cat@example.com")
+        Select(root.find_element(By.CSS_SELECTOR, "#ia-delivery")).select_by_value("none")
+        submit = root.find_element(By.CSS_SELECTOR, "form button[type=submit]")
+        assert submit.text == "Create links", submit.text
+        submit.click()
+        wait("one link made", lambda: "1 of 1 invited." in widget_text(driver))
+        field = shadow(driver).find_element(By.CSS_SELECTOR, 'input[aria-label="Link for cat@example.com"]')
+        url = field.get_attribute("value")
+        assert "/join?token=" in url, url
+        button(driver, "Copy the link for cat@example.com").click()
+        wait("copied", lambda: "The link for cat@example.com is copied." in widget_text(driver)
+             or "Select the link for cat@example.com" in widget_text(driver))
+        shot(driver, "widget-link-handed-over")
+        status, body = api("POST", "/v1/invitations/accept", token("cat"), {"token": url.split("token=")[1]})
+        assert status == 200, body
+        with urllib.request.urlopen(INBOX + "/api/mails") as resp:
+            to_cat = [m for m in json.load(resp) if "cat@example.com" in m["to"]]
+        assert not to_cat, "a mail went to cat"
+        errors = console_errors(driver)
+        assert not errors, errors
+    finally:
+        driver.quit()
+
+
 def test_widget_shows_markup_as_text_and_reads_in_dark():
     alice = token("walice", MARKUP_NAME)
     status, made = api("POST", "/v1/accounts", alice, {"name": MARKUP_ACCOUNT})
@@ -409,8 +440,9 @@ def measure_hundred_members(acc):
 def main():
     failed = 0
     acc = None
-    for test in (test_join_page_in_every_state, test_widget_invite_resend_cancel_remove,
-                 test_widget_shows_markup_as_text_and_reads_in_dark):
+    tests = (test_join_page_in_every_state, test_widget_invite_resend_cancel_remove,
+             test_widget_hands_over_links, test_widget_shows_markup_as_text_and_reads_in_dark)
+    for test in tests:
         started = time.time()
         try:
             result = test()
@@ -423,7 +455,7 @@ def main():
             traceback.print_exc()
     if acc and not failed:
         measure_hundred_members(acc)
-    print(f"browser tests: {3 - failed} passed, {failed} failed; screenshots in {OUT}/")
+    print(f"browser tests: {len(tests) - failed} passed, {failed} failed; screenshots in {OUT}/")
     sys.exit(1 if failed else 0)
 
 
