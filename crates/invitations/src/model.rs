@@ -196,7 +196,57 @@ impl Versioned for Invitation {
     }
 }
 
+/// What an invite grants each of its addresses, and how their links go out.
+#[derive(Clone, Debug)]
+pub(crate) struct Terms {
+    pub role: InviteRole,
+    pub access_groups: AccessGroups,
+    pub metadata: Metadata,
+    pub message: Option<Note>,
+    pub invited_by: Inviter,
+    pub ttl: Ttl,
+    pub link_delivery: LinkDelivery,
+}
+
 impl Invitation {
+    /// A new pending invitation, as an invite drafts it after taking its seat
+    /// (`seat_taken`); nothing can reach it until its slot names it.
+    pub(crate) fn draft(
+        id: InvitationId,
+        account_id: AccountId,
+        email: Email,
+        terms: &Terms,
+        token_hash: TokenHash,
+        now: Timestamp,
+        rev: Rev,
+    ) -> Invitation {
+        Invitation {
+            id,
+            account_id,
+            email,
+            role: terms.role,
+            access_groups: terms.access_groups.clone(),
+            metadata: terms.metadata.clone(),
+            message: terms.message.clone(),
+            invited_by: terms.invited_by.clone(),
+            created_at: now,
+            ttl: terms.ttl,
+            expires_at: now.plus_secs(terms.ttl.secs()),
+            issued_at: now,
+            reissued_at: now,
+            resent_at: None,
+            token_hash,
+            previous_token_hash: None,
+            retired_token_hashes: Vec::new(),
+            reminded_for: None,
+            log_position: 0,
+            seat_taken: true,
+            link_delivery: terms.link_delivery,
+            state: State::Pending,
+            rev,
+        }
+    }
+
     pub fn id(&self) -> &InvitationId {
         &self.id
     }

@@ -29,7 +29,7 @@ use crate::error::{Error, Result};
 use crate::ids::{AccountId, InvitationId, Rev, UserId};
 use crate::keys;
 use crate::model::{
-    Account, Delivery, Invitation, InvitationView, Inviter, LogEntry, Member, State, TokenRef,
+    Account, Delivery, Invitation, InvitationView, Inviter, LogEntry, Member, Terms, TokenRef,
 };
 use crate::ops::load_access_with;
 use crate::principal::Principal;
@@ -294,37 +294,32 @@ fn draft(
         .iter()
         .filter(|a| matches!(a, Address::Candidate(_)))
         .count();
+    let terms = Terms {
+        role: request.role,
+        access_groups: request.access_groups.clone(),
+        metadata: request.metadata.clone(),
+        message: request.message.clone(),
+        invited_by: by,
+        ttl,
+        link_delivery: request.delivery,
+    };
     let mut ids = InvitationId::sequence(now, env.random, candidates).into_iter();
     for a in addresses.iter_mut() {
         let Address::Candidate(email) = a else {
             continue;
         };
         let token = InvitationToken::generate(env.random);
-        let invitation = Invitation {
-            id: ids.next().expect("one id per candidate"),
-            account_id: account.id.clone(),
-            email: email.clone(),
-            role: request.role,
-            access_groups: request.access_groups.clone(),
-            metadata: request.metadata.clone(),
-            message: request.message.clone(),
-            invited_by: by.clone(),
-            created_at: now,
-            ttl,
-            expires_at: now.plus_secs(ttl.secs()),
-            issued_at: now,
-            reissued_at: now,
-            resent_at: None,
-            token_hash: token.hash(),
-            previous_token_hash: None,
-            retired_token_hashes: Vec::new(),
-            reminded_for: None,
-            log_position: 0,
-            seat_taken: true,
-            link_delivery: request.delivery,
-            state: State::Pending,
-            rev: Rev::generate(env.random),
-        };
+        let id = ids.next().expect("one id per candidate");
+        let rev = Rev::generate(env.random);
+        let invitation = Invitation::draft(
+            id,
+            account.id.clone(),
+            email.clone(),
+            &terms,
+            token.hash(),
+            now,
+            rev,
+        );
         *a = Address::Drafted(Box::new(Draft { invitation, token }));
     }
 }
