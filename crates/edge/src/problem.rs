@@ -12,6 +12,10 @@ pub enum ApiError {
     Domain(#[from] DomainError),
     #[error("{0}")]
     Unauthorized(String),
+    /// A mail provider's event that is not the provider's (no bearer
+    /// token would help, so no `WWW-Authenticate`).
+    #[error("{0}")]
+    Unverified(String),
     #[error("the body is not valid JSON: {0}")]
     InvalidJson(String),
     #[error("unknown field `{0}`")]
@@ -67,6 +71,26 @@ fn status_of(kind: Kind) -> (u16, &'static str) {
     }
 }
 
+impl From<crate::mail::events::Unverified> for ApiError {
+    fn from(e: crate::mail::events::Unverified) -> Self {
+        ApiError::Unverified(e.to_string())
+    }
+}
+
+impl From<crate::mail::events::Unreadable> for ApiError {
+    fn from(e: crate::mail::events::Unreadable) -> Self {
+        use crate::mail::events::Unreadable;
+        match e {
+            Unreadable::NotJson(e) => ApiError::InvalidJson(e),
+            Unreadable::Field(field, message) => {
+                ApiError::Domain(DomainError::Validation(vec![FieldError::new(
+                    field, message,
+                )]))
+            }
+        }
+    }
+}
+
 impl ApiError {
     /// The internal error behind a problem whose detail does not show it: for
     /// the log, never for the caller.
@@ -114,6 +138,11 @@ impl ApiError {
                 p.title = "Unauthorized";
                 p.code = "unauthorized";
                 p.www_authenticate = true;
+            }
+            ApiError::Unverified(_) => {
+                p.status = 401;
+                p.title = "Unauthorized";
+                p.code = "unauthorized";
             }
             ApiError::InvalidJson(_) => p.code = "invalid_json",
             ApiError::UnknownField(field) => {

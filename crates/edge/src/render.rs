@@ -3,11 +3,12 @@
 
 use invitations::cursor::Cursor;
 use invitations::effects::Actor;
-use invitations::model::{Invitation, InvitationView, Inviter, JoinLinkView, Member, State};
+use invitations::model::{Heard, Invitation, InvitationView, Inviter, JoinLinkView, Member, State};
 use invitations::ops::accounts::AccountView;
 use invitations::ops::history::Entry;
 use invitations::ops::inbox::InboxItem;
 use invitations::ops::invite::Invited;
+use invitations::ops::mail_events::Hearing;
 use invitations::ops::preview::Preview;
 use invitations::ops::sweep::SweepReport;
 use invitations::time::Timestamp;
@@ -54,6 +55,17 @@ pub struct DeliveryBody<'a> {
     pub attempts: u32,
     pub last_attempt_at: Option<String>,
     pub last_error: Option<&'a str>,
+    /// The provider's last news about the mail (`POST /v1/mail-events/…`).
+    pub last_event: Option<MailNoteBody<'a>>,
+}
+
+/// What the mail provider last reported about an invitation's mail.
+#[derive(Clone, Debug, Serialize)]
+pub struct MailNoteBody<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub at: String,
+    pub detail: Option<&'a str>,
 }
 
 /// `Invitation` in `openapi.yaml`; also the `data` of `invitation.*` webhooks.
@@ -146,6 +158,11 @@ pub fn invitation(view: &InvitationView) -> InvitationBody<'_> {
             attempts: d.attempts,
             last_attempt_at: opt_time(d.last_attempt_at),
             last_error: d.last_error.as_deref(),
+            last_event: d.last_event.as_ref().map(|n| MailNoteBody {
+                kind: n.kind.as_str(),
+                at: rfc3339(n.at),
+                detail: n.detail.as_deref(),
+            }),
         },
         invited_by: inviter(inv.invited_by()),
         created_at: rfc3339(inv.created_at()),
@@ -541,4 +558,23 @@ mod tests {
             "1970-01-01T00:00:01.5Z"
         );
     }
+}
+
+/// The answer to a mail provider's event: `result` says what became of it
+/// (`recorded`, `duplicate`, `stale`, `unknown_message`, or `ignored` for
+/// news we do not act on). Always a 200: the provider need not retry.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct MailEventAnswer {
+    pub result: &'static str,
+}
+
+pub fn mail_event_answer(hearing: Option<&Hearing>) -> MailEventAnswer {
+    let result = match hearing {
+        None => "ignored",
+        Some(Hearing::UnknownMessage) => "unknown_message",
+        Some(Hearing::Ignored(Heard::Stale)) => "stale",
+        Some(Hearing::Ignored(_)) => "duplicate",
+        Some(Hearing::Recorded { .. }) => "recorded",
+    };
+    MailEventAnswer { result }
 }

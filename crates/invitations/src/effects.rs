@@ -62,6 +62,8 @@ pub enum EventKind {
     InvitationDeclined,
     InvitationExpired,
     InvitationExpiring,
+    /// The provider reports a permanent bounce or a spam complaint.
+    InvitationBounced,
     MemberUpdated,
     MemberRemoved,
     MemberJoined,
@@ -70,7 +72,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 14] = [
+    pub const ALL: [EventKind; 15] = [
         EventKind::InvitationCreated,
         EventKind::InvitationSent,
         EventKind::InvitationDeliveryFailed,
@@ -80,6 +82,7 @@ impl EventKind {
         EventKind::InvitationDeclined,
         EventKind::InvitationExpired,
         EventKind::InvitationExpiring,
+        EventKind::InvitationBounced,
         EventKind::MemberUpdated,
         EventKind::MemberRemoved,
         EventKind::MemberJoined,
@@ -103,6 +106,7 @@ impl EventKind {
             EventKind::InvitationDeclined => "invitation.declined",
             EventKind::InvitationExpired => "invitation.expired",
             EventKind::InvitationExpiring => "invitation.expiring",
+            EventKind::InvitationBounced => "invitation.bounced",
             EventKind::MemberUpdated => "member.updated",
             EventKind::MemberRemoved => "member.removed",
             EventKind::MemberJoined => "member.joined",

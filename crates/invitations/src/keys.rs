@@ -3,6 +3,7 @@
 use crate::email::Email;
 use crate::ids::{AccountId, EventId, InvitationId, JoinLinkId, UserId};
 use crate::token::TokenHash;
+use crate::values::MessageId;
 use sha2::{Digest, Sha256};
 
 pub fn account(acc: &AccountId) -> String {
@@ -86,6 +87,14 @@ pub fn invitation(inv: &InvitationId) -> String {
 
 pub fn delivery(inv: &InvitationId) -> String {
     format!("v1/dlv/{inv}")
+}
+
+/// Which invitation a provider's message carried (its delivery events name
+/// the message only). Hashed: the id is the provider's text.
+pub fn mail_message(id: &MessageId) -> String {
+    let h = Sha256::digest(id.as_str().as_bytes());
+    let hex: String = h[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("v1/msg/{hex}")
 }
 
 pub fn token(hash: &TokenHash) -> String {

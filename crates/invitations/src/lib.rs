@@ -37,6 +37,7 @@
 //! | `v1/inv/{inv}` | [`model::Invitation`]; ids sort as they were made | invite (set), every transition (CAS) |
 //! | `v1/dlv/{inv}` | [`model::Delivery`] | after each send (set) |
 //! | `v1/tok/{sha256 hex}` | invitation and account id of a token | just before its mail (set) |
+//! | `v1/msg/{sha256 hex}` | [`model::MessageRef`]: the invitation a provider's message carried, and the token it carried | with the send's outcome (set); the purge deletes it |
 //! | `v1/inbox/{email}/n`, `…/{i}` | an address's inbox log: counter, and entry i → account and invitation (a hint) | with the first recorded outcome of an invitation's mail (`increment`, set) |
 //! | `v1/due/{minute}/n`, `…/{i}` | due queue: counter, and entry i → what to look at | invite, sweep, idempotency (`increment`, set) |
 //! | `v1/sweep` | the sweep's watermark (minute, entry) | the first account (set), then the sweep (CAS) |

@@ -7,8 +7,8 @@ use crate::store::Versioned;
 use crate::time::Timestamp;
 use crate::token::TokenHash;
 use crate::values::{
-    AccessGroups, AccountName, InviteRole, LinkDelivery, MaxUses, Metadata, Note, PersonName,
-    ReminderDays, Role, Ttl,
+    AccessGroups, AccountName, InviteRole, LinkDelivery, MaxUses, MessageId, Metadata, Note,
+    PersonName, ReminderDays, Role, Ttl,
 };
 use serde::{Deserialize, Serialize};
 
@@ -541,6 +541,13 @@ pub enum DeliveryStatus {
     /// Not mailed: the caller hands over the link ([`LinkDelivery::Caller`]).
     /// Shown, never stored.
     NotMailed,
+    /// The provider reports the mail reached the invitee's mail server.
+    Delivered,
+    /// The provider reports a permanent bounce: the address takes no mail.
+    /// Never retried or reminded.
+    Bounced,
+    /// The invitee marked the mail as spam. Never retried or reminded.
+    Complained,
 }
 
 impl DeliveryStatus {
@@ -550,7 +557,26 @@ impl DeliveryStatus {
             DeliveryStatus::Sent => "sent",
             DeliveryStatus::Failed => "failed",
             DeliveryStatus::NotMailed => "none",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Bounced => "bounced",
+            DeliveryStatus::Complained => "complained",
         }
+    }
+
+    /// The mail went out (what happened to it after is the provider's news).
+    pub fn went_out(self) -> bool {
+        matches!(
+            self,
+            DeliveryStatus::Sent
+                | DeliveryStatus::Delivered
+                | DeliveryStatus::Bounced
+                | DeliveryStatus::Complained
+        )
+    }
+
+    /// The address must not be mailed again unasked: no retry, no reminder.
+    pub fn stops_mail(self) -> bool {
+        matches!(self, DeliveryStatus::Bounced | DeliveryStatus::Complained)
     }
 }
 
@@ -572,6 +598,80 @@ pub struct Delivery {
     /// The provider asked us to wait (a rate limit): no try before this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_before: Option<Timestamp>,
+    /// The ids the provider gave the last mails (oldest first, at most
+    /// [`MESSAGE_IDS_KEPT`]), so the purge finds their [`MessageRef`]s.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub message_ids: Vec<MessageId>,
+    /// The provider's last delivery event about the current mail, whether
+    /// or not it changed `status` (a transient bounce is only noted here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_event: Option<MailNote>,
+    /// Ids of the provider events already heard (newest last, at most
+    /// [`HEARD_KEPT`]): a replay changes nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub heard: Vec<String>,
+}
+
+/// Provider message ids a delivery record remembers.
+pub const MESSAGE_IDS_KEPT: usize = 8;
+/// Provider event ids a delivery record remembers.
+pub const HEARD_KEPT: usize = 16;
+
+/// What a provider told us about a mail after it accepted it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailNote {
+    /// `delivered`, `bounced`, `soft_bounced`, `complained`, `delayed` or `failed`.
+    pub kind: MailNoteKind,
+    pub at: Timestamp,
+    /// The provider's words (a bounce's reason), at most 500 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailNoteKind {
+    Delivered,
+    Bounced,
+    SoftBounced,
+    Complained,
+    Delayed,
+    Failed,
+}
+
+impl MailNoteKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailNoteKind::Delivered => "delivered",
+            MailNoteKind::Bounced => "bounced",
+            MailNoteKind::SoftBounced => "soft_bounced",
+            MailNoteKind::Complained => "complained",
+            MailNoteKind::Delayed => "delayed",
+            MailNoteKind::Failed => "failed",
+        }
+    }
+}
+
+/// What a provider event did to a delivery record ([`Delivery::hear`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Heard {
+    /// About an older mail than the last one recorded: ignored.
+    Stale,
+    /// Heard before: ignored.
+    Duplicate,
+    /// Written down.
+    Noted,
+    /// Written down, and the address takes no more mail (bounced or complained).
+    Stopped,
+}
+
+/// The invitation a provider's message carried (`v1/msg/{hash}`), and the
+/// token it carried (by when that token was made): an event about an older
+/// mail than the last one recorded changes nothing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRef {
+    pub invitation_id: InvitationId,
+    pub token_issued_at: Timestamp,
 }
 
 /// Why a mail did not go out.
@@ -606,6 +706,9 @@ impl Default for Delivery {
             sent_count: 0,
             last_sent_at: None,
             not_before: None,
+            message_ids: Vec::new(),
+            last_event: None,
+            heard: Vec::new(),
         }
     }
 }
@@ -619,7 +722,7 @@ impl Delivery {
         &mut self,
         now: Timestamp,
         inv: &Invitation,
-        outcome: &std::result::Result<(), SendFailure>,
+        outcome: &std::result::Result<Option<MessageId>, SendFailure>,
     ) -> bool {
         if self
             .token_issued_at
@@ -639,11 +742,15 @@ impl Delivery {
         self.attempts += 1;
         self.last_attempt_at = Some(now);
         match outcome {
-            Ok(()) => {
+            Ok(message) => {
                 self.status = DeliveryStatus::Sent;
                 self.last_error = None;
+                self.last_event = None;
                 self.sent_count += 1;
                 self.last_sent_at = Some(now);
+                if let Some(id) = message {
+                    self.message_ids.push(id.clone());
+                }
             }
             Err(SendFailure::Failed(e)) | Err(SendFailure::Deferred { reason: e, .. }) => {
                 self.status = DeliveryStatus::Failed;
@@ -651,6 +758,49 @@ impl Delivery {
             }
         }
         true
+    }
+
+    /// Takes in a provider's event `id` about the mail `message` names. An
+    /// event about an older mail than the last one recorded, or one heard
+    /// before, changes nothing. A permanent bounce or a complaint stops all
+    /// mail to the invitation unasked; a delivery report moves `sent` to
+    /// `delivered`; anything else is only noted.
+    pub fn hear(&mut self, message: &MessageRef, id: &str, note: MailNote) -> Heard {
+        if self
+            .token_issued_at
+            .is_some_and(|known| known > message.token_issued_at)
+        {
+            return Heard::Stale;
+        }
+        if self.heard.iter().any(|h| h == id) {
+            return Heard::Duplicate;
+        }
+        self.heard.push(id.chars().take(200).collect());
+        if self.heard.len() > HEARD_KEPT {
+            self.heard.remove(0);
+        }
+        let before = self.status;
+        match note.kind {
+            MailNoteKind::Delivered if before == DeliveryStatus::Sent => {
+                self.status = DeliveryStatus::Delivered;
+            }
+            MailNoteKind::Bounced if before != DeliveryStatus::Complained => {
+                self.status = DeliveryStatus::Bounced;
+                self.last_error = Some(match &note.detail {
+                    Some(reason) => format!("bounced: {reason}"),
+                    None => "bounced".to_owned(),
+                });
+            }
+            MailNoteKind::Complained => self.status = DeliveryStatus::Complained,
+            _ => {}
+        }
+        let detail = note.detail.map(|d| d.chars().take(500).collect());
+        self.last_event = Some(MailNote { detail, ..note });
+        if self.status.stops_mail() && !before.stops_mail() {
+            Heard::Stopped
+        } else {
+            Heard::Noted
+        }
     }
 
     pub fn attempts_since(&self, reissued_at: Timestamp) -> u32 {

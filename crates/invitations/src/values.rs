@@ -116,6 +116,39 @@ impl LinkDelivery {
     }
 }
 
+/// The id a mail provider gave a message it accepted (Resend's `id`,
+/// Postmark's `MessageID`): 1 to 200 visible ASCII characters. Its delivery
+/// events name the message by it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct MessageId(String);
+
+pub const MAX_MESSAGE_ID_LEN: usize = 200;
+
+impl MessageId {
+    pub fn parse(s: &str) -> Result<MessageId, ValueError> {
+        let s = s.trim();
+        if s.is_empty() || s.len() > MAX_MESSAGE_ID_LEN || !s.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return invalid(format!(
+                "must be 1 to {MAX_MESSAGE_ID_LEN} visible ASCII characters"
+            ));
+        }
+        Ok(MessageId(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for MessageId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = String::deserialize(d)?;
+        MessageId::parse(&v).map_err(serde::de::Error::custom)
+    }
+}
+
 /// Access groups granted with a role: at most 50, each 1 to 64 characters of
 /// `[A-Za-z0-9_.:-]`, without duplicates, in the order given.
 #[derive(Clone, Debug, PartialEq, Eq, Default, Serialize)]

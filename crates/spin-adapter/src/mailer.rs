@@ -81,7 +81,7 @@ pub fn settle(
     answers: Vec<Result<Answer, String>>,
 ) -> (Vec<InvitationView>, Option<Deliveries>) {
     let now = ctx.clock.now();
-    let mut per_job: Vec<SendOutcome> = vec![Ok(()); prepared.jobs.len()];
+    let mut per_job: Vec<SendOutcome> = vec![Ok(None); prepared.jobs.len()];
     match &prepared.misconfigured {
         Some(e) => per_job.fill(Err(SendFailure::Failed(e.clone()))),
         None => {

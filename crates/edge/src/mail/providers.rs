@@ -4,6 +4,7 @@
 use invitations::model::SendFailure;
 use invitations::ops::deliveries::SendOutcome;
 use invitations::time::Timestamp;
+use invitations::values::MessageId;
 use serde_json::json;
 
 use super::{header_safe, Message};
@@ -187,13 +188,20 @@ pub fn outcomes(
     if !answer.is_success() {
         return all(Err(SendFailure::Failed(answer.excerpt("mail provider"))));
     }
-    if !batch {
-        return all(Ok(()));
-    }
     let parsed: Option<serde_json::Value> = serde_json::from_slice(&answer.body).ok();
-    let mut out = all(Ok(()));
+    // The id the provider gave a message: its delivery events name it so.
+    let id_field = match provider {
+        Provider::Resend => "id",
+        Provider::Postmark => "MessageID",
+    };
+    let id_of = |v: &serde_json::Value| v[id_field].as_str().and_then(|s| MessageId::parse(s).ok());
+    if !batch {
+        return all(Ok(parsed.as_ref().and_then(id_of)));
+    }
+    let mut out = all(Ok(None));
     match (provider, parsed) {
-        // {"data": [...], "errors": [{"index": i, "message": "..."}]}
+        // {"data": [{"id": …}, …], "errors": [{"index": i, "message": "..."}]}:
+        // `data` holds the messages taken, in the order sent.
         (Provider::Resend, Some(body)) => {
             for error in body["errors"].as_array().into_iter().flatten() {
                 if let Some(slot) = error["index"]
@@ -206,6 +214,10 @@ pub fn outcomes(
                     )));
                 }
             }
+            let mut ids = body["data"].as_array().into_iter().flatten().map(id_of);
+            for slot in out.iter_mut().filter(|o| o.is_ok()) {
+                *slot = Ok(ids.next().flatten());
+            }
         }
         // [{"ErrorCode": 0, "Message": "OK", ...}, ...] in the order sent.
         (Provider::Postmark, Some(serde_json::Value::Array(items))) => {
@@ -214,7 +226,7 @@ pub fn outcomes(
                 .zip(items.iter().map(Some).chain(std::iter::repeat(None)))
             {
                 match item.map(|i| (i["ErrorCode"].as_i64(), i["Message"].as_str())) {
-                    Some((Some(0), _)) => {}
+                    Some((Some(0), _)) => *slot = Ok(item.and_then(id_of)),
                     Some((code, message)) => {
                         *slot = Err(SendFailure::Failed(format!(
                             "mail provider refused it: {} ({})",

@@ -13,7 +13,9 @@ use invitations::principal::{Principal, User};
 use invitations::random::Random;
 use invitations::time::Clock;
 use invitations::time::Timestamp;
-use invitations::values::{AccessGroups, AccountName, InviteRole, Metadata, Note, PersonName, Ttl};
+use invitations::values::{
+    AccessGroups, AccountName, InviteRole, MessageId, Metadata, Note, PersonName, Ttl,
+};
 use invitations::{Env, Policy};
 use serde_json::json;
 use serde_json::Value;
@@ -453,23 +455,24 @@ fn a_rate_limit_defers_every_message_to_the_reset() {
 }
 
 #[test]
-fn batch_answers_fail_only_the_messages_they_name() {
+fn batch_answers_fail_only_the_messages_they_name_and_give_each_sent_one_its_id() {
+    let id = |s: &str| Ok(Some(MessageId::parse(s).unwrap()));
     let resend = answer(
         200,
         &[],
         r#"{"data": [{"id": "a"}, {"id": "c"}], "errors": [{"index": 1, "message": "bad to"}]}"#,
     );
     let got = outcomes(Provider::Resend, true, 3, &resend, now());
-    assert_eq!(got[0], Ok(()));
+    assert_eq!(got[0], id("a"));
     assert!(matches!(&got[1], Err(SendFailure::Failed(e)) if e.contains("bad to")));
-    assert_eq!(got[2], Ok(()));
+    assert_eq!(got[2], id("c"));
     let postmark = answer(
         200,
         &[],
-        r#"[{"ErrorCode": 0, "Message": "OK"}, {"ErrorCode": 406, "Message": "Inactive recipient"}]"#,
+        r#"[{"ErrorCode": 0, "Message": "OK", "MessageID": "m-1"}, {"ErrorCode": 406, "Message": "Inactive recipient"}]"#,
     );
     let got = outcomes(Provider::Postmark, true, 3, &postmark, now());
-    assert_eq!(got[0], Ok(()));
+    assert_eq!(got[0], id("m-1"));
     assert!(
         matches!(&got[1], Err(SendFailure::Failed(e)) if e.contains("Inactive") && e.contains("406"))
     );
@@ -477,8 +480,23 @@ fn batch_answers_fail_only_the_messages_they_name() {
         matches!(&got[2], Err(SendFailure::Failed(_))),
         "no answer for the third"
     );
+    // Single sends: the id if the answer has one.
     assert_eq!(
         outcomes(Provider::Postmark, false, 1, &answer(200, &[], "{}"), now()),
-        vec![Ok(())]
+        vec![Ok(None)]
+    );
+    let single = answer(200, &[], r#"{"MessageID": "m-2", "ErrorCode": 0}"#);
+    assert_eq!(
+        outcomes(Provider::Postmark, false, 1, &single, now()),
+        vec![id("m-2")]
+    );
+    let single = answer(
+        200,
+        &[],
+        r#"{"id": "49a3999c-0ce1-4ea6-ab68-afcd6dc2e794"}"#,
+    );
+    assert_eq!(
+        outcomes(Provider::Resend, false, 1, &single, now()),
+        vec![id("49a3999c-0ce1-4ea6-ab68-afcd6dc2e794")]
     );
 }

@@ -5,13 +5,17 @@ use crate::effects::{Actor, Event, EventKind, Leftovers, MailJob, MailKind};
 use crate::error::Result;
 use crate::keys;
 use crate::model::TokenRef;
-use crate::model::{Delivery, Invitation, InvitationView, LogEntry, SendFailure};
+use crate::model::{
+    Delivery, Invitation, InvitationView, LogEntry, MessageRef, SendFailure, MESSAGE_IDS_KEPT,
+};
 use crate::ops::inbox;
 use crate::store::{self, decode, encode};
+use crate::values::MessageId;
 use crate::Env;
 
-/// One send's outcome: `Err` says why it did not go out, for the admin to see.
-pub type SendOutcome = std::result::Result<(), SendFailure>;
+/// One send's outcome: `Ok` with the id the provider gave the message (if
+/// its answer said), `Err` why it did not go out, for the admin to see.
+pub type SendOutcome = std::result::Result<Option<MessageId>, SendFailure>;
 
 /// What recording send outcomes led to.
 #[derive(Debug, Default)]
@@ -110,6 +114,8 @@ pub fn record_outcomes(env: &Env, outcomes: &[(Invitation, SendOutcome)]) -> Res
 pub struct OutcomesToRecord {
     recorded: Recorded,
     writes: Vec<(String, Vec<u8>)>,
+    /// References to messages the delivery records no longer remember.
+    forgotten: Vec<String>,
 }
 
 impl OutcomesToRecord {
@@ -122,6 +128,10 @@ impl OutcomesToRecord {
     pub fn write(mut self, env: &Env, also: Vec<(String, Vec<u8>)>) -> Result<Recorded> {
         self.writes.extend(also);
         store::set_many(env.store, &self.writes)?;
+        // Only a provider event about a mail eight sends ago reads these.
+        if !self.forgotten.is_empty() {
+            let _ = store::delete_many(env.store, &self.forgotten);
+        }
         Ok(self.recorded)
     }
 }
@@ -141,6 +151,7 @@ pub fn outcomes_to_record(
         .collect();
     let current = store::get_many_raw(env.store, &keys)?;
     let mut writes = Vec::with_capacity(outcomes.len());
+    let mut forgotten = Vec::new();
     let mut events = Vec::with_capacity(outcomes.len());
     let mut views = Vec::with_capacity(outcomes.len());
     for (((inv, outcome), key), value) in outcomes.iter().zip(&keys).zip(current) {
@@ -152,6 +163,20 @@ pub fn outcomes_to_record(
         if !delivery.record(now, inv, outcome) {
             continue;
         }
+        if let Ok(Some(message)) = outcome {
+            let by = MessageRef {
+                invitation_id: inv.id.clone(),
+                token_issued_at: inv.issued_at,
+            };
+            writes.push((keys::mail_message(message), encode(&by)));
+        }
+        let excess = delivery.message_ids.len().saturating_sub(MESSAGE_IDS_KEPT);
+        forgotten.extend(
+            delivery
+                .message_ids
+                .drain(..excess)
+                .map(|m| keys::mail_message(&m)),
+        );
         writes.push((key.clone(), encode(&delivery)));
         if first {
             writes.push(inbox::entry(env, inv)?);
@@ -159,7 +184,7 @@ pub fn outcomes_to_record(
         let view = InvitationView::new(inv.clone(), delivery, now);
         views.push(view.clone());
         let kind = match outcome {
-            Ok(()) => EventKind::InvitationSent,
+            Ok(_) => EventKind::InvitationSent,
             Err(SendFailure::Failed(_)) => EventKind::InvitationDeliveryFailed,
             // Still queued: nothing happened the receiver needs to hear of.
             Err(SendFailure::Deferred { .. }) => continue,
@@ -175,5 +200,6 @@ pub fn outcomes_to_record(
     Ok(OutcomesToRecord {
         recorded: Recorded { events, views },
         writes,
+        forgotten,
     })
 }

@@ -12,6 +12,7 @@ pub mod inbox;
 pub mod invite;
 pub mod join_links;
 pub mod list;
+pub mod mail_events;
 pub mod members;
 pub mod preview;
 pub mod resend;

@@ -81,7 +81,7 @@ pub(crate) fn mail_due_at(inv: &Invitation, dlv: &Delivery, policy: &Policy) -> 
     }
     let current = dlv.token_issued_at == Some(inv.issued_at);
     let attempts = dlv.attempts_since(inv.reissued_at);
-    if (current && dlv.status == DeliveryStatus::Sent) || attempts >= policy.mail_max_attempts {
+    if (current && dlv.status.went_out()) || attempts >= policy.mail_max_attempts {
         return None;
     }
     match dlv.last_attempt_at {
@@ -338,7 +338,10 @@ fn handle(
             }
             Some(at) => work.requeue.push((at.min(inv.expires_at), item)),
             // Handed over by the caller: never mailed, so never reminded.
-            None if inv.link_delivery == LinkDelivery::Caller => {
+            // Bounced, or marked as spam: never mailed again unasked.
+            None if inv.link_delivery == LinkDelivery::Caller
+                || view.delivery.status.stops_mail() =>
+            {
                 work.requeue.push((inv.expires_at, item))
             }
             // Mailed: next, the reminder (if one is due) or the expiry.
@@ -392,6 +395,8 @@ fn handle(
             work.deletes
                 .extend([keys::invitation(&inv.id), keys::delivery(&inv.id)]);
             work.deletes.extend(inv.token_hashes().map(keys::token));
+            work.deletes
+                .extend(view.delivery.message_ids.iter().map(keys::mail_message));
             if inv.log_position > 0 {
                 work.deletes
                     .push(keys::invitation_log(&inv.account_id, inv.log_position));

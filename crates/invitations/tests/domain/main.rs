@@ -9,6 +9,7 @@ mod failures;
 mod handover;
 mod history;
 mod join_links;
+mod mail_events;
 mod operations;
 mod properties;
 mod reminders;

@@ -732,7 +732,7 @@ fn deliveries_are_recorded_with_events() {
         .invite(&owner, &acc, &["a@example.com", "b@example.com"])
         .unwrap();
     let outcomes = vec![
-        (out.mails[0].invitation.clone(), Ok(())),
+        (out.mails[0].invitation.clone(), Ok(None)),
         (
             out.mails[1].invitation.clone(),
             Err("provider said 503".into()),
@@ -957,7 +957,7 @@ fn invite_mailed(
 ) -> (InvitationId, InvitationToken) {
     let out = w.invite(by, acc, &[email]).unwrap();
     let job = out.mails.into_iter().next().unwrap();
-    record_deliveries(&w.env(), &[(job.invitation.clone(), Ok(()))]).unwrap();
+    record_deliveries(&w.env(), &[(job.invitation.clone(), Ok(None))]).unwrap();
     (job.invitation.id().clone(), job.token)
 }
 

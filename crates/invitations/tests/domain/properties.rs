@@ -164,7 +164,7 @@ proptest! {
                     if let Some(id) = pick(invitation) {
                         let stored = records::<invitations::model::Invitation>(&w.store, &format!("v1/inv/{id}"));
                         if let Some((_, inv)) = stored.into_iter().next() {
-                            let outcome = if ok { Ok(()) } else { Err("bounced".into()) };
+                            let outcome = if ok { Ok(None) } else { Err("bounced".into()) };
                             let _ = record_deliveries(&w.env(), &[(inv, outcome)]);
                         }
                     }

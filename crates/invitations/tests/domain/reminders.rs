@@ -25,7 +25,7 @@ fn invited(
     req.ttl = Some(Ttl::from_secs(ttl_days * DAY).unwrap());
     let out = invite(&w.env(), owner, acc, req).unwrap();
     let job = out.mails.into_iter().next().unwrap();
-    record_deliveries(&w.env(), &[(job.invitation.clone(), Ok(()))]).unwrap();
+    record_deliveries(&w.env(), &[(job.invitation.clone(), Ok(None))]).unwrap();
     (job.invitation.id().clone(), job.token)
 }
 
@@ -44,7 +44,7 @@ fn sweep_all(w: &World) -> (Vec<MailKind>, usize) {
         let sent: Vec<_> = run
             .mails
             .iter()
-            .map(|m| (m.invitation.clone(), Ok(())))
+            .map(|m| (m.invitation.clone(), Ok(None)))
             .collect();
         record_deliveries(&w.env(), &sent).unwrap();
         if !run.report.more {
@@ -72,7 +72,7 @@ fn one_reminder_three_days_before_with_a_new_link_and_the_old_one_still_good() {
     let sent: Vec<_> = run
         .mails
         .iter()
-        .map(|m| (m.invitation.clone(), Ok(())))
+        .map(|m| (m.invitation.clone(), Ok(None)))
         .collect();
     record_deliveries(&w.env(), &sent).unwrap();
     // Never twice for the same expiry.

@@ -66,7 +66,7 @@ fn round_trips_match_the_documented_table() {
         1,
         "open the links, after the answer"
     );
-    let outcomes = vec![(one.mails[0].invitation.clone(), Ok(()))];
+    let outcomes = vec![(one.mails[0].invitation.clone(), Ok(None))];
     assert_eq!(
         cost(&w, || record_deliveries(&w.env(), &outcomes).unwrap()).0,
         3,
@@ -85,7 +85,7 @@ fn round_trips_match_the_documented_table() {
     let outcomes: Vec<_> = bulk
         .mails
         .iter()
-        .map(|m| (m.invitation.clone(), Ok(())))
+        .map(|m| (m.invitation.clone(), Ok(None)))
         .collect();
     assert_eq!(
         cost(&w, || record_deliveries(&w.env(), &outcomes).unwrap()).0,
@@ -339,7 +339,7 @@ fn on_spins_dynamodb_store_batches_fit_its_limits() {
     let outcomes: Vec<_> = bulk
         .mails
         .iter()
-        .map(|m| (m.invitation.clone(), Ok(())))
+        .map(|m| (m.invitation.clone(), Ok(None)))
         .collect();
     record_deliveries(&w.env(), &outcomes).unwrap();
     assert_eq!(list_all(&w, &owner, &acc, 100).len(), 100);
@@ -404,7 +404,7 @@ fn write_transactions_match_the_documented_table() {
         "open links after answer",
         writes(&|| before_sending(&w.env(), &one.mails, &Leftovers::default()).unwrap()),
     ));
-    let sent = vec![(one.mails[0].invitation.clone(), Ok(()))];
+    let sent = vec![(one.mails[0].invitation.clone(), Ok(None))];
     got.push((
         "record sends",
         writes(&|| {

@@ -54,7 +54,7 @@ fn invite_sent(
         let sent: Vec<_> = out
             .mails
             .iter()
-            .map(|m| (m.invitation.clone(), Ok(())))
+            .map(|m| (m.invitation.clone(), Ok(None)))
             .collect();
         record_deliveries(&w.env(), &sent).unwrap();
     }
@@ -301,7 +301,7 @@ fn a_rate_limited_mail_stays_queued_uses_no_attempt_and_waits_for_the_reset() {
         let run = sweep(&w.env()).unwrap();
         if let Some(next) = run.mails.into_iter().next() {
             retried_after = Some(minute);
-            record_deliveries(&w.env(), &[(next.invitation.clone(), Ok(()))]).unwrap();
+            record_deliveries(&w.env(), &[(next.invitation.clone(), Ok(None))]).unwrap();
             break;
         }
     }
@@ -352,7 +352,7 @@ fn an_invitation_whose_instance_died_after_the_answer_reaches_the_inbox_with_its
     for _ in 0..10 {
         w.advance(60);
         if let Some(job) = sweep(&w.env()).unwrap().mails.into_iter().next() {
-            record_deliveries(&w.env(), &[(job.invitation.clone(), Ok(()))]).unwrap();
+            record_deliveries(&w.env(), &[(job.invitation.clone(), Ok(None))]).unwrap();
             break;
         }
     }
