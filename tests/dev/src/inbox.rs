@@ -7,11 +7,14 @@
 //! headers beyond N calls per second); and it counts calls and how many were
 //! open at once.
 
+use crate::provider_events::{resend_body, svix_headers, News};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
 use hyper_util::rt::TokioIo;
 use invitations_edge::text::escape_html as escape;
 use serde::Serialize;
@@ -30,6 +33,8 @@ pub struct Mail {
     pub html: String,
     /// The headers the provider's API would have checked (auth).
     pub auth: String,
+    /// The id the inbox gave it, as a provider would (its delivery events name it).
+    pub message_id: String,
 }
 
 impl Mail {
@@ -106,6 +111,11 @@ struct State {
     /// When recent mail API calls were accepted or refused.
     recent: std::collections::VecDeque<std::time::Instant>,
     latency: std::time::Duration,
+    /// Makes message ids unique across inboxes (apps may share a store).
+    nonce: String,
+    /// Where the page's buttons send delivery events: the app's base URL and
+    /// its `resend_webhook_secret`.
+    events_to: Option<(String, String)>,
 }
 
 /// Decrements the open-request count when a request is answered.
@@ -127,9 +137,18 @@ impl Inbox {
     /// Starts serving on `addr` (e.g. `127.0.0.1:0`) in the background.
     pub async fn start(addr: &str) -> std::io::Result<Inbox> {
         let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        let state = State {
+            nonce: format!("{:x}", nanos ^ u128::from(addr.port()) << 64),
+            ..State::default()
+        };
         let inbox = Inbox {
-            addr: listener.local_addr()?,
-            state: Arc::default(),
+            addr,
+            state: Arc::new(Mutex::new(state)),
         };
         let served = inbox.clone();
         tokio::spawn(async move {
@@ -192,6 +211,42 @@ impl Inbox {
     /// While down, every webhook delivery gets 503.
     pub fn set_webhooks_down(&self, down: bool) {
         self.state.lock().unwrap().hooks_down = down;
+    }
+
+    /// Lets the page's buttons report deliveries, bounces and complaints of
+    /// its mails to the app at `app_url`, signed as Resend signs them.
+    pub fn send_events_to(&self, app_url: &str, resend_webhook_secret: &str) {
+        self.state.lock().unwrap().events_to =
+            Some((app_url.to_owned(), resend_webhook_secret.to_owned()));
+    }
+
+    /// Reports `news` about mail `index` (0-based, oldest first) to the app
+    /// as Resend would; the app's answer status.
+    pub async fn report(&self, index: usize, news: News) -> Result<u16, String> {
+        let (mail, target) = {
+            let s = self.state.lock().unwrap();
+            (s.mails.get(index).cloned(), s.events_to.clone())
+        };
+        let mail = mail.ok_or("no such mail")?;
+        let (app, secret) = target.ok_or("no app to report to (send_events_to)")?;
+        let to = mail.to.first().cloned().unwrap_or_default();
+        let body = resend_body(news, &mail.message_id, &to).to_string();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs() as i64;
+        let event_id = format!("evt-{}-{index}-{now}", self.state.lock().unwrap().nonce);
+        let mut req = Request::post(format!("{app}/v1/mail-events/resend"))
+            .header("content-type", "application/json");
+        for (name, value) in svix_headers(&secret, &event_id, now, body.as_bytes()) {
+            req = req.header(name, value);
+        }
+        let req = req
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| e.to_string())?;
+        let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+        let answer = client.request(req).await.map_err(|e| e.to_string())?;
+        Ok(answer.status().as_u16())
     }
 
     pub fn clear(&self) {
@@ -340,6 +395,22 @@ impl Inbox {
                 }
                 response
             }
+            ("POST", report) if report.starts_with("/mails/") => {
+                let mut parts = report.trim_start_matches("/mails/").split('/');
+                let index = parts.next().and_then(|i| i.parse::<usize>().ok());
+                let news = parts.next().and_then(News::parse);
+                let (Some(index), Some(news)) = (index, news) else {
+                    return respond(404, "text/plain", "no such report".into());
+                };
+                match self.report(index, news).await {
+                    Ok(_) => {
+                        let mut r = respond(303, "text/plain", String::new());
+                        r.headers_mut().insert("location", "/".parse().unwrap());
+                        r
+                    }
+                    Err(e) => respond(502, "text/plain", e),
+                }
+            }
             _ => respond(404, "text/plain", "not found".into()),
         }
     }
@@ -410,14 +481,19 @@ impl Inbox {
         let mut s = self.state.lock().unwrap();
         let first = s.mails.len() + 1;
         let count = mails.len();
+        let id_of = |i: usize| format!("local-{}-{i}", s.nonce);
+        let ids: Vec<String> = (first..first + count).map(id_of).collect();
+        for (mail, id) in mails.iter_mut().zip(&ids) {
+            mail.message_id = id.clone();
+        }
         s.mails.extend(mails);
         drop(s);
-        let ids = (first..first + count).map(|i| format!("local-{i}"));
+        let ids = ids.into_iter();
         let answer = match (resend_api, path.ends_with("/batch")) {
-            (true, false) => json!({"id": format!("local-{first}")}),
+            (true, false) => json!({"id": ids.clone().next()}),
             (true, true) => json!({"data": ids.map(|id| json!({"id": id})).collect::<Vec<_>>()}),
             (false, false) => {
-                json!({"MessageID": format!("local-{first}"), "ErrorCode": 0, "Message": "OK"})
+                json!({"MessageID": ids.clone().next(), "ErrorCode": 0, "Message": "OK"})
             }
             (false, true) => Value::Array(
                 ids.map(|id| json!({"MessageID": id, "ErrorCode": 0, "Message": "OK"}))
@@ -429,13 +505,34 @@ impl Inbox {
 
     fn page(&self) -> String {
         let mails = self.mails();
+        let reports = self.state.lock().unwrap().events_to.is_some();
         let mut rows = String::new();
-        for m in mails.iter().rev() {
+        for (i, m) in mails.iter().enumerate().rev() {
             let link = m.link().unwrap_or_default();
+            // What the provider would report later: the app hears it as
+            // Resend's signed event (POST /v1/mail-events/resend).
+            let buttons = if reports {
+                [
+                    ("delivered", "Delivered"),
+                    ("bounced", "Bounce"),
+                    ("soft-bounced", "Soft bounce"),
+                    ("complained", "Spam complaint"),
+                ]
+                .iter()
+                .map(|(news, label)| {
+                    format!(
+                        "<form method=\"post\" action=\"/mails/{i}/{news}\" style=\"display:inline\"><button>{label}</button></form> "
+                    )
+                })
+                .collect::<String>()
+            } else {
+                String::new()
+            };
             rows.push_str(&format!(
-                "<li><strong>{}</strong> to {}<br><a href=\"{}\">{}</a></li>",
+                "<li><strong>{}</strong> to {} <code>{}</code><br><a href=\"{}\">{}</a><br>{buttons}</li>",
                 escape(&m.subject),
                 escape(&m.to.join(", ")),
+                escape(&m.message_id),
                 escape(&link),
                 escape(&link),
             ));
@@ -487,6 +584,7 @@ fn resend(v: &Value, auth: String) -> Option<Mail> {
             .unwrap_or_default()
             .to_owned(),
         auth,
+        message_id: String::new(),
     })
 }
 
@@ -507,6 +605,7 @@ fn postmark(v: &Value, auth: String) -> Option<Mail> {
             .unwrap_or_default()
             .to_owned(),
         auth,
+        message_id: String::new(),
     })
 }
 

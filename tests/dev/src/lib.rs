@@ -18,6 +18,7 @@ pub mod bench;
 pub mod inbox;
 pub mod load;
 pub mod platform;
+pub mod provider_events;
 pub mod scale;
 
 use std::path::{Path, PathBuf};
@@ -63,6 +64,14 @@ pub fn dev_defaults(inbox_url: &str) -> Vec<(&'static str, String)> {
         ("mail_provider", "resend".to_owned()),
         ("mail_api_url", inbox_url.to_owned()),
         ("mail_api_token", "local-inbox".to_owned()),
+        (
+            "resend_webhook_secret",
+            provider_events::DEV_RESEND_WEBHOOK_SECRET.to_owned(),
+        ),
+        (
+            "postmark_webhook_token",
+            provider_events::DEV_POSTMARK_WEBHOOK_TOKEN.to_owned(),
+        ),
         (
             "mail_from",
             "Invitations <invitations@localhost>".to_owned(),

@@ -6,6 +6,7 @@ use anyhow::{bail, Context};
 use invitations_dev::bench::Backend;
 use invitations_dev::inbox::Inbox;
 use invitations_dev::platform::SPIN_SQLITE_STORE;
+use invitations_dev::provider_events::DEV_RESEND_WEBHOOK_SECRET;
 use invitations_dev::{dev_defaults, manifest, wasm, COMPONENTS, DEV_SECRET};
 use invitations_edge::auth::{mint_hs256, DevClaims};
 use spin_test_host::TestHost;
@@ -265,6 +266,19 @@ async fn main() -> anyhow::Result<()> {
         println!("  cron `{expression}` {component}");
     }
     println!("Local mail inbox and webhook receiver: {}/", inbox.url());
+    // Its buttons report bounces and deliveries as Resend would, signed
+    // with the secret the app was given.
+    let resend_secret = flags
+        .get("resend_webhook_secret")
+        .cloned()
+        .or_else(|| env_var("resend_webhook_secret"));
+    match resend_secret {
+        Some(secret) if secret.trim().starts_with("whsec_") => {
+            inbox.send_events_to(&format!("http://{addr}"), &secret)
+        }
+        Some(_) => {}
+        None => inbox.send_events_to(&format!("http://{addr}"), DEV_RESEND_WEBHOOK_SECRET),
+    }
     if let Some(n) = rate_limit {
         println!("  the inbox answers 429 beyond {n} mail API calls per second");
     }

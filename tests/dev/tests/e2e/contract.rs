@@ -154,7 +154,7 @@ mod bodies {
             "metadata": {},
             "message": null,
             "state": "pending",
-            "delivery": {"status": "queued", "attempts": 0, "last_attempt_at": null, "last_error": null},
+            "delivery": {"status": "queued", "attempts": 0, "last_attempt_at": null, "last_error": null, "last_event": null},
             "invited_by": {"user_id": "olivia", "email": null, "name": null},
             "created_at": "2026-12-02T10:00:00Z",
             "expires_at": "2027-01-01T10:00:00Z",

@@ -15,6 +15,7 @@ mod history;
 mod inbox;
 mod join_links;
 mod lifecycle;
+mod mail_events;
 mod members;
 mod providers;
 mod round_trips;

@@ -12,6 +12,7 @@ use invitations_dev::inbox::{Inbox, Mail};
 use invitations_dev::platform::{
     self, Placement, Platform, RedisServer, Registry, RunningSpin, SpinApp,
 };
+use invitations_dev::provider_events::{DEV_POSTMARK_WEBHOOK_TOKEN, DEV_RESEND_WEBHOOK_SECRET};
 use invitations_dev::{wasm, COMPONENTS, DEV_SECRET, DEV_SWEEP_TOKEN, DEV_WEBHOOK_SECRET};
 use invitations_edge::auth::{mint_hs256, DevClaims};
 use serde_json::Value;
@@ -171,6 +172,14 @@ impl App {
             ("webhook_url", format!("{}/webhooks", inbox.url())),
             ("webhook_secret", DEV_WEBHOOK_SECRET.to_owned()),
             ("webhook_origin", inbox.url()),
+            (
+                "resend_webhook_secret",
+                DEV_RESEND_WEBHOOK_SECRET.to_owned(),
+            ),
+            (
+                "postmark_webhook_token",
+                DEV_POSTMARK_WEBHOOK_TOKEN.to_owned(),
+            ),
         ];
         for (k, v) in options.variables {
             variables.retain(|(name, _)| *name != k);
@@ -278,6 +287,7 @@ impl App {
                 (Runtime::Spin(running), vec![format!("http://{addr}")])
             }
         };
+        inbox.send_events_to(&bases[0], DEV_RESEND_WEBHOOK_SECRET);
         App {
             runtime,
             platform,
