@@ -78,6 +78,7 @@
 //! | accept by token / by account / by id (inbox) | 8 / 9 / 8 (4 when the caller already accepted): +2 for the seat, −1 as the delivery is read with the account | 4 |
 //! | cancel | 6 (the seat given back) | 2 |
 //! | decline by token / by account / by id (inbox) | 6 / 7 / 5 (3 / 4 / 2 when already declined) | 2 (0) |
+//! | a provider's mail event ([`ops::mail_events`]) | 3 (the message's reference; the invitation with its delivery; the delivery's `set`), 2 when it changes nothing, 1 for an unknown message | 1 (0) |
 //! | my invitations (inbox page) | 4 when the newest entries fill it; at most 1 + 3·3 = 10 | 0 |
 //! | resend pending / expired | 9 / 10 | 4 |
 //! | list members (page) | at most 8 | 0 |

@@ -191,3 +191,27 @@ fn the_purge_deletes_the_message_references() {
         Hearing::UnknownMessage
     );
 }
+
+#[test]
+fn hearing_costs_what_the_round_trip_table_says() {
+    let w = World::new(7);
+    mailed(&w, "msg-1");
+    let cost = |e: MailEvent| {
+        w.store.reset_stats();
+        hear(&w.env(), e).unwrap();
+        let stats = w.store.stats();
+        (stats.calls, stats.writes)
+    };
+    assert_eq!(
+        cost(event("e1", "msg-1", MailNoteKind::Bounced, &w)),
+        (3, 1)
+    );
+    assert_eq!(
+        cost(event("e1", "msg-1", MailNoteKind::Bounced, &w)),
+        (2, 0)
+    );
+    assert_eq!(
+        cost(event("e2", "msg-2", MailNoteKind::Bounced, &w)),
+        (1, 0)
+    );
+}
