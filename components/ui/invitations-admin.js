@@ -2,6 +2,9 @@
 //
 //   <script src="https://invites.example.com/ui/invitations-admin.js"></script>
 //   <invitations-admin account="acc_..." api="https://invites.example.com"></invitations-admin>
+//
+// Optional: page-size="20" (rows per page of each list, 1 to 100; "Show more"
+// loads the next).
 //   <script>
 //     document.querySelector("invitations-admin").getToken = async () => myApp.freshJwt();
 //   </script>
@@ -49,6 +52,8 @@ h2 { font-size: 1.25em; margin: 0 0 .2em; }
 h3 { font-size: 1.05em; margin: 0 0 .5em; }
 p { margin: .2em 0; }
 .muted { color: var(--ia-muted); }
+.badge { display: inline-block; padding: 0 .45em; border: 1px solid var(--ia-danger);
+  border-radius: var(--ia-radius); color: var(--ia-danger); font-weight: 600; }
 .bar { display: flex; flex-wrap: wrap; gap: .6em; align-items: end; margin-bottom: .6em; }
 label { display: block; font-weight: 600; margin-bottom: .2em; }
 input, select, textarea, button { font: inherit; color: inherit; }
@@ -123,7 +128,7 @@ ul.outcomes { margin: .4em 0; padding-left: 1.2em; }
 
   class InvitationsAdmin extends HTMLElement {
     static get observedAttributes() {
-      return ["account", "api"];
+      return ["account", "api", "page-size"];
     }
 
     constructor() {
@@ -141,7 +146,8 @@ ul.outcomes { margin: .4em 0; padding-left: 1.2em; }
       this._invite = el("section", { part: "invite", "aria-labelledby": "ia-invite-h" });
       this._invitations = el("section", { part: "invitations", "aria-labelledby": "ia-inv-h" });
       this._members = el("section", { part: "members", "aria-labelledby": "ia-mem-h" });
-      root.append(this._header, this._error, this._status, this._invite, this._invitations, this._members);
+      this._links = el("section", { part: "join-links", "aria-labelledby": "ia-links-h" });
+      root.append(this._header, this._error, this._status, this._invite, this._invitations, this._members, this._links);
     }
 
     connectedCallback() {
@@ -165,6 +171,11 @@ ul.outcomes { margin: .4em 0; padding-left: 1.2em; }
 
     get _account() {
       return this.getAttribute("account") || "";
+    }
+
+    get _pageSize() {
+      const n = Number.parseInt(this.getAttribute("page-size") || "", 10);
+      return n >= 1 && n <= PAGE ? n : PAGE;
     }
 
     get _api() {
@@ -241,10 +252,11 @@ ul.outcomes { margin: .4em 0; padding-left: 1.2em; }
         this._renderHeader(account);
         this._renderInvite();
         if (this._manages() || service) {
-          await Promise.all([this._loadInvitations(false), this._loadMembers(false)]);
+          await Promise.all([this._loadInvitations(false), this._loadMembers(false), this._loadLinks(false)]);
           this._loaded();
         } else {
           this._invitations.replaceChildren();
+          this._links.replaceChildren();
           this._members.replaceChildren(el("p", { class: "muted", text: "Only owners and admins can see and manage this account's members and invitations." }));
         }
       } catch (e) {
@@ -351,8 +363,96 @@ ul.outcomes { margin: .4em 0; padding-left: 1.2em; }
     async _after() {
       const account = await this._call("GET", this._acc(""));
       this._renderHeader(account);
-      await Promise.all([this._loadInvitations(false), this._loadMembers(false)]);
+      await Promise.all([this._loadInvitations(false), this._loadMembers(false), this._loadLinks(false)]);
       this._loaded();
+    }
+
+    /** Join links: a form to make one (its URL shown once), and the list with uses left. */
+    async _loadLinks(more) {
+      const query = new URLSearchParams({ limit: String(this._pageSize) });
+      if (more && this._linkCursor) query.set("cursor", this._linkCursor);
+      const page = await this._call("GET", this._acc(`/join-links?${query}`));
+      this._linkCursor = page.next_cursor;
+      if (!this._linkBody || !this._links.contains(this._linkBody)) {
+        this._linkBody = el("tbody");
+        this._linkMore = el("div");
+        this._links.replaceChildren(
+          el("h3", { id: "ia-links-h", text: "Join links" }),
+          this._manages() ? this._linkForm() : "",
+          el("table", { part: "table" },
+            el("caption", { class: "sr", text: "Join links" }),
+            el("thead", {}, el("tr", {}, ...["Role", "Used", "Status", "Domains", "Expires", "Actions"].map((h) => el("th", { scope: "col", text: h })))),
+            this._linkBody),
+          this._linkMore);
+      }
+      if (!more) this._linkBody.replaceChildren();
+      for (const link of page.data) this._linkBody.append(this._linkRow(link));
+      if (!this._linkBody.children.length) {
+        this._linkBody.append(el("tr", {}, el("td", { colspan: 6, class: "muted", text: "No join links." })));
+      }
+      this._linkMore.replaceChildren(this._linkCursor
+        ? el("button", { class: "quiet", part: "button", text: "Show more join links", onclick: () => this._loadLinks(true).catch((e) => this._fail(e)) })
+        : "");
+    }
+
+    _linkForm() {
+      const role = el("select", { id: "ia-link-role", name: "role" },
+        el("option", { value: "member", text: "Member" }),
+        el("option", { value: "admin", text: "Admin" }));
+      const uses = el("input", { id: "ia-link-uses", name: "max_uses", type: "number", min: "1", max: "10000", value: "10", required: true });
+      const days = el("input", { id: "ia-link-days", name: "days", type: "number", min: "1", max: "30", value: "7", required: true });
+      const domains = el("input", { id: "ia-link-domains", name: "allowed_domains", placeholder: "example.com" });
+      const made = el("div", { "aria-live": "polite" });
+      const submit = el("button", { type: "submit", part: "button", text: "Make a join link" });
+      const form = el("form", { part: "form", novalidate: true },
+        el("div", { class: "bar" },
+          el("div", {}, el("label", { for: "ia-link-role", text: "Role" }), role),
+          el("div", {}, el("label", { for: "ia-link-uses", text: "People (uses)" }), uses),
+          el("div", {}, el("label", { for: "ia-link-days", text: "Days valid" }), days),
+          el("div", {}, el("label", { for: "ia-link-domains", text: "Only these domains (comma-separated)" }), domains),
+          submit),
+        made);
+      form.addEventListener("submit", async (ev) => {
+        ev.preventDefault();
+        this._fail(null);
+        made.replaceChildren();
+        submit.disabled = true;
+        try {
+          const body = {
+            role: role.value,
+            max_uses: Number(uses.value),
+            ttl_seconds: Math.round(Number(days.value) * 24 * 3600),
+            allowed_domains: domains.value.split(/[\s,]+/).map((d) => d.trim()).filter(Boolean),
+          };
+          const link = await this._call("POST", this._acc("/join-links"), body);
+          made.append(el("p", {}, "Share this link; it is shown once. ", ...this._linkToCopy(link.url, "the new join link")));
+          this._say("A join link is made: copy it now, it is shown once.");
+          await this._loadLinks(false);
+        } catch (e) {
+          this._fail(e);
+        } finally {
+          submit.disabled = false;
+        }
+      });
+      return form;
+    }
+
+    _linkRow(link) {
+      const actions = el("td", { class: "actions" });
+      const what = `the ${link.role} join link made ${when(link.created_at)}`;
+      if (this._manages() && link.status === "active") {
+        actions.append(this._confirmButton("Revoke", `Revoke ${what}`, async () => {
+          await this._call("DELETE", this._acc(`/join-links/${link.id}`));
+          this._say("The join link is revoked: it lets nobody else in.");
+        }));
+      }
+      return el("tr", { part: "row" },
+        el("td", { text: link.role }),
+        el("td", { text: `${link.uses} of ${link.max_uses}` }),
+        el("td", { text: link.status.replace("_", " ") }),
+        el("td", { text: link.allowed_domains.join(", ") || "any allowed" }),
+        el("td", { text: link.status === "active" ? when(link.expires_at) : "" }),
+        actions);
     }
 
     /** Tells the page the lists are shown (`invitations-admin:load`). */
@@ -365,7 +465,7 @@ ul.outcomes { margin: .4em 0; padding-left: 1.2em; }
     }
 
     async _loadInvitations(more) {
-      const query = new URLSearchParams({ limit: String(PAGE) });
+      const query = new URLSearchParams({ limit: String(this._pageSize) });
       if (this._filter) query.set("state", this._filter);
       if (more && this._invCursor) query.set("cursor", this._invCursor);
       const page = await this._call("GET", this._acc(`/invitations?${query}`));
@@ -408,7 +508,11 @@ ul.outcomes { margin: .4em 0; padding-left: 1.2em; }
 
     _invitationRow(inv) {
       const d = inv.delivery || {};
-      const delivery = el("td", {}, el("span", { text: d.status || "" }));
+      const delivery = el("td", {});
+      // The provider reported the address takes no mail: the admin should see it.
+      const stopped = { bounced: "Bounced", complained: "Marked as spam" }[d.status];
+      if (stopped) delivery.append(el("span", { class: "badge", part: "badge", text: stopped }));
+      else delivery.append(el("span", { text: d.status || "" }));
       if (d.last_error) delivery.append(el("br"), el("span", { class: "muted", text: d.last_error }));
       const actions = el("td", { class: "actions" });
       if (this._manages()) {
@@ -436,7 +540,7 @@ ul.outcomes { margin: .4em 0; padding-left: 1.2em; }
     }
 
     async _loadMembers(more) {
-      const query = new URLSearchParams({ limit: String(PAGE) });
+      const query = new URLSearchParams({ limit: String(this._pageSize) });
       if (more && this._memCursor) query.set("cursor", this._memCursor);
       const page = await this._call("GET", this._acc(`/members?${query}`));
       this._memCursor = page.next_cursor;

@@ -237,7 +237,7 @@ def widget_text(driver):
 
 
 def row_text(driver, table, needle):
-    """The text of the row of `table` ("Invitations" or "Members") that shows `needle`."""
+    """The text of the row of `table` ("Invitations", "Members" or "join-links") that shows `needle`."""
     section = f"section[part={table.lower()}] tbody tr"
     for row in shadow(driver).find_elements(By.CSS_SELECTOR, section):
         if needle in row.text:
@@ -368,6 +368,90 @@ def test_widget_hands_over_links():
         driver.quit()
 
 
+def test_widget_pages_and_shows_a_bounce():
+    """A second page loaded with "Show more", and a bounced invitation
+    (reported by the local inbox's Bounce button, as Resend would) badged
+    with its reason."""
+    driver = browser()
+    try:
+        acc = open_demo(driver)
+        admin = token("demo-admin")
+        emails = ["pia@example.com", "quin@example.com", "rex@example.com"]
+        for email in emails:
+            invite(acc, admin, email)
+        with urllib.request.urlopen(INBOX + "/api/mails") as resp:
+            mails = json.load(resp)
+        index = max(i for i, m in enumerate(mails) if "pia@example.com" in m["to"])
+        # The inbox's button: it posts the app Resend's signed email.bounced.
+        req = urllib.request.Request(f"{INBOX}/mails/{index}/bounced", data=b"", method="POST")
+        with urllib.request.urlopen(req) as resp:
+            assert resp.status == 200, resp.status
+        status, read = api("GET", f"/v1/accounts/{acc}/invitations?email=pia%40example.com", admin)
+        assert status == 200 and read["data"][0]["delivery"]["status"] == "bounced", read
+        driver.execute_script("document.querySelector(arguments[0]).setAttribute('page-size', '2')", WIDGET)
+        wait("the first page of two", lambda: row_text(driver, "Invitations", "rex@example.com")
+             and len(shadow(driver).find_elements(By.CSS_SELECTOR, "section[part=invitations] tbody tr")) == 2)
+        assert row_text(driver, "Invitations", "pia@example.com") is None
+        buttons = shadow(driver).find_elements(By.CSS_SELECTOR, "section[part=invitations] button")
+        more = [b for b in buttons if b.text == "Show more invitations"][0]
+        more.click()
+        wait("the second page", lambda: row_text(driver, "Invitations", "pia@example.com"))
+        rows = shadow(driver).find_elements(By.CSS_SELECTOR, "section[part=invitations] tbody tr")
+        assert len(rows) == 4, [r.text for r in rows]
+        pia = row_text(driver, "Invitations", "pia@example.com")
+        assert "Bounced" in pia and "mailbox does not exist" in pia, pia
+        assert "Bounced" not in row_text(driver, "Invitations", "quin@example.com")
+        shot(driver, "widget-bounced")
+        check_contrast(driver, "widget with a bounce")
+        errors = console_errors(driver)
+        assert not errors, errors
+    finally:
+        driver.quit()
+
+
+def test_widget_join_links():
+    """A join link made from the widget (its URL shown once, copied), listed
+    with its uses, used once, then revoked: nobody else gets in."""
+    driver = browser()
+    try:
+        open_demo(driver)
+        root = shadow(driver)
+        uses = root.find_element(By.CSS_SELECTOR, "#ia-link-uses")
+        uses.clear()
+        uses.send_keys("3")
+        root.find_element(By.CSS_SELECTOR, "#ia-link-domains").send_keys("example.com")
+        [b for b in root.find_elements(By.CSS_SELECTOR, "section[part=join-links] button")
+         if b.text == "Make a join link"][0].click()
+        field = wait("the link shown", lambda: shadow(driver).find_element(
+            By.CSS_SELECTOR, 'input[aria-label="Link for the new join link"]'))
+        url = field.get_attribute("value")
+        assert "/join?link=" in url, url
+        button(driver, "Copy the link for the new join link").click()
+        wait("copied", lambda: "The link for the new join link is copied." in widget_text(driver)
+             or "Select the link for the new join link" in widget_text(driver))
+        wait("listed", lambda: "0 of 3" in (row_text(driver, "join-links", "example.com") or ""))
+        shot(driver, "widget-join-link-made")
+        secret = url.split("link=")[1]
+        status, body = api("POST", "/v1/join-links/redeem", token("ivy"), {"token": secret})
+        assert status == 201, body
+        driver.execute_script("return document.querySelector(arguments[0]).refresh()", WIDGET)
+        wait("one use shown", lambda: "1 of 3" in (row_text(driver, "join-links", "example.com") or ""))
+        revoke = [b for b in shadow(driver).find_elements(By.CSS_SELECTOR, "section[part=join-links] button")
+                  if b.text == "Revoke"][0]
+        revoke.click()
+        assert revoke.text == "Confirm revoke", revoke.text
+        revoke.click()
+        wait("revoked", lambda: "revoked" in (row_text(driver, "join-links", "example.com") or ""))
+        status, body = api("POST", "/v1/join-links/redeem", token("jon"), {"token": secret})
+        assert status == 410 and body["code"] == "join_link_revoked", (status, body)
+        shot(driver, "widget-join-link-revoked")
+        check_contrast(driver, "widget join links")
+        errors = console_errors(driver)
+        assert not errors, errors
+    finally:
+        driver.quit()
+
+
 def test_widget_shows_markup_as_text_and_reads_in_dark():
     alice = token("walice", MARKUP_NAME)
     status, made = api("POST", "/v1/accounts", alice, {"name": MARKUP_ACCOUNT})
@@ -441,7 +525,8 @@ def main():
     failed = 0
     acc = None
     tests = (test_join_page_in_every_state, test_widget_invite_resend_cancel_remove,
-             test_widget_hands_over_links, test_widget_shows_markup_as_text_and_reads_in_dark)
+             test_widget_hands_over_links, test_widget_pages_and_shows_a_bounce, test_widget_join_links,
+             test_widget_shows_markup_as_text_and_reads_in_dark)
     for test in tests:
         started = time.time()
         try:
