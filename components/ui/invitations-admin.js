@@ -516,7 +516,14 @@ ul.outcomes { margin: .4em 0; padding-left: 1.2em; }
       if (d.last_error) delivery.append(el("br"), el("span", { class: "muted", text: d.last_error }));
       const actions = el("td", { class: "actions" });
       if (this._manages()) {
-        if (inv.state === "pending" || inv.state === "expired") {
+        if ((inv.state === "pending" || inv.state === "expired") && d.status === "none") {
+          // Handed over by the caller: a new link to copy, no mail.
+          actions.append(this._button("New link", `Make a new link for ${inv.email}`, "quiet", async () => {
+            const answer = await this._call("POST", this._acc(`/invitations/${inv.id}/resend`), { delivery: "none" });
+            this._status.replaceChildren(`A new link for ${inv.email} (the old one stops working), shown once: `,
+              ...this._linkToCopy(answer.accept_url, inv.email));
+          }));
+        } else if (inv.state === "pending" || inv.state === "expired") {
           actions.append(this._button("Resend", `Resend the invitation to ${inv.email}`, "quiet", async () => {
             await this._call("POST", this._acc(`/invitations/${inv.id}/resend`), {});
             this._say(`A new link went to ${inv.email}.`);

@@ -357,7 +357,15 @@ def test_widget_hands_over_links():
         wait("copied", lambda: "The link for cat@example.com is copied." in widget_text(driver)
              or "Select the link for cat@example.com" in widget_text(driver))
         shot(driver, "widget-link-handed-over")
-        status, body = api("POST", "/v1/invitations/accept", token("cat"), {"token": url.split("token=")[1]})
+        # Its row offers a new link (no mail) instead of a resend.
+        wait("listed", lambda: row_text(driver, "Invitations", "cat@example.com"))
+        button(driver, "Make a new link for cat@example.com").click()
+        wait("a new link", lambda: shadow(driver).find_element(
+            By.CSS_SELECTOR, 'p[role=status] input[aria-label="Link for cat@example.com"]').get_attribute("value") != url)
+        new_url = shadow(driver).find_element(
+            By.CSS_SELECTOR, 'p[role=status] input[aria-label="Link for cat@example.com"]').get_attribute("value")
+        assert "/join?token=" in new_url, new_url
+        status, body = api("POST", "/v1/invitations/accept", token("cat"), {"token": new_url.split("token=")[1]})
         assert status == 200, body
         with urllib.request.urlopen(INBOX + "/api/mails") as resp:
             to_cat = [m for m in json.load(resp) if "cat@example.com" in m["to"]]
