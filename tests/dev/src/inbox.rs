@@ -5,7 +5,9 @@
 //! as it came. Both can refuse on purpose, for tests; the mail API can act
 //! like Resend's rate limit (`429` with `retry-after` and `ratelimit-*`
 //! headers beyond N calls per second); and it counts calls and how many were
-//! open at once.
+//! open at once. Each mail gets a message id, as a provider gives one, and its
+//! page buttons report it delivered, bounced or complained to the app, as
+//! Resend would (`send_events_to`, [`crate::provider_events`]).
 
 use crate::provider_events::{resend_body, svix_headers, News};
 use bytes::Bytes;
