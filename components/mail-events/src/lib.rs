@@ -36,12 +36,11 @@ fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 
 /// The event a request carries, once it is shown to be the provider's;
 /// `None` for news we do not act on.
-fn read(req: &Request, now: &impl Clock) -> Result<Option<MailEvent>, ApiError> {
+fn read(req: &Request) -> Result<Option<MailEvent>, ApiError> {
     let body = req.body();
     if body.len() > MAX_BODY_BYTES {
         return Err(ApiError::PayloadTooLarge);
     }
-    let now = now.now();
     match web::route(req).as_str() {
         "/v1/mail-events/resend" => {
             let secret = config::var("resend_webhook_secret")
@@ -54,15 +53,11 @@ fn read(req: &Request, now: &impl Clock) -> Result<Option<MailEvent>, ApiError> 
                 timestamp: header(req, "svix-timestamp").or(header(req, "webhook-timestamp")),
                 signature: header(req, "svix-signature").or(header(req, "webhook-signature")),
             };
-            let now_secs = now.unix_millis().div_euclid(1000);
+            let now_secs = WallClock.now().unix_millis().div_euclid(1000);
             events::verify_svix(&secret, headers, body, now_secs)?;
-            Ok(events::read_resend(
-                headers.id.unwrap_or_default(),
-                body,
-                now,
-            )?)
+            Ok(events::read_resend(headers.id.unwrap_or_default(), body)?)
         }
-        _ => {
+        "/v1/mail-events/postmark" => {
             let token = config::var("postmark_webhook_token")
                 .ok_or(Unverified::NotConfigured("postmark_webhook_token"))?;
             let authorization = header(req, "authorization");
@@ -73,8 +68,9 @@ fn read(req: &Request, now: &impl Clock) -> Result<Option<MailEvent>, ApiError> 
             ) {
                 return Err(Unverified::BadToken.into());
             }
-            Ok(events::read_postmark(body, now)?)
+            Ok(events::read_postmark(body)?)
         }
+        _ => Err(ApiError::NotFound),
     }
 }
 
@@ -83,7 +79,7 @@ async fn run(req: &Request, later: &mut Later) -> Result<Response, ApiError> {
         return Err(ApiError::MethodNotAllowed("POST"));
     }
     // Who sent it is settled before the store is opened.
-    let Some(event) = read(req, &WallClock)? else {
+    let Some(event) = read(req)? else {
         return Ok(web::json(200, &render::mail_event_answer(None)));
     };
     let ctx = Ctx::open(Uses::Outbound)?;

@@ -13,9 +13,8 @@
 use crate::webhook::{mac, WebhookSecret};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use invitations::model::{MailNote, MailNoteKind};
+use invitations::model::MailNoteKind;
 use invitations::ops::mail_events::MailEvent;
-use invitations::time::Timestamp;
 use invitations::values::MessageId;
 use serde_json::Value;
 use subtle::ConstantTimeEq;
@@ -134,14 +133,10 @@ fn words(parts: &[&Value]) -> Option<String> {
     (!text.is_empty()).then(|| text.join(": "))
 }
 
-/// A Resend event (`{type, created_at, data: {email_id, bounce?, …}}`), heard
-/// at `now`; `None` for a type that says nothing about delivery (sent,
+/// A Resend event (`{type, created_at, data: {email_id, bounce?, …}}`);
+/// `None` for a type that says nothing about delivery (sent,
 /// opened, clicked, and any Resend adds later).
-pub fn read_resend(
-    event_id: &str,
-    body: &[u8],
-    now: Timestamp,
-) -> Result<Option<MailEvent>, Unreadable> {
+pub fn read_resend(event_id: &str, body: &[u8]) -> Result<Option<MailEvent>, Unreadable> {
     let v = json(body)?;
     let data = &v["data"];
     let (kind, detail) = match v["type"].as_str().unwrap_or_default() {
@@ -166,11 +161,8 @@ pub fn read_resend(
     Ok(Some(MailEvent {
         id: event_id.trim().to_owned(),
         message: message_id(&data["email_id"], "data.email_id")?,
-        note: MailNote {
-            kind,
-            at: now,
-            detail,
-        },
+        kind,
+        detail,
     }))
 }
 
@@ -182,12 +174,12 @@ const POSTMARK_PERMANENT: [&str; 4] = [
     "SpamNotification",
 ];
 
-/// A Postmark event (`RecordType` `Delivery`, `Bounce` or `SpamComplaint`),
-/// heard at `now`; `None` for any other record type (opens, clicks,
+/// A Postmark event (`RecordType` `Delivery`, `Bounce` or `SpamComplaint`);
+/// `None` for any other record type (opens, clicks,
 /// subscription changes). Postmark gives events no id of their own: a
 /// bounce's `ID` or the message and record type stand in, the same on
 /// every retry.
-pub fn read_postmark(body: &[u8], now: Timestamp) -> Result<Option<MailEvent>, Unreadable> {
+pub fn read_postmark(body: &[u8]) -> Result<Option<MailEvent>, Unreadable> {
     let v = json(body)?;
     let record = v["RecordType"].as_str().unwrap_or_default();
     let (kind, detail) = match record {
@@ -215,11 +207,8 @@ pub fn read_postmark(body: &[u8], now: Timestamp) -> Result<Option<MailEvent>, U
     Ok(Some(MailEvent {
         id,
         message,
-        note: MailNote {
-            kind,
-            at: now,
-            detail,
-        },
+        kind,
+        detail,
     }))
 }
 
@@ -379,30 +368,25 @@ mod tests {
         assert!(!postmark_token_matches(None, Some(""), ""));
     }
 
-    fn at() -> Timestamp {
-        Timestamp::from_unix_millis(TIMESTAMP * 1000)
-    }
-
     #[test]
     fn resend_events_read_as_the_news_they_carry() {
         let bounced = br#"{"type": "email.bounced", "created_at": "2026-11-22T23:41:12.126Z",
             "data": {"email_id": "56761188-7520-42d8-8898-ff6fc54ce618", "to": ["bob@example.com"],
             "bounce": {"type": "Permanent", "subType": "Suppressed", "message": "on the suppression list"}}}"#;
-        let event = read_resend("msg_1", bounced, at()).unwrap().unwrap();
+        let event = read_resend("msg_1", bounced).unwrap().unwrap();
         assert_eq!(event.id, "msg_1");
         assert_eq!(
             event.message.as_str(),
             "56761188-7520-42d8-8898-ff6fc54ce618"
         );
-        assert_eq!(event.note.kind, MailNoteKind::Bounced);
+        assert_eq!(event.kind, MailNoteKind::Bounced);
         assert_eq!(
-            event.note.detail.as_deref(),
+            event.detail.as_deref(),
             Some("Suppressed: on the suppression list")
         );
-        assert_eq!(event.note.at, at());
         let soft = br#"{"type": "email.bounced", "data": {"email_id": "m", "bounce": {"type": "Transient", "message": "mailbox full"}}}"#;
         assert_eq!(
-            read_resend("e", soft, at()).unwrap().unwrap().note.kind,
+            read_resend("e", soft).unwrap().unwrap().kind,
             MailNoteKind::SoftBounced
         );
         for (kind, want) in [
@@ -413,20 +397,16 @@ mod tests {
         ] {
             let body = format!(r#"{{"type": "{kind}", "data": {{"email_id": "m"}}}}"#);
             assert_eq!(
-                read_resend("e", body.as_bytes(), at())
-                    .unwrap()
-                    .unwrap()
-                    .note
-                    .kind,
+                read_resend("e", body.as_bytes()).unwrap().unwrap().kind,
                 want
             );
         }
         for ignored in ["email.sent", "email.opened", "contact.created", ""] {
             let body = format!(r#"{{"type": "{ignored}", "data": {{}}}}"#);
-            assert_eq!(read_resend("e", body.as_bytes(), at()), Ok(None));
+            assert_eq!(read_resend("e", body.as_bytes()), Ok(None));
         }
-        assert!(read_resend("e", br#"{"type": "email.bounced", "data": {}}"#, at()).is_err());
-        assert!(read_resend("e", b"not json", at()).is_err());
+        assert!(read_resend("e", br#"{"type": "email.bounced", "data": {}}"#).is_err());
+        assert!(read_resend("e", b"not json").is_err());
     }
 
     #[test]
@@ -435,37 +415,37 @@ mod tests {
             "TypeCode": 1, "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483",
             "Description": "The server was unable to deliver your message", "Email": "bob@example.com",
             "Inactive": true}"#;
-        let event = read_postmark(bounce, at()).unwrap().unwrap();
+        let event = read_postmark(bounce).unwrap().unwrap();
         assert_eq!(event.id, "postmark:Bounce:4323372036854775807");
         assert_eq!(
             event.message.as_str(),
             "883953f4-6105-42a2-a16a-77a8eac79483"
         );
-        assert_eq!(event.note.kind, MailNoteKind::Bounced);
+        assert_eq!(event.kind, MailNoteKind::Bounced);
         assert_eq!(
-            event.note.detail.as_deref(),
+            event.detail.as_deref(),
             Some("HardBounce: The server was unable to deliver your message")
         );
         let soft = br#"{"RecordType": "Bounce", "ID": 7, "Type": "SoftBounce", "MessageID": "m", "Inactive": false}"#;
         assert_eq!(
-            read_postmark(soft, at()).unwrap().unwrap().note.kind,
+            read_postmark(soft).unwrap().unwrap().kind,
             MailNoteKind::SoftBounced
         );
         let delivered = br#"{"RecordType": "Delivery", "MessageID": "m", "DeliveredAt": "2026-01-01T00:00:00Z"}"#;
-        let event = read_postmark(delivered, at()).unwrap().unwrap();
+        let event = read_postmark(delivered).unwrap().unwrap();
         assert_eq!(
-            (event.note.kind, event.id.as_str()),
+            (event.kind, event.id.as_str()),
             (MailNoteKind::Delivered, "postmark:Delivery:m")
         );
         let spam = br#"{"RecordType": "SpamComplaint", "ID": 9, "MessageID": "m"}"#;
         assert_eq!(
-            read_postmark(spam, at()).unwrap().unwrap().note.kind,
+            read_postmark(spam).unwrap().unwrap().kind,
             MailNoteKind::Complained
         );
         assert_eq!(
-            read_postmark(br#"{"RecordType": "Open", "MessageID": "m"}"#, at()),
+            read_postmark(br#"{"RecordType": "Open", "MessageID": "m"}"#),
             Ok(None)
         );
-        assert!(read_postmark(br#"{"RecordType": "Bounce"}"#, at()).is_err());
+        assert!(read_postmark(br#"{"RecordType": "Bounce"}"#).is_err());
     }
 }

@@ -10,7 +10,7 @@
 use crate::effects::{Actor, Event, EventKind};
 use crate::error::Result;
 use crate::keys;
-use crate::model::{Delivery, Heard, InvitationView, MailNote, MessageRef};
+use crate::model::{Delivery, Heard, InvitationView, MailNote, MailNoteKind, MessageRef};
 use crate::ops::read_views;
 use crate::store::{self, encode};
 use crate::values::MessageId;
@@ -24,7 +24,9 @@ pub struct MailEvent {
     pub id: String,
     /// The mail it is about.
     pub message: MessageId,
-    pub note: MailNote,
+    pub kind: MailNoteKind,
+    /// The provider's words (a bounce's reason).
+    pub detail: Option<String>,
 }
 
 /// What hearing an event did.
@@ -67,7 +69,13 @@ pub fn hear(env: &Env, event: MailEvent) -> Result<Hearing> {
         mut delivery,
         ..
     } = view;
-    let heard = delivery.hear(&message, &event.id, event.note);
+    let now = env.clock.now();
+    let note = MailNote {
+        kind: event.kind,
+        at: now,
+        detail: event.detail,
+    };
+    let heard = delivery.hear(&message, &event.id, note);
     if matches!(heard, Heard::Stale | Heard::Duplicate) {
         return Ok(Hearing::Ignored(heard));
     }
@@ -75,7 +83,6 @@ pub fn hear(env: &Env, event: MailEvent) -> Result<Hearing> {
         &keys::delivery(&invitation.id),
         &encode::<Delivery>(&delivery),
     )?;
-    let now = env.clock.now();
     let view = InvitationView::new(invitation, delivery, now);
     let events = match heard {
         Heard::Stopped => vec![Event::invitation(

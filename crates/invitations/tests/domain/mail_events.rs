@@ -6,7 +6,7 @@
 use crate::common::*;
 use invitations::effects::{EventKind, MailKind};
 use invitations::ids::{AccountId, InvitationId};
-use invitations::model::{DeliveryStatus, Heard, MailNote, MailNoteKind};
+use invitations::model::{DeliveryStatus, Heard, MailNoteKind};
 use invitations::ops::deliveries::record_deliveries;
 use invitations::ops::list::get_invitation;
 use invitations::ops::mail_events::{hear, Hearing, MailEvent};
@@ -31,15 +31,12 @@ fn mailed(w: &World, msg: &str) -> (Principal, AccountId, InvitationId) {
     (owner, acc, job.invitation.id().clone())
 }
 
-fn event(id: &str, msg: &str, kind: MailNoteKind, w: &World) -> MailEvent {
+fn event(id: &str, msg: &str, kind: MailNoteKind) -> MailEvent {
     MailEvent {
         id: id.to_owned(),
         message: message(msg),
-        note: MailNote {
-            kind,
-            at: w.now(),
-            detail: Some("mailbox does not exist".to_owned()),
-        },
+        kind,
+        detail: Some("mailbox does not exist".to_owned()),
     }
 }
 
@@ -50,12 +47,7 @@ fn mails_over(w: &World, days: i64) -> Vec<MailKind> {
         w.advance(DAY / 4);
         let run = sweep(&w.env()).unwrap();
         kinds.extend(run.mails.iter().map(|m| m.kind));
-        let sent: Vec<_> = run
-            .mails
-            .iter()
-            .map(|m| (m.invitation.clone(), Ok(None)))
-            .collect();
-        record_deliveries(&w.env(), &sent).unwrap();
+        all_sent(w, &run.mails);
     }
     kinds
 }
@@ -64,7 +56,7 @@ fn mails_over(w: &World, days: i64) -> Vec<MailKind> {
 fn a_permanent_bounce_marks_the_invitation_and_stops_its_mail() {
     let w = World::new(1);
     let (owner, acc, id) = mailed(&w, "msg-1");
-    let heard = hear(&w.env(), event("evt-1", "msg-1", MailNoteKind::Bounced, &w)).unwrap();
+    let heard = hear(&w.env(), event("evt-1", "msg-1", MailNoteKind::Bounced)).unwrap();
     let Hearing::Recorded { invitation, events } = heard else {
         panic!("not recorded: {heard:?}");
     };
@@ -89,11 +81,7 @@ fn the_same_address_unbounced_is_reminded() {
     // The control for the test above: the same invitation, delivered.
     let w = World::new(2);
     let (owner, acc, id) = mailed(&w, "msg-1");
-    let heard = hear(
-        &w.env(),
-        event("evt-1", "msg-1", MailNoteKind::Delivered, &w),
-    )
-    .unwrap();
+    let heard = hear(&w.env(), event("evt-1", "msg-1", MailNoteKind::Delivered)).unwrap();
     assert!(matches!(heard, Hearing::Recorded { ref events, .. } if events.is_empty()));
     let read = get_invitation(&w.env(), &owner, &acc, &id).unwrap();
     assert_eq!(read.delivery.status, DeliveryStatus::Delivered);
@@ -104,11 +92,11 @@ fn the_same_address_unbounced_is_reminded() {
 fn a_complaint_stops_mail_and_a_later_bounce_report_keeps_it_a_complaint() {
     let w = World::new(3);
     let (owner, acc, id) = mailed(&w, "msg-1");
-    let heard = hear(&w.env(), event("e1", "msg-1", MailNoteKind::Complained, &w)).unwrap();
+    let heard = hear(&w.env(), event("e1", "msg-1", MailNoteKind::Complained)).unwrap();
     assert!(
         matches!(heard, Hearing::Recorded { ref events, .. } if events[0].kind == EventKind::InvitationBounced)
     );
-    let heard = hear(&w.env(), event("e2", "msg-1", MailNoteKind::Bounced, &w)).unwrap();
+    let heard = hear(&w.env(), event("e2", "msg-1", MailNoteKind::Bounced)).unwrap();
     assert!(matches!(heard, Hearing::Recorded { ref events, .. } if events.is_empty()));
     let read = get_invitation(&w.env(), &owner, &acc, &id).unwrap();
     assert_eq!(read.delivery.status, DeliveryStatus::Complained);
@@ -118,17 +106,14 @@ fn a_complaint_stops_mail_and_a_later_bounce_report_keeps_it_a_complaint() {
 fn a_transient_bounce_is_noted_and_changes_nothing_else() {
     let w = World::new(4);
     let (owner, acc, id) = mailed(&w, "msg-1");
-    let heard = hear(
-        &w.env(),
-        event("e1", "msg-1", MailNoteKind::SoftBounced, &w),
-    )
-    .unwrap();
+    let heard = hear(&w.env(), event("e1", "msg-1", MailNoteKind::SoftBounced)).unwrap();
     assert!(matches!(heard, Hearing::Recorded { ref events, .. } if events.is_empty()));
     let read = get_invitation(&w.env(), &owner, &acc, &id).unwrap();
     assert_eq!(read.delivery.status, DeliveryStatus::Sent);
     assert_eq!(read.delivery.last_error, None);
     let note = read.delivery.last_event.unwrap();
     assert_eq!(note.kind, MailNoteKind::SoftBounced);
+    assert_eq!(note.at, w.now(), "heard at the domain's clock");
     assert_eq!(note.detail.as_deref(), Some("mailbox does not exist"));
 }
 
@@ -137,18 +122,18 @@ fn replays_older_mails_and_unknown_ids_change_nothing() {
     let w = World::new(5);
     let (owner, acc, id) = mailed(&w, "msg-1");
     assert!(matches!(
-        hear(&w.env(), event("e1", "msg-1", MailNoteKind::Delivered, &w)).unwrap(),
+        hear(&w.env(), event("e1", "msg-1", MailNoteKind::Delivered)).unwrap(),
         Hearing::Recorded { .. }
     ));
     let before = w.store.entries_with_prefix("v1/");
     // The same event again (a provider retrying it).
     assert_eq!(
-        hear(&w.env(), event("e1", "msg-1", MailNoteKind::Delivered, &w)).unwrap(),
+        hear(&w.env(), event("e1", "msg-1", MailNoteKind::Delivered)).unwrap(),
         Hearing::Ignored(Heard::Duplicate)
     );
     // A mail nobody sent.
     assert_eq!(
-        hear(&w.env(), event("e2", "msg-9", MailNoteKind::Bounced, &w)).unwrap(),
+        hear(&w.env(), event("e2", "msg-9", MailNoteKind::Bounced)).unwrap(),
         Hearing::UnknownMessage
     );
     assert_eq!(w.store.entries_with_prefix("v1/"), before);
@@ -163,13 +148,13 @@ fn replays_older_mails_and_unknown_ids_change_nothing() {
     )
     .unwrap();
     assert_eq!(
-        hear(&w.env(), event("e3", "msg-1", MailNoteKind::Bounced, &w)).unwrap(),
+        hear(&w.env(), event("e3", "msg-1", MailNoteKind::Bounced)).unwrap(),
         Hearing::Ignored(Heard::Stale)
     );
     let read = get_invitation(&w.env(), &owner, &acc, &id).unwrap();
     assert_eq!(read.delivery.status, DeliveryStatus::Sent);
     // About msg-2, it counts.
-    let heard = hear(&w.env(), event("e4", "msg-2", MailNoteKind::Bounced, &w)).unwrap();
+    let heard = hear(&w.env(), event("e4", "msg-2", MailNoteKind::Bounced)).unwrap();
     assert!(matches!(heard, Hearing::Recorded { ref events, .. } if events.len() == 1));
 }
 
@@ -187,7 +172,7 @@ fn the_purge_deletes_the_message_references() {
     assert!(w.store.entries_with_prefix("v1/inv/").is_empty());
     assert!(w.store.entries_with_prefix("v1/msg/").is_empty());
     assert_eq!(
-        hear(&w.env(), event("e1", "msg-1", MailNoteKind::Bounced, &w)).unwrap(),
+        hear(&w.env(), event("e1", "msg-1", MailNoteKind::Bounced)).unwrap(),
         Hearing::UnknownMessage
     );
 }
@@ -202,16 +187,7 @@ fn hearing_costs_what_the_round_trip_table_says() {
         let stats = w.store.stats();
         (stats.calls, stats.writes)
     };
-    assert_eq!(
-        cost(event("e1", "msg-1", MailNoteKind::Bounced, &w)),
-        (3, 1)
-    );
-    assert_eq!(
-        cost(event("e1", "msg-1", MailNoteKind::Bounced, &w)),
-        (2, 0)
-    );
-    assert_eq!(
-        cost(event("e2", "msg-2", MailNoteKind::Bounced, &w)),
-        (1, 0)
-    );
+    assert_eq!(cost(event("e1", "msg-1", MailNoteKind::Bounced)), (3, 1));
+    assert_eq!(cost(event("e1", "msg-1", MailNoteKind::Bounced)), (2, 0));
+    assert_eq!(cost(event("e2", "msg-2", MailNoteKind::Bounced)), (1, 0));
 }

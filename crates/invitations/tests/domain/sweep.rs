@@ -51,12 +51,7 @@ fn invite_sent(
         let mut req = request(&refs);
         req.ttl = ttl;
         let out = invite(&w.env(), owner, acc, req).unwrap();
-        let sent: Vec<_> = out
-            .mails
-            .iter()
-            .map(|m| (m.invitation.clone(), Ok(None)))
-            .collect();
-        record_deliveries(&w.env(), &sent).unwrap();
+        all_sent(w, &out.mails);
     }
 }
 

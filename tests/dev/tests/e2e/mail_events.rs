@@ -37,13 +37,35 @@ async fn mailed(app: &App, emails: &[&str]) -> (String, Vec<(String, String)>) {
     (acc, sent)
 }
 
+/// POSTs `sent` to the Resend route with the Svix headers of `signed`,
+/// signed with `secret` as of `at` (unix seconds).
+async fn post_signed(
+    app: &App,
+    event_id: &str,
+    signed: &[u8],
+    sent: Vec<u8>,
+    secret: &str,
+    at: i64,
+) -> Reply {
+    let headers = svix_headers(secret, event_id, at, signed);
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    app.send("POST", "/v1/mail-events/resend", None, Some(sent), &headers)
+        .await
+}
+
 /// POSTs a Resend event, signed with `secret` as of `at` (unix seconds).
 async fn resend_event(app: &App, event_id: &str, body: &Value, secret: &str, at: i64) -> Reply {
     let body = body.to_string().into_bytes();
-    let headers = svix_headers(secret, event_id, at, &body);
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    app.send("POST", "/v1/mail-events/resend", None, Some(body), &headers)
-        .await
+    post_signed(app, event_id, &body, body.clone(), secret, at).await
+}
+
+/// A Resend event signed as Resend would, now by the app's clock: the
+/// `result` of its 200 answer.
+async fn heard(app: &App, event_id: &str, body: &Value) -> String {
+    let now = app.now_secs() as i64;
+    let r = resend_event(app, event_id, body, DEV_RESEND_WEBHOOK_SECRET, now).await;
+    assert_eq!(r.status, 200, "{event_id}: {}", r.text());
+    r.json()["result"].as_str().unwrap().to_owned()
 }
 
 async fn postmark_event(app: &App, body: &Value, authorization: Option<&str>) -> Reply {
@@ -80,19 +102,9 @@ async fn a_signed_resend_bounce_marks_the_invitation_bounced_and_tells_the_host_
     let (acc, sent) = mailed(&app, &["bob@example.com", "cat@example.com"]).await;
     let (bob, bob_mail) = &sent[0];
     let (cat, cat_mail) = &sent[1];
-    let now = app.now_secs() as i64;
 
     let bounce = resend_body(News::Bounced, bob_mail, "bob@example.com");
-    let r = resend_event(
-        &app,
-        "msg_bounce_1",
-        &bounce,
-        DEV_RESEND_WEBHOOK_SECRET,
-        now,
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.json()["result"], "recorded");
+    assert_eq!(heard(&app, "msg_bounce_1", &bounce).await, "recorded");
     app.settle().await;
 
     let read = app.invitation(&acc, bob, "owner").await;
@@ -107,18 +119,7 @@ async fn a_signed_resend_bounce_marks_the_invitation_bounced_and_tells_the_host_
     assert_eq!(told[0]["data"]["delivery"]["status"], "bounced");
 
     // The same event again (Svix retrying it): answered, nothing changes.
-    let r = resend_event(
-        &app,
-        "msg_bounce_1",
-        &bounce,
-        DEV_RESEND_WEBHOOK_SECRET,
-        now,
-    )
-    .await;
-    assert_eq!(
-        (r.status, r.json()["result"].clone()),
-        (200, json!("duplicate"))
-    );
+    assert_eq!(heard(&app, "msg_bounce_1", &bounce).await, "duplicate");
     app.settle().await;
     assert_eq!(app.invitation(&acc, bob, "owner").await, read);
     assert_eq!(bounced_hooks(&app).len(), 1);
@@ -146,19 +147,18 @@ async fn a_signed_resend_bounce_marks_the_invitation_bounced_and_tells_the_host_
         .await;
     assert_eq!(r.status, 401, "{}", r.text());
     // A signed body that was changed on the way.
-    let body = cat_bounce.to_string().into_bytes();
-    let headers = svix_headers(DEV_RESEND_WEBHOOK_SECRET, "msg_changed", now, &body);
+    let signed = cat_bounce.to_string().into_bytes();
     let changed = resend_body(News::Bounced, cat_mail, "dan@example.com").to_string();
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let r = app
-        .send(
-            "POST",
-            "/v1/mail-events/resend",
-            None,
-            Some(changed.into_bytes()),
-            &headers,
-        )
-        .await;
+    let now = app.now_secs() as i64;
+    let r = post_signed(
+        &app,
+        "msg_changed",
+        &signed,
+        changed.into_bytes(),
+        DEV_RESEND_WEBHOOK_SECRET,
+        now,
+    )
+    .await;
     assert_eq!(r.status, 401, "{}", r.text());
     app.settle().await;
     assert_eq!(app.invitation(&acc, cat, "owner").await, cat_before);
@@ -173,15 +173,8 @@ async fn a_signed_resend_bounce_marks_the_invitation_bounced_and_tells_the_host_
         .unwrap();
     if app.on_host() {
         // The button signs with the wall clock, which the host's may not be.
-        let r = resend_event(
-            &app,
-            "msg_delivered",
-            &resend_body(News::Delivered, cat_mail, "cat@example.com"),
-            DEV_RESEND_WEBHOOK_SECRET,
-            now,
-        )
-        .await;
-        assert_eq!(r.json()["result"], "recorded");
+        let delivered = resend_body(News::Delivered, cat_mail, "cat@example.com");
+        assert_eq!(heard(&app, "msg_delivered", &delivered).await, "recorded");
     } else {
         assert_eq!(app.inbox.report(index, News::Delivered).await, Ok(200));
     }
@@ -192,24 +185,12 @@ async fn a_signed_resend_bounce_marks_the_invitation_bounced_and_tells_the_host_
 
     // News about a mail nobody sent, and news we do not act on: answered.
     let unknown = resend_body(News::Bounced, "no-such-mail", "eve@example.com");
-    let r = resend_event(
-        &app,
-        "msg_unknown",
-        &unknown,
-        DEV_RESEND_WEBHOOK_SECRET,
-        now,
-    )
-    .await;
     assert_eq!(
-        (r.status, r.json()["result"].clone()),
-        (200, json!("unknown_message"))
+        heard(&app, "msg_unknown", &unknown).await,
+        "unknown_message"
     );
     let opened = json!({"type": "email.opened", "data": {"email_id": cat_mail}});
-    let r = resend_event(&app, "msg_opened", &opened, DEV_RESEND_WEBHOOK_SECRET, now).await;
-    assert_eq!(
-        (r.status, r.json()["result"].clone()),
-        (200, json!("ignored"))
-    );
+    assert_eq!(heard(&app, "msg_opened", &opened).await, "ignored");
 }
 
 #[tokio::test]
@@ -285,10 +266,8 @@ async fn a_bounced_invitation_is_never_reminded_or_retried_needs_host_clock() {
     }
     let app = App::start().await;
     let (_, sent) = mailed(&app, &["bob@example.com", "cat@example.com"]).await;
-    let now = app.now_secs() as i64;
     let bounce = resend_body(News::Bounced, &sent[0].1, "bob@example.com");
-    let r = resend_event(&app, "msg_b", &bounce, DEV_RESEND_WEBHOOK_SECRET, now).await;
-    assert_eq!(r.json()["result"], "recorded");
+    assert_eq!(heard(&app, "msg_b", &bounce).await, "recorded");
     for _ in 0..29 {
         app.advance(DAY).await;
         app.sweep_all().await;

@@ -151,6 +151,15 @@ pub fn invite(
     Ok(out)
 }
 
+/// Records every mail of `mails` as sent, as the edge does after the provider took them.
+pub fn all_sent(w: &World, mails: &[invitations::effects::MailJob]) {
+    let sent: Vec<_> = mails
+        .iter()
+        .map(|m| (m.invitation.clone(), Ok(None)))
+        .collect();
+    invitations::ops::deliveries::record_deliveries(&w.env(), &sent).unwrap();
+}
+
 /// A resend as the edge carries it out; see [`invite`].
 pub fn resend(
     env: &Env,
