@@ -40,7 +40,7 @@
 //! | `v1/msg/{sha256 hex}` | [`model::MessageRef`]: the invitation a provider's message carried, and the token it carried | with the send's outcome (set); the purge deletes it |
 //! | `v1/inbox/{email}/n`, `…/{i}` | an address's inbox log: counter, and entry i → account and invitation (a hint) | with the first recorded outcome of an invitation's mail (`increment`, set) |
 //! | `v1/due/{minute}/n`, `…/{i}` | due queue: counter, and entry i → what to look at | invite, sweep, idempotency (`increment`, set) |
-//! | `v1/sweep` | the sweep's watermark (minute, entry) | the first account (set), then the sweep (CAS) |
+//! | `v1/sweep` | the sweep's watermark (minute, entry; and the next entry of each ended minute still open to late writers) | the first account (set), then the sweep (CAS) |
 //! | `v1/idem/{scope}`, `…/claim/{hour}` | an Idempotency-Key's answer, and its claim counter | POSTs with the header |
 //! | `v1/hook/{evt}` | [`ops::webhooks::Undelivered`]: an event whose delivery failed, its signed payload and attempts | a failed delivery (set), the sweep (CAS), delivery (delete) |
 //!
@@ -142,6 +142,8 @@ pub mod effects;
 pub mod email;
 mod env;
 pub mod error;
+#[cfg(test)]
+mod fixtures;
 pub mod ids;
 pub mod keys;
 #[cfg(any(test, feature = "test-support"))]

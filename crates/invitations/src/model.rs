@@ -1069,47 +1069,7 @@ impl JoinLinkView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::random::Random;
-    use crate::token::InvitationToken;
-
-    struct Zero;
-    impl Random for Zero {
-        fn fill(&self, buf: &mut [u8]) {
-            buf.fill(0);
-        }
-    }
-
-    fn invitation(now: Timestamp) -> Invitation {
-        Invitation {
-            id: InvitationId::generate(&Zero),
-            account_id: AccountId::generate(&Zero),
-            email: Email::parse("a@example.com").unwrap(),
-            role: InviteRole::Member,
-            access_groups: AccessGroups::default(),
-            metadata: Metadata::default(),
-            message: None,
-            invited_by: Inviter {
-                user_id: UserId::parse("u1").unwrap(),
-                email: None,
-                name: None,
-            },
-            created_at: now,
-            ttl: Ttl::MAX,
-            expires_at: now.plus_secs(Ttl::MAX.secs()),
-            issued_at: now,
-            reissued_at: now,
-            resent_at: None,
-            token_hash: InvitationToken::generate(&Zero).hash(),
-            previous_token_hash: None,
-            retired_token_hashes: Vec::new(),
-            reminded_for: None,
-            log_position: 0,
-            seat_taken: true,
-            link_delivery: LinkDelivery::Mail,
-            state: State::Pending,
-            rev: Rev::default(),
-        }
-    }
+    use crate::fixtures::invitation;
 
     #[test]
     fn pending_reads_expired_once_time_is_up() {

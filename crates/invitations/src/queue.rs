@@ -8,11 +8,19 @@
 //!
 //! Entries are hints: the sweep reads the record an entry names and acts only
 //! on what is really due then, so a stale or repeated entry is harmless.
+//!
+//! When: an entry goes in the minute it is due (or the current one, if that
+//! has passed). The sweep reads every minute that has ended, so with a cron
+//! every minute an entry is read at most one schedule period after it is
+//! due. A writer whose clock runs behind the sweep's can still add to a
+//! minute that has ended, so the sweep reads such a minute again on each run,
+//! from where it stopped, until [`SKEW_MS`] after its end; only then does its
+//! reading position ([`Watermark`]) move past it for good.
 
 use crate::error::Result;
-use crate::ids::{AccountId, EventId, InvitationId, JoinLinkId};
+use crate::ids::{AccountId, EventId, InvitationId, JoinLinkId, Rev};
 use crate::keys;
-use crate::store::{self, decode_counter, encode};
+use crate::store::{self, decode_counter, encode, Decision, Versioned};
 use crate::time::Timestamp;
 use crate::Env;
 use serde::{Deserialize, Serialize};
@@ -39,18 +47,18 @@ pub(crate) enum DueItem {
     JoinLink(JoinLinkId),
 }
 
-/// Entries go at least this far ahead, so that none lands in a minute a sweep
-/// (on a host whose clock runs a little ahead) has already passed.
-pub(crate) const MIN_LEAD_MS: i64 = 2 * BUCKET_MS;
+/// How long after a minute ends a writer's entry may still arrive in it: a
+/// writer whose clock runs up to this much behind the sweep's.
+pub(crate) const SKEW_MS: i64 = 2 * BUCKET_MS;
 
 /// Reserves queue positions for `items` and returns the entries to write.
 /// Cost: one `increment` per distinct minute among the due times.
 pub(crate) fn entries(env: &Env, items: &[(Timestamp, DueItem)]) -> Result<Vec<(String, Vec<u8>)>> {
-    let earliest = env.clock.now().plus_millis(MIN_LEAD_MS);
+    let now = env.clock.now();
     let mut by_bucket: BTreeMap<i64, Vec<&DueItem>> = BTreeMap::new();
     for (at, item) in items {
         by_bucket
-            .entry(bucket_of((*at).max(earliest)))
+            .entry(bucket_of((*at).max(now)))
             .or_default()
             .push(item);
     }
@@ -69,27 +77,123 @@ pub(crate) fn entries(env: &Env, items: &[(Timestamp, DueItem)]) -> Result<Vec<(
 /// as one DynamoDB `BatchGetItem` takes.
 const BUCKETS_PER_READ: i64 = store::MAX_BATCH_READ as i64;
 
+/// Where the sweep reads the queue next, kept in the store between runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Watermark {
+    /// Every minute before this one is read and takes no more entries.
+    pub bucket: i64,
+    /// The next entry (1-based) to read in `bucket`.
+    pub next: i64,
+    /// The next entry in each later minute read while entries may still
+    /// arrive in it (`SKEW_MS`); a minute not named starts at 1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub open: Vec<(i64, i64)>,
+    pub rev: Rev,
+}
+
+impl Versioned for Watermark {
+    fn rev(&self) -> &Rev {
+        &self.rev
+    }
+    fn set_rev(&mut self, rev: Rev) {
+        self.rev = rev;
+    }
+}
+
+impl Watermark {
+    /// Where a queue nobody has read yet starts.
+    pub(crate) fn at(env: &Env, at: Timestamp) -> Watermark {
+        Watermark {
+            bucket: bucket_of(at),
+            next: 1,
+            open: Vec::new(),
+            rev: Rev::generate(env.random),
+        }
+    }
+
+    fn next_in(&self, bucket: i64) -> i64 {
+        if bucket == self.bucket {
+            return self.next;
+        }
+        let found = self.open.iter().find(|(b, _)| *b == bucket);
+        found.map_or(1, |(_, next)| *next)
+    }
+
+    /// The further of two positions, minute by minute: never back past
+    /// what a concurrent run read.
+    fn furthest(&self, other: &Watermark) -> Watermark {
+        let (bucket, next) = (self.bucket, self.next).max((other.bucket, other.next));
+        let mut open: BTreeMap<i64, i64> = BTreeMap::new();
+        for (b, n) in self.open.iter().chain(&other.open) {
+            if *b > bucket {
+                let at = open.entry(*b).or_insert(1);
+                *at = (*at).max(*n);
+            }
+        }
+        Watermark {
+            bucket,
+            next,
+            open: open.into_iter().collect(),
+            rev: self.rev.clone(),
+        }
+    }
+
+    /// The position read last, or where a first run starts. Cost: 1 round trip.
+    pub(crate) fn load(env: &Env, first: Timestamp) -> Result<(Watermark, bool)> {
+        let saved: Option<Watermark> = store::get_json(env.store, &keys::sweep_state())?;
+        let exists = saved.is_some();
+        Ok((saved.unwrap_or_else(|| Watermark::at(env, first)), exists))
+    }
+
+    /// Writes the position a run reached, never moving back past a
+    /// concurrent run that got further. Cost: 1 round trip, or 2 (the CAS).
+    pub(crate) fn save(&self, env: &Env, exists: bool) -> Result<()> {
+        if !exists {
+            // The first run creates it. Two first runs racing both write a
+            // position they reached; either is safe to resume from.
+            env.store.set(&keys::sweep_state(), &encode(self))?;
+            return Ok(());
+        }
+        store::update::<Watermark, ()>(env.store, env.random, &keys::sweep_state(), |saved| {
+            let merged = saved.furthest(self);
+            if merged.bucket == saved.bucket
+                && merged.next == saved.next
+                && merged.open == saved.open
+            {
+                return Ok(Decision::Keep(()));
+            }
+            Ok(Decision::Write(merged, ()))
+        })?;
+        Ok(())
+    }
+}
+
 /// The queue entries one sweep run handles, and where the next run starts.
 pub(crate) struct Scan {
     pub entry_keys: Vec<String>,
-    /// Counters of minutes read to their end, to delete with the entries.
+    /// Counters of minutes read to their end and settled, to delete with the entries.
     pub finished_buckets: Vec<String>,
-    /// Where the next run starts: a minute and its next entry (1-based).
-    pub bucket: i64,
-    pub next: i64,
+    pub watermark: Watermark,
     /// More due work was left for the next run.
     pub more: bool,
 }
 
-/// Walks the minutes from `bucket` (entry `next`) up to `stop` (exclusive),
-/// taking at most `sweep_max_items` entries and stepping over at most
-/// `sweep_max_buckets` minutes. Cost: 1 round trip per 100 minutes.
-pub(crate) fn scan(env: &Env, mut bucket: i64, mut next: i64, stop: i64) -> Result<Scan> {
+/// Walks the minutes that have ended by `now`, from the watermark, taking at
+/// most `sweep_max_items` entries and stepping over at most
+/// `sweep_max_buckets` minutes. A minute that ended less than [`SKEW_MS`]
+/// ago is read but kept open. Cost: 1 round trip per 100 minutes.
+pub(crate) fn scan(env: &Env, from: &Watermark, now: Timestamp) -> Result<Scan> {
     let policy = env.policy;
+    let stop = bucket_of(now); // minutes before this one have ended
+    let settled = bucket_of(now.plus_millis(-SKEW_MS)); // and before this one, take no more
+    let mut to = from.clone();
+    let mut open: BTreeMap<i64, i64> = from.open.iter().copied().collect();
     let mut entry_keys: Vec<String> = Vec::new();
     let mut finished_buckets: Vec<String> = Vec::new();
     let mut buckets_left = policy.sweep_max_buckets;
+    let mut at_front = true;
     let mut more = false;
+    let mut bucket = from.bucket;
     'scan: while bucket < stop {
         if buckets_left <= 0 || entry_keys.len() >= policy.sweep_max_items {
             more = true;
@@ -101,32 +205,44 @@ pub(crate) fn scan(env: &Env, mut bucket: i64, mut next: i64, stop: i64) -> Resu
         for (count_key, value) in count_keys.into_iter().zip(counts) {
             buckets_left -= 1;
             let count = decode_counter(value.as_deref());
+            let mut next = from.next_in(bucket);
             if next <= count {
                 let room = (policy.sweep_max_items - entry_keys.len()) as i64;
                 let take = (count - next + 1).min(room);
                 entry_keys.extend((next..next + take).map(|n| keys::due_entry(bucket, n)));
                 next += take;
-                if next <= count {
-                    more = true;
-                    break 'scan;
-                }
             }
-            if value.is_some() {
-                finished_buckets.push(count_key);
+            let read_whole = next > count;
+            if at_front && read_whole && bucket < settled {
+                if value.is_some() {
+                    finished_buckets.push(count_key);
+                }
+                (to.bucket, to.next) = (bucket + 1, 1);
+            } else if at_front {
+                at_front = false;
+                (to.bucket, to.next) = (bucket, next);
+            } else {
+                open.insert(bucket, next);
+            }
+            if !read_whole {
+                more = true;
+                break 'scan;
             }
             bucket += 1;
-            next = 1;
             if entry_keys.len() >= policy.sweep_max_items && bucket < stop {
                 more = true;
                 break 'scan;
             }
         }
     }
+    to.open = open
+        .into_iter()
+        .filter(|(b, n)| *b > to.bucket && *n > 1)
+        .collect();
     Ok(Scan {
         entry_keys,
         finished_buckets,
-        bucket,
-        next,
+        watermark: to,
         more,
     })
 }

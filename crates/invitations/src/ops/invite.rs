@@ -342,7 +342,13 @@ fn write_drafts(env: &Env, acc: &AccountId, addresses: &mut [Address]) -> Result
         .collect();
     let due: Vec<_> = drafts
         .iter()
-        .map(|inv| (check_at, DueItem::Invitation(inv.id.clone())))
+        // An invitation that expires sooner is first looked at then.
+        .map(|inv| {
+            (
+                check_at.min(inv.expires_at),
+                DueItem::Invitation(inv.id.clone()),
+            )
+        })
         .collect();
     let mut writes = queue::entries(env, &due)?;
     let last = store::increment(env, &keys::invitation_seq(acc), drafts.len() as i64)?;

@@ -99,8 +99,11 @@ pub fn resend(
         }
     };
 
-    // A look from the sweep, in case this mail does not go out.
-    let check_at = now.plus_secs(env.policy.mail_check_delay_secs);
+    // A look from the sweep, in case this mail does not go out (or at its
+    // expiry, if that comes sooner).
+    let check_at = now
+        .plus_secs(env.policy.mail_check_delay_secs)
+        .min(after.expires_at);
     let mut writes = queue::entries(env, &[(check_at, DueItem::Invitation(after.id.clone()))])?;
     if delivery == LinkDelivery::Caller {
         writes.push((

@@ -14,6 +14,7 @@
 use crate::error::Result;
 use crate::ids::{EventId, Rev};
 use crate::keys;
+use crate::ops::sweep::backoff_secs;
 use crate::queue::{self, DueItem};
 use crate::store::{self, encode, Decision, Versioned};
 use crate::time::Timestamp;
@@ -42,6 +43,12 @@ impl Versioned for Undelivered {
     }
 }
 
+/// How long after attempt `attempt` (1-based) the next one is due: the
+/// sweep's backoff, capped at `webhook_retry_max_delay_secs`.
+fn retry_delay_secs(policy: &Policy, attempt: u32) -> i64 {
+    backoff_secs(policy.webhook_retry_base_secs, attempt).min(policy.webhook_retry_max_delay_secs)
+}
+
 /// An event the sweep hands back for another delivery attempt.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Redelivery {
@@ -49,16 +56,6 @@ pub struct Redelivery {
     pub payload: String,
     /// This attempt's number (the first delivery was attempt 1).
     pub attempt: u32,
-}
-
-/// How long after attempt `n` (1-based) the next one is due: the base delay
-/// doubling per attempt, capped.
-pub(crate) fn webhook_backoff_secs(policy: &Policy, attempt: u32) -> i64 {
-    let exp = attempt.saturating_sub(1).min(30);
-    policy
-        .webhook_retry_base_secs
-        .saturating_mul(1 << exp)
-        .min(policy.webhook_retry_max_delay_secs)
 }
 
 /// Keeps events whose first delivery failed, for the sweep to retry.
@@ -70,7 +67,7 @@ pub fn keep_undelivered(env: &Env, failed: Vec<(EventId, String, String)>) -> Re
         return Ok(());
     }
     let now = env.clock.now();
-    let retry_at = now.plus_secs(webhook_backoff_secs(env.policy, 1));
+    let retry_at = now.plus_secs(retry_delay_secs(env.policy, 1));
     let due: Vec<(Timestamp, DueItem)> = failed
         .iter()
         .map(|(id, _, _)| {
@@ -129,7 +126,7 @@ pub(crate) fn claim(env: &Env, id: &EventId, after: u32) -> Result<Claim> {
                 return Ok(Decision::Keep(Claim::GaveUp));
             }
             record.attempts += 1;
-            let next = now.plus_secs(webhook_backoff_secs(env.policy, record.attempts));
+            let next = now.plus_secs(retry_delay_secs(env.policy, record.attempts));
             let retry = Redelivery {
                 id: record.id.clone(),
                 payload: record.payload.clone(),

@@ -14,7 +14,7 @@ use invitations::ops::preview::preview;
 use invitations::ops::sweep::{sweep, SweepReport};
 use invitations::principal::Principal;
 use invitations::values::Ttl;
-use invitations::Policy;
+use invitations::{Env, Policy};
 
 const DAY: i64 = 24 * 60 * 60;
 
@@ -357,5 +357,102 @@ fn an_invitation_whose_instance_died_after_the_answer_reaches_the_inbox_with_its
             .items
             .len(),
         1
+    );
+}
+
+/// Moves `w` to `secs` past the start of the next minute, as a cron that
+/// fires at second 0 would find it.
+fn to_next_minute(w: &World, secs: i64) {
+    let into = w.now().unix_millis().div_euclid(1000).rem_euclid(60);
+    w.advance(60 - into + secs);
+}
+
+#[test]
+fn queue_lead_an_expiry_is_written_down_by_the_first_sweep_after_its_minute() {
+    let w = World::new(31);
+    let owner = user("owner");
+    let acc = w.create_account(&owner);
+    to_next_minute(&w, 20);
+    let mut req = request(&["soon@example.com"]);
+    req.ttl = Some(Ttl::from_secs(30).unwrap());
+    let out = invite(&w.env(), &owner, &acc, req).unwrap();
+    all_sent(&w, &out.mails);
+    let due = out.mails[0].invitation.expires_at(); // second 50 of this minute
+
+    // A cron at second 0 of every minute: the run at the next minute's start
+    // (10 s after it was due) writes it down; before that, nothing.
+    w.advance(29);
+    assert_eq!(sweep(&w.env()).unwrap().report.expired, 0);
+    to_next_minute(&w, 0);
+    assert_eq!(sweep(&w.env()).unwrap().report.expired, 1);
+    assert!(
+        w.now().plus_secs(-60) <= due,
+        "at most one period after it was due"
+    );
+}
+
+#[test]
+fn queue_lead_an_entry_from_a_writer_whose_clock_runs_90_s_behind_is_still_read() {
+    let w = World::new(32);
+    let owner = user("owner");
+    let acc = w.create_account(&owner);
+    w.advance(600);
+    to_next_minute(&w, 1);
+    sweep(&w.env()).unwrap(); // has read every minute that ended
+
+    // The writer's clock says a minute and a half ago: its invitation's
+    // expiry goes in a minute the sweep has read.
+    let behind = ManualClock::at(w.now().plus_secs(-90));
+    let writer = Env {
+        store: &*w.store,
+        clock: &behind,
+        random: &w.random,
+        policy: &w.policy,
+    };
+    let mut req = request(&["late@example.com"]);
+    req.ttl = Some(Ttl::from_secs(1).unwrap());
+    let out = invite(&writer, &owner, &acc, req).unwrap();
+    let sent: Vec<_> = out
+        .mails
+        .iter()
+        .map(|m| (m.invitation.clone(), Ok(None)))
+        .collect();
+    record_deliveries(&writer, &sent).unwrap();
+
+    to_next_minute(&w, 1);
+    assert_eq!(sweep(&w.env()).unwrap().report.expired, 1);
+}
+
+#[test]
+fn queue_lead_a_minute_is_settled_two_minutes_after_it_ends() {
+    let w = World::new(33);
+    let owner = user("owner");
+    let acc = w.create_account(&owner);
+    let mut req = request(&["a@example.com"]);
+    req.ttl = Some(Ttl::from_secs(1).unwrap());
+    let out = invite(&w.env(), &owner, &acc, req).unwrap();
+    all_sent(&w, &out.mails);
+    // Counters of minutes that have ended.
+    let past_counters = |now: i64| {
+        w.store
+            .entries_with_prefix("v1/due/")
+            .into_iter()
+            .map(|(k, _)| k)
+            .filter(|k| k.ends_with("/n"))
+            .filter(|k| k.split('/').nth(2).unwrap().parse::<i64>().unwrap() < now / 60_000)
+            .collect::<Vec<_>>()
+    };
+    to_next_minute(&w, 1);
+    sweep(&w.env()).unwrap();
+    let open = past_counters(w.now().unix_millis());
+    assert!(!open.is_empty(), "read, but still open to late writers");
+    for _ in 0..3 {
+        to_next_minute(&w, 1);
+        sweep(&w.env()).unwrap();
+    }
+    let left = past_counters(w.now().unix_millis());
+    assert!(
+        open.iter().all(|k| !left.contains(k)),
+        "settled and deleted: {open:?} {left:?}"
     );
 }

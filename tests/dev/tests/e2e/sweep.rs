@@ -261,17 +261,19 @@ async fn the_cron_trigger_writes_down_expiry_and_tells_the_app() {
         app.until_queue_due(created).await;
         app.host().invoke_cron("sweep-cron").await.unwrap();
     } else {
-        // Spin's cron plugin runs the sweep at second 0 of every minute; the
-        // entry is due two to three minutes after the invitation was made.
-        let within = std::time::Duration::from_secs(300);
+        // Spin's cron plugin runs the sweep at second 0 of every minute, and
+        // the first run after the minute it was due in writes it down: at
+        // most one schedule period after it was due.
+        let within = std::time::Duration::from_secs(120);
         common::wait_for("a cron sweep to expire it", within, async || {
             (!expired_event().is_empty()).then_some(())
         })
         .await;
-        eprintln!(
-            "written down by cron {} s after it was due",
-            app.now_secs() - (created + 1)
-        );
+        let late = app.now_secs() - (created + 1);
+        eprintln!("written down by cron {late} s after it was due");
+        // 60 s, plus the second the app's clock and the test's may differ by
+        // and the time the webhook takes to reach the test.
+        assert!(late <= 65, "written down {late} s after it was due");
     }
     let events = expired_event();
     assert_eq!(events.len(), 1, "{events:?}");

@@ -396,10 +396,10 @@ impl App {
         }
     }
 
-    /// Lets time pass until queue entries written at `since` (unix seconds)
-    /// for things due by then are due for the sweep: entries go at least two
-    /// whole minutes ahead, and a sweep takes the minutes wholly past. On real
-    /// Spin this is a real wait of up to three minutes.
+    /// Lets time pass until queue entries for things due within two minutes
+    /// of `since` (unix seconds: the mail check delay, the first webhook
+    /// backoff) are due for the sweep, which takes the minutes wholly past.
+    /// On real Spin this is a real wait of up to three minutes.
     pub async fn until_queue_due(&self, since: u64) {
         let due = ((since + 120) / 60 + 1) * 60 + 2;
         let now = self.now_secs();
