@@ -83,7 +83,7 @@
 //! | resend pending / expired | 9 / 10 | 4 |
 //! | list members (page) | at most 8 | 0 |
 //! | get member | 2 | 0 |
-//! | remove member / owner (or leave) | 5 / 8 | 2 / 3 |
+//! | remove member / owner (or leave) | 7 / 10 | 3 / 4 |
 //! | update member; to or from owner | 3; 5 (6 to demote) | 1; 2 |
 //! | sweep run | 5 + per account met, 1 to check the slots of its pending invitations (+1 for the account) + per due item: +2 to expire, +2 to retry mail or mail a reminder, 4 to purge (+1 per distinct account), 2 to retry a webhook, 2 to purge a block of 100 history entries, 1 to purge a join link; + one `increment` per distinct minute re-queued | (not yet counted) |
 //! | create a join link | 4 (with its purge queued) | 3 |

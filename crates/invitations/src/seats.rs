@@ -27,12 +27,23 @@
 //! that uses it exists, and given back only after that is gone. A seat
 //! counted too many comes back when its hold ends.
 //!
+//! A member's removal is written in three steps, so a crash anywhere in it
+//! is repaired: a mark that the member is [`Leaving`] (the seat still
+//! counted), then the membership's tombstone, then one seat fewer with the
+//! mark dropped, in one swap. A mark older than [`LEAVING_GRACE_SECS`] is
+//! settled by the next change of the ledger, which reads the membership: a
+//! tombstone made since the mark gives the seat back, anything else drops the
+//! mark. So the ledger is exact again at the first change after a crash that
+//! needs it (every change that takes a seat is one), and never counts a seat
+//! too few on the way.
+//!
 //! Ledgers written before counts (one hold per invitation id) are read as
 //! counts, and written as counts by their next change.
 
 use crate::error::{Error, Result};
-use crate::ids::{AccountId, InvitationId, Rev};
+use crate::ids::{AccountId, InvitationId, Rev, UserId};
 use crate::keys;
+use crate::model::Member;
 use crate::store::{self, encode};
 use crate::time::Timestamp;
 use crate::values::SeatLimit;
@@ -68,7 +79,21 @@ pub(crate) struct Ledger {
     /// oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     settled: Vec<InvitationId>,
+    /// Removals under way: each member here is still counted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    leaving: Vec<Leaving>,
 }
+
+/// A member whose removal began at `since` and has not given back its seat.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Leaving {
+    user: UserId,
+    since: Timestamp,
+}
+
+/// How long a removal may take between its first and last write before the
+/// next change of the ledger settles its mark from the membership.
+pub(crate) const LEAVING_GRACE_SECS: i64 = 60;
 
 /// An account's seats as the account view shows them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,6 +182,20 @@ impl Ledger {
         self.settled.drain(..excess);
     }
 
+    /// Settles the marks of removals that stopped: `removed` says, for each
+    /// member read, whether their membership became a tombstone since.
+    fn settle_leaving(&mut self, removed: &BTreeMap<(UserId, Timestamp), bool>) {
+        self.leaving
+            .retain(|l| match removed.get(&(l.user.clone(), l.since)) {
+                Some(true) => {
+                    self.members = self.members.saturating_sub(1);
+                    false
+                }
+                Some(false) => false,
+                None => true,
+            });
+    }
+
     pub fn seats(&self, now: Timestamp) -> Seats {
         Seats {
             limit: self.limit,
@@ -200,6 +239,7 @@ fn change<R>(
     let now = env.clock.now();
     let key = keys::seats(acc);
     let mut unsure: Option<(Rev, R, Option<store::SwapError>)> = None;
+    let mut removed = BTreeMap::new();
     for _ in 0..TRIES {
         let cas = env.store.cas_read(&key)?;
         let Some(bytes) = cas.current.as_deref() else {
@@ -216,6 +256,8 @@ fn change<R>(
         }
         let mut next = before.clone();
         next.prune(now);
+        read_stopped_removals(env, acc, &before, now, &mut removed)?;
+        next.settle_leaving(&removed);
         let r = decide(&mut next, now)?;
         if next == before {
             return Ok(Some(r));
@@ -231,6 +273,37 @@ fn change<R>(
         }
     }
     Err(Error::Contended)
+}
+
+/// Reads the memberships of removals marked longer ago than the grace and
+/// not read yet: 1 round trip when there are any (only after a crash or a
+/// stall), none otherwise.
+fn read_stopped_removals(
+    env: &Env,
+    acc: &AccountId,
+    ledger: &Ledger,
+    now: Timestamp,
+    removed: &mut BTreeMap<(UserId, Timestamp), bool>,
+) -> Result<()> {
+    let stopped: Vec<&Leaving> = ledger
+        .leaving
+        .iter()
+        .filter(|l| l.since.plus_secs(LEAVING_GRACE_SECS) <= now)
+        .filter(|l| !removed.contains_key(&(l.user.clone(), l.since)))
+        .collect();
+    if stopped.is_empty() {
+        return Ok(());
+    }
+    let member_keys: Vec<String> = stopped.iter().map(|l| keys::member(acc, &l.user)).collect();
+    let values = store::get_many_raw(env.store, &member_keys)?;
+    for ((leaving, value), key) in stopped.into_iter().zip(values).zip(&member_keys) {
+        let member: Option<Member> = value.map(|b| store::decode(key, &b)).transpose()?;
+        let gone = member
+            .and_then(|m| m.removed)
+            .is_some_and(|r| r.removed_at >= leaving.since);
+        removed.insert((leaving.user.clone(), leaving.since), gone);
+    }
+    Ok(())
 }
 
 /// Gives seats to new invitations (each by its expiry), in order, while
@@ -343,8 +416,38 @@ pub(crate) fn join(env: &Env, acc: &AccountId) -> Result<()> {
     Ok(())
 }
 
-/// A member removed, or who left (or a join that did not happen), gives
-/// their seat back. Cost: 2 round trips.
+/// Marks a member's removal as under way, before their membership becomes
+/// a tombstone. `None` for an account without a ledger. Cost: 2 round trips.
+pub(crate) fn begin_leave(env: &Env, acc: &AccountId, user: &UserId) -> Result<Option<Leaving>> {
+    change(env, acc, |l, now| {
+        let mark = Leaving {
+            user: user.clone(),
+            since: now,
+        };
+        if !l.leaving.contains(&mark) {
+            l.leaving.push(mark.clone());
+        }
+        Ok(mark)
+    })
+}
+
+/// The removal marked by `mark` happened: one seat fewer, and the mark
+/// dropped (`done`); or it did not: only the mark dropped. A mark already
+/// settled by another change is left alone. Cost: 2 round trips.
+pub(crate) fn finish_leave(env: &Env, acc: &AccountId, mark: &Leaving, done: bool) -> Result<()> {
+    change(env, acc, |l, _| {
+        if let Some(i) = l.leaving.iter().position(|m| m == mark) {
+            l.leaving.remove(i);
+            if done {
+                l.members = l.members.saturating_sub(1);
+            }
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// A join that did not happen gives its seat back. Cost: 2 round trips.
 pub(crate) fn leave(env: &Env, acc: &AccountId) -> Result<()> {
     change(env, acc, |l, _| {
         l.members = l.members.saturating_sub(1);

@@ -8,8 +8,8 @@ use crate::keys;
 use crate::model::{Member, Removal};
 
 use crate::ops::update_member::set_owner;
-use crate::ops::{load_access, log_page, page_size, Page};
-use crate::principal::Principal;
+use crate::ops::{load_access, log_page, page_size, Access, Page};
+use crate::principal::{Principal, User};
 use crate::seats;
 use crate::store::{self, decode, decode_counter, encode, Decision};
 use crate::values::Role;
@@ -78,8 +78,8 @@ pub fn get_member(
 /// Owners remove anyone, admins anyone but an owner; any member may leave
 /// (remove themself), unless they are the last owner. The membership becomes
 /// a tombstone by compare-and-swap, so a change racing the removal is not
-/// lost into it. Cost: 5 round trips (access, CAS, the seat given back); +2
-/// to remove an owner
+/// lost into it. Cost: 7 round trips (access; the seat marked leaving, the
+/// tombstone and the seat given back, a CAS each); +2 to remove an owner
 /// (the account's owner list, the guard that keeps the last one).
 pub fn remove_member(
     env: &Env,
@@ -95,29 +95,56 @@ pub fn remove_member(
         _ => access.manager(principal)?,
     };
     let key = keys::member(acc, user);
-    // An owner comes off the account's owner list first (refused for the
-    // last), so a crash in between leaves more owners than listed, never fewer.
+    // The seat is marked as leaving first, so a crash after the tombstone is
+    // repaired by the ledger's next change (see `seats`).
+    let mark = seats::begin_leave(env, acc, user)?;
+    let removed = tombstone(env, &access, &key, user, by, leaving);
+    if let Some(mark) = &mark {
+        // Best effort: a mark left behind is settled by the ledger's next change.
+        let _ = seats::finish_leave(env, acc, mark, removed.is_ok());
+    }
+    Ok(vec![Event::new(
+        env.random,
+        EventKind::MemberRemoved,
+        now,
+        Subject::Member(Box::new(removed?)),
+        Actor::of(principal),
+    )])
+}
+
+/// Makes the membership a tombstone. An owner comes off the account's owner
+/// list first (refused for the last), so a crash in between leaves more
+/// owners than listed, never fewer.
+fn tombstone(
+    env: &Env,
+    access: &Access,
+    key: &str,
+    user: &UserId,
+    by: &User,
+    leaving: bool,
+) -> Result<Member> {
+    let now = env.clock.now();
+    let acc = &access.account.id;
     let mut unlisted = false;
     let removed = loop {
-        let step =
-            store::update::<Member, Option<Member>>(env.store, env.random, &key, |mut m| {
-                if !m.is_active() {
-                    return Err(Error::MemberNotFound);
+        let step = store::update::<Member, Option<Member>>(env.store, env.random, key, |mut m| {
+            if !m.is_active() {
+                return Err(Error::MemberNotFound);
+            }
+            if m.role == Role::Owner && !unlisted {
+                if !leaving && access.role() != Some(Role::Owner) {
+                    return Err(Error::Forbidden("only an owner can remove an owner"));
                 }
-                if m.role == Role::Owner && !unlisted {
-                    if !leaving && access.role() != Some(Role::Owner) {
-                        return Err(Error::Forbidden("only an owner can remove an owner"));
-                    }
-                    return Ok(Decision::Keep(None));
-                }
-                m.removed = Some(Removal {
-                    removed_at: now,
-                    removed_by: by.id.clone(),
-                    left: leaving,
-                });
-                Ok(Decision::Write(m.clone(), Some(m)))
-            })?
-            .ok_or(Error::MemberNotFound)?;
+                return Ok(Decision::Keep(None));
+            }
+            m.removed = Some(Removal {
+                removed_at: now,
+                removed_by: by.id.clone(),
+                left: leaving,
+            });
+            Ok(Decision::Write(m.clone(), Some(m)))
+        })?
+        .ok_or(Error::MemberNotFound)?;
         match step {
             Some(m) => break m,
             None if unlisted => return Err(Error::Contended),
@@ -127,16 +154,7 @@ pub fn remove_member(
             }
         }
     };
-    // Best effort: the change is made. A seat not given back here stays
-    // counted (never the other way round).
-    let _ = seats::leave(env, acc);
-    Ok(vec![Event::new(
-        env.random,
-        EventKind::MemberRemoved,
-        now,
-        Subject::Member(Box::new(removed)),
-        Actor::of(principal),
-    )])
+    Ok(removed)
 }
 
 /// Writes a new membership with its two index entries (by address, and its

@@ -241,7 +241,7 @@ fn round_trips_match_the_documented_table() {
         cost(&w, || remove_member(&w.env(), &owner, &acc, &bob_id)
             .unwrap())
         .0,
-        5,
+        7,
         "remove member"
     );
 

@@ -5,7 +5,7 @@
 use crate::common::sched::race;
 use crate::common::*;
 use invitations::error::Error;
-use invitations::ids::AccountId;
+use invitations::ids::{AccountId, UserId};
 use invitations::memstore::{FailMode, Semantics};
 use invitations::ops::accept::accept_by_token;
 use invitations::ops::accounts::{get_account, update_account, AccountPatch};
@@ -452,6 +452,53 @@ fn an_accept_failed_at_any_store_call_counts_its_member_when_retried() {
             }
         }
     }
+}
+
+/// A removal that fails at any store call (a crash between the tombstone and
+/// the seat given back, above all) never counts a seat too few, and the
+/// ledger's next change after the grace brings it back to exactly the
+/// members there are.
+#[test]
+fn a_removal_failed_at_any_store_call_is_made_exact_by_the_next_change() {
+    let setup = |store: Semantics| {
+        let w = World::new(13);
+        w.store.set_semantics(store);
+        let owner = user("owner");
+        let acc = w.create_account(&owner);
+        let (_, token) = w.invite_one(&owner, &acc, "ann@example.com");
+        accept_by_token(&w.env(), &user("ann"), &token).unwrap();
+        (w, owner, acc)
+    };
+    let (probe, owner, acc) = setup(Semantics::Sqlite);
+    probe.store.reset_stats();
+    remove_member(&probe.env(), &owner, &acc, &UserId::parse("ann").unwrap()).unwrap();
+    let calls = probe.store.stats().calls;
+    let mut repaired = 0;
+
+    for store in Semantics::ALL {
+        for mode in [FailMode::Before, FailMode::After] {
+            for n in 1..=calls {
+                let (w, owner, acc) = setup(store);
+                w.store.fail_call(n, mode);
+                let _ = remove_member(&w.env(), &owner, &acc, &UserId::parse("ann").unwrap());
+                let case = format!("{store:?}, {mode:?} at call {n}");
+                let usage = seat_usage(&w.store, &acc, w.now());
+                assert!(usage.counted_members >= usage.members, "{case}: {usage:?}");
+                repaired += usize::from(!usage.exact());
+
+                // Any change of the ledger after the grace: here, a limit.
+                w.advance(61);
+                limit(&w, &owner, &acc, Some(10));
+                let usage = seat_usage(&w.store, &acc, w.now());
+                assert!(usage.exact(), "{case}: {usage:?}");
+                check_invariants(&w.store, w.now());
+            }
+        }
+    }
+    assert!(
+        repaired > 0,
+        "some failure must have left the ledger to repair"
+    );
 }
 
 /// A resend that fails at any store call leaves the seat held exactly until

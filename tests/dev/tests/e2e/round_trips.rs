@@ -271,7 +271,7 @@ async fn round_trips_per_operation_needs_host_counters() {
     assert_eq!(decline, cost(6, 2), "decline");
     assert_eq!(resend, cost(9, 4), "resend");
     assert_eq!(members, cost(4, 0), "members");
-    assert_eq!(remove, cost(5, 2), "remove");
+    assert_eq!(remove, cost(7, 3), "remove");
     assert_eq!(events, cost(3, 0), "history page");
     assert_eq!(make_link, cost(4, 3), "make a join link");
     assert_eq!(redeem, cost(7, 4), "redeem a join link");
