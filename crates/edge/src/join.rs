@@ -1,6 +1,7 @@
 //! The invitee's page at `/join?token=…`: what the invitation is, or plainly
 //! why the link no longer works and what to do. Everything shown is escaped.
 
+use crate::html;
 use crate::text::{escape_html as escape, human_utc};
 use invitations::error::Error;
 use invitations::model::{Inviter, LinkStatus, Status};
@@ -12,24 +13,15 @@ pub struct JoinPage {
     pub html: String,
 }
 
+/// The page in the look the mail has ([`html`]).
 fn document(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<link rel=\"icon\" href=\"data:,\">\
-<title>{title}</title>\
-<style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;line-height:1.5}}\
-.button{{display:inline-block;padding:.6rem 1.2rem;background:#1f5fbf;color:#fff;border-radius:.3rem;text-decoration:none}}\
-form button{{font:inherit;padding:.5rem 1.1rem;background:#fff;color:#1f2933;border:1px solid #52606d;border-radius:.3rem;cursor:pointer}}</style>\
-</head><body><main>{body}</main></body></html>\n",
-        title = escape(title),
-    )
+    html::document(title, &format!("<main>\n{body}</main>\n"))
 }
 
 fn explain(title: &str, what: &str, todo: &str, status: u16) -> JoinPage {
     let body = format!(
-        "<h1>{}</h1><p>{}</p><p>{}</p>",
-        escape(title),
+        "{}<p>{}</p><p>{}</p>",
+        html::heading(title),
         escape(what),
         escape(todo)
     );
@@ -96,10 +88,7 @@ pub fn page(
             let action = match (accept_url, token) {
                 (Some(url), Some(t)) => {
                     let sep = if url.contains('?') { '&' } else { '?' };
-                    format!(
-                        "<p><a class=\"button\" href=\"{}\">Accept the invitation</a></p>",
-                        escape(&format!("{url}{sep}token={t}"))
-                    )
+                    html::button(&format!("{url}{sep}token={t}"), "Accept the invitation")
                 }
                 _ => "<p>Sign in to the app with this email address to accept the invitation.</p>".to_owned(),
             };
@@ -109,8 +98,9 @@ pub fn page(
             let decline = match token {
                 Some(t) => format!(
                     "<form method=\"post\"><input type=\"hidden\" name=\"token\" value=\"{}\">\
-<p>Not for you? <button type=\"submit\">Decline the invitation</button></p></form>",
-                    escape(t)
+<p>Not for you? <button type=\"submit\" style=\"{}\">Decline the invitation</button></p></form>",
+                    escape(t),
+                    html::SECONDARY_BUTTON
                 ),
                 None => String::new(),
             };
@@ -120,9 +110,10 @@ pub fn page(
                 format!("<li>Access groups: {}</li>", escape(&p.access_groups.as_slice().join(", ")))
             };
             let body = format!(
-                "<h1>Join {account}</h1>\
+                "{heading}\
 <p>{inviter} invited <strong>{email}</strong> to join <strong>{account}</strong>.</p>\
 <ul><li>Role: {role}</li>{groups}<li>Valid until: {until}</li></ul>{action}{decline}",
+                heading = html::heading(&format!("Join {account}")),
                 account = escape(account),
                 inviter = escape(&inviter),
                 email = escape(p.email.as_str()),
@@ -201,10 +192,7 @@ pub fn link_page(
             let action = match (accept_url, token) {
                 (Some(url), Some(t)) => {
                     let sep = if url.contains('?') { '&' } else { '?' };
-                    format!(
-                        "<p><a class=\"button\" href=\"{}\">Sign in to join</a></p>",
-                        escape(&format!("{url}{sep}link={t}"))
-                    )
+                    html::button(&format!("{url}{sep}link={t}"), "Sign in to join")
                 }
                 _ => "<p>Sign in to the app with a verified email address, then open this link again to join.</p>".to_owned(),
             };
@@ -217,9 +205,10 @@ pub fn link_page(
                 )
             };
             let body = format!(
-                "<h1>Join {account}</h1>\
+                "{heading}\
 <p>{creator} shared this link to join <strong>{account}</strong>.</p>\
 <ul><li>Role: {role}</li>{groups}<li>Valid until: {until}</li></ul>{action}",
+                heading = html::heading(&format!("Join {account}")),
                 account = escape(account),
                 creator = escape(&creator),
                 role = escape(p.role.role().as_str()),
@@ -297,6 +286,14 @@ mod tests {
             "<form method=\"post\"><input type=\"hidden\" name=\"token\" value=\"tok\">"
         ));
         assert!(page.html.contains("Decline the invitation</button>"));
+        // The look the mail has.
+        assert!(page
+            .html
+            .contains(&format!("<body style=\"{}\">", html::BODY)));
+        assert!(page.html.contains(&format!(
+            "style=\"{}\">Accept the invitation</a>",
+            html::BUTTON
+        )));
     }
 
     #[test]

@@ -22,6 +22,7 @@
 pub mod auth;
 pub mod body;
 pub mod cors;
+mod html;
 pub mod join;
 pub mod mail;
 pub mod outgoing;

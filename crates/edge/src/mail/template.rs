@@ -3,6 +3,7 @@
 use invitations::effects::{MailJob, MailKind};
 use invitations::model::Inviter;
 
+use crate::html;
 use crate::text::{escape_html, human_utc};
 
 /// Longest subject we send, in characters; mail clients cut around here anyway.
@@ -64,51 +65,39 @@ pub fn render(job: &MailJob, public_base_url: &str) -> Message {
     ));
 
     let e = escape_html;
-    let mut html = String::new();
-    html.push_str(&format!(
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{}</title>\n</head>\n\
-         <body style=\"font-family: -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif; \
-         line-height: 1.5; color: #1a1a1a; max-width: 36em; margin: 0 auto; padding: 1em;\">\n",
-        e(&subject)
+    let mut body = html::heading(&format!(
+        "{}You are invited to {account}",
+        if reminder { "Reminder: " } else { "" }
     ));
-    html.push_str(&format!(
-        "<h1 style=\"font-size: 1.4em;\">{}You are invited to {}</h1>\n",
-        if reminder { "Reminder: " } else { "" },
-        e(account)
-    ));
-    html.push_str(&format!(
+    body.push_str(&format!(
         "<p>{} invited you to join <strong>{}</strong> as <strong>{}</strong>.</p>\n",
         e(&inviter_full),
         e(account),
         e(role)
     ));
     if !groups.is_empty() {
-        html.push_str(&format!(
+        body.push_str(&format!(
             "<p>Access groups: {}</p>\n",
             e(&groups.join(", "))
         ));
     }
     if let Some(note) = &note {
         let lines: Vec<String> = note.lines().map(escape_html).collect();
-        html.push_str(&format!(
-            "<p>{} wrote:</p>\n<blockquote style=\"margin: 0 0 1em; padding-left: 1em; \
-             border-left: 3px solid #ccc;\">{}</blockquote>\n",
+        body.push_str(&format!(
+            "<p>{} wrote:</p>\n<blockquote style=\"{}\">{}</blockquote>\n",
             e(&inviter),
+            html::QUOTE,
             lines.join("<br>\n")
         ));
     }
-    html.push_str(&format!(
-        "<p><a href=\"{0}\" style=\"display: inline-block; padding: 0.6em 1.2em; \
-         background: #1a56db; color: #ffffff; text-decoration: none; border-radius: 4px;\">\
-         Accept the invitation</a></p>\n\
-         <p>Or open this link: <a href=\"{0}\">{0}</a></p>\n\
-         <p>This invitation expires on {1}. If you did not expect it, you can ignore this email.</p>\n\
-         </body>\n</html>\n",
+    body.push_str(&html::button(&link, "Accept the invitation"));
+    body.push_str(&format!(
+        "<p>Or open this link: <a href=\"{0}\">{0}</a></p>\n\
+         <p>This invitation expires on {1}. If you did not expect it, you can ignore this email.</p>\n",
         e(&link),
         e(&expires)
     ));
+    let html = html::document(&subject, &body);
 
     Message {
         to: invitation.email().clone(),

@@ -130,6 +130,14 @@ fn renders_link_subject_and_details() {
         .html
         .starts_with("<!doctype html>\n<html lang=\"en\">"));
     assert!(message.html.contains("<h1"));
+    // The look the /join page has.
+    let body = format!("<body style=\"{}\">", crate::html::BODY);
+    assert!(message.html.contains(&body));
+    let button = format!(
+        "style=\"{}\">Accept the invitation</a>",
+        crate::html::BUTTON
+    );
+    assert!(message.html.contains(&button));
     assert!(!message.text.contains('<'), "the text body is plain");
     // A base URL without the trailing slash gives the same link.
     assert!(render(&job, "https://invite.example.com")
