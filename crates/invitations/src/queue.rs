@@ -217,7 +217,8 @@ pub(crate) fn scan(env: &Env, from: &Watermark, now: Timestamp) -> Result<Scan> 
                 if value.is_some() {
                     finished_buckets.push(count_key);
                 }
-                (to.bucket, to.next) = (bucket + 1, 1);
+                // The next minute may have been read in part while open.
+                (to.bucket, to.next) = (bucket + 1, from.next_in(bucket + 1));
             } else if at_front {
                 at_front = false;
                 (to.bucket, to.next) = (bucket, next);
@@ -245,4 +246,65 @@ pub(crate) fn scan(env: &Env, from: &Watermark, now: Timestamp) -> Result<Scan> 
         watermark: to,
         more,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::World;
+
+    fn at(bucket: i64, next: i64, open: &[(i64, i64)]) -> Watermark {
+        Watermark {
+            bucket,
+            next,
+            open: open.to_vec(),
+            rev: Rev::default(),
+        }
+    }
+
+    #[test]
+    fn the_further_of_two_positions_is_taken_minute_by_minute() {
+        let a = at(10, 3, &[(11, 4), (12, 2)]);
+        let b = at(10, 5, &[(11, 2), (13, 7)]);
+        let merged = a.furthest(&b);
+        assert_eq!((merged.bucket, merged.next), (10, 5));
+        assert_eq!(merged.open, vec![(11, 4), (12, 2), (13, 7)]);
+        // A front past a minute drops what was open in it.
+        let c = at(12, 1, &[(13, 3)]);
+        let merged = a.furthest(&c);
+        assert_eq!((merged.bucket, merged.next), (12, 1));
+        assert_eq!(merged.open, vec![(13, 3)]);
+    }
+
+    #[test]
+    fn a_scan_cut_short_resumes_in_a_minute_read_while_open() {
+        let now = Timestamp::from_unix_secs(1_700_000_040);
+        let mut w = World::at(now);
+        w.policy.sweep_max_items = 1;
+        let minute = bucket_of(now);
+        // Minute-3 is settled; minute-2 was read up to its 3rd entry while
+        // open, and holds 4.
+        for (bucket, count) in [(minute - 3, 1), (minute - 2, 4)] {
+            for n in 1..=count {
+                w.env()
+                    .store
+                    .set(&keys::due_entry(bucket, n), b"{}")
+                    .unwrap();
+            }
+            store::increment(&w.env(), &keys::due_count(bucket), count).unwrap();
+        }
+        let mut from = at(minute - 3, 1, &[(minute - 2, 3)]);
+        let mut read = Vec::new();
+        for _ in 0..3 {
+            let run = scan(&w.env(), &from, now).unwrap();
+            read.push(run.entry_keys);
+            from = run.watermark;
+        }
+        let want = [(minute - 3, 1), (minute - 2, 3), (minute - 2, 4)];
+        let want: Vec<Vec<String>> = want
+            .iter()
+            .map(|(b, n)| vec![keys::due_entry(*b, *n)])
+            .collect();
+        assert_eq!(read, want);
+    }
 }

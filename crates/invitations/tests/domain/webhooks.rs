@@ -29,7 +29,7 @@ fn kept_events_come_back_with_their_id_and_payload_after_the_backoff() {
     let ids = keep(&w, 2);
     assert_eq!(records::<serde_json::Value>(&w.store, "v1/hook/").len(), 2);
 
-    // Not due before the first backoff (60 s, queued at least 2 minutes ahead).
+    // Not due before the first backoff (60 s, read once its minute has ended).
     assert!(sweep_once(&w).webhooks.is_empty());
     w.advance(200);
     let run = sweep_once(&w);
