@@ -13,7 +13,7 @@
 //! | [`error`] | the one error type, with a stable `code` per variant |
 //! | [`store`] | the store trait (Spin's operations) and the compare-and-swap discipline |
 //! | `memstore` | an in-memory store with Spin's SQLite semantics (or its Redis store's), faults, counters; feature `test-support` only |
-//! | `slots`, `queue`, [`seats`] | the open-invitation index, the sweep's due queue, the seat ledger |
+//! | `slots`, `queue`, [`seats`], [`closed`] | the open-invitation index, the sweep's due queue, the seat ledger, the log positions it notes as closed for good |
 //! | [`ops`] | one file per operation |
 //! | [`effects`] | mail and events the operations hand back for the edge to deliver |
 //!
@@ -24,7 +24,7 @@
 //! | `v1/acct/{acc}` | [`model::Account`] (settings, owner list) | create (set), settings and owner removal (CAS) |
 //! | `v1/acct/{acc}/slots/{0..16}` | the account's open-invitation index, in shards: address → latest invitation and history (listing by address reads it). A shard past 8 KB is split: it then names 16 children | create (set, all shards), invite/purge (CAS) |
 //! | `v1/acct/{acc}/slots/{…}/{i}.{rev}` | child `i` of a split shard (`slots`): the same record, for the addresses whose hash's next 4 bits are `i` | a split (set, all 16, before the parent names them), then as a shard |
-//! | `v1/acct/{acc}/seats` | the seat ledger ([`seats`]): the limit, members counted, open invitations counted by when their seat ends (at most 1,024 moments, so at most about 24 KB), the last writes' revisions and invitations settled | create (set), every change of members or open invitations (CAS) |
+//! | `v1/acct/{acc}/seats` | the seat ledger ([`seats`]): the limit, members counted, open invitations counted by when their seat ends (at most 1,024 moments, so at most about 24 KB), the last writes' revisions and invitations settled, removals under way, and the invitation log's positions closed for good (at most 256 ranges) | create (set), every change of members or open invitations (CAS) |
 //! | `v1/acct/{acc}/mseq`, `…/mlog/{n}` | member log: counter, and entry n → user id | create, accept (`increment`, set) |
 //! | `v1/acct/{acc}/mem/{user}` | [`model::Member`], a tombstone once removed or left | create, accept (set), update, remove (CAS) |
 //! | `v1/acct/{acc}/memail/{email}` | user id of the member with that address | create, accept (set) |
@@ -72,7 +72,7 @@
 //! | after an invite's answer: open the links (the history of the change's events rides in the same `set-many`) | 1, +1 `increment` for the history positions, +1 `increment` per invitation the caller hands over (its inbox entry) | 1 (+1) |
 //! | after a resend's answer: open the link, delete the retired ones | 2, +1 `increment` for the history positions | 2 (+1) |
 //! | after the mail: record the sends (with the history of the `invitation.sent` they led to), naming each new invitation in its address's inbox | 2, +1 per new invitation (its inbox entry's `increment`), +1 `increment` for the history positions | 1, +1 per new invitation (+1) |
-//! | list invitations (page) | 4 when one batch fills it (access, the log's counter, a batch: its entries, their records; +1 for the slots of pending invitations whose entry is not yet marked claimed, which their links' `set-many` does); at most 2 + 3·3 = 11 (filtered by state, batches of at least 50); by email 3 | 0 |
+//! | list invitations (page) | 3 when one batch fills it (access with the log's counter, a batch: its entries, their records; +1 for the slots of pending invitations whose entry is not yet marked claimed, which their links' `set-many` does); at most 1 + 3·3 = 10 (filtered by state, batches of at least 50); a pending or expired page reads the seat ledger with the access and steps over the positions it notes as closed for good, unread; by email 3 | 0 |
 //! | get invitation | 2 | 0 |
 //! | preview | 2 | 0 |
 //! | accept by token / by account / by id (inbox) | 8 / 9 / 8 (4 when the caller already accepted): +2 for the seat, −1 as the delivery is read with the account | 4 |
@@ -81,13 +81,13 @@
 //! | a provider's mail event ([`ops::mail_events`]) | 3 (the message's reference; the invitation with its delivery; the delivery's `set`), 2 when it changes nothing, 1 for an unknown message | 1 (0) |
 //! | my invitations (inbox page) | 4 when the newest entries fill it; at most 1 + 3·3 = 10 | 0 |
 //! | resend pending / expired | 9 / 10 | 4 |
-//! | list members (page) | at most 8 | 0 |
+//! | list members (page) | 3 when one batch fills it (access with the log's counter, the entries, the members); at most 7 | 0 |
 //! | get member | 2 | 0 |
 //! | remove member / owner (or leave) | 7 / 10 | 3 / 4 |
 //! | update member; to or from owner | 3; 5 (6 to demote) | 1; 2 |
 //! | sweep run | 5 + per account met, 1 to check the slots of its pending invitations (+1 for the account) + per due item: +2 to expire, +2 to retry mail or mail a reminder, 4 to purge (+1 per distinct account), 2 to retry a webhook, 2 to purge a block of 100 history entries, 1 to purge a join link; + one `increment` per distinct minute re-queued | (not yet counted) |
 //! | create a join link | 4 (with its purge queued) | 3 |
-//! | list join links (page) / get one | at most 8 / 2 | 0 |
+//! | list join links (page) / get one | at most 7 / 2 | 0 |
 //! | revoke a join link | 4 | 1 |
 //! | redeem a join link (2 for a member already) | 7 | 4 |
 //! | join link page (`/join?link=`) | 2 | 0 |
@@ -137,6 +137,7 @@
 //!   only once its slot names it: a record whose invite failed or lost before
 //!   that is seen by nothing but the sweep, which deletes it.
 
+pub mod closed;
 pub mod cursor;
 pub mod effects;
 pub mod email;

@@ -40,10 +40,11 @@
 //! Ledgers written before counts (one hold per invitation id) are read as
 //! counts, and written as counts by their next change.
 
+use crate::closed::ClosedPositions;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, InvitationId, Rev, UserId};
 use crate::keys;
-use crate::model::Member;
+use crate::model::{Invitation, Member};
 use crate::store::{self, encode};
 use crate::time::Timestamp;
 use crate::values::SeatLimit;
@@ -82,6 +83,9 @@ pub(crate) struct Ledger {
     /// Removals under way: each member here is still counted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     leaving: Vec<Leaving>,
+    /// Log positions of invitations closed for good ([`crate::closed`]).
+    #[serde(default, skip_serializing_if = "ClosedPositions::is_empty")]
+    closed: ClosedPositions,
 }
 
 /// A member whose removal began at `since` and has not given back its seat.
@@ -203,6 +207,14 @@ impl Ledger {
             pending: self.pending(now),
         }
     }
+}
+
+/// The closed log positions a stored ledger notes (none without a ledger).
+pub(crate) fn closed_positions(key: &str, bytes: Option<&[u8]>) -> Result<ClosedPositions> {
+    Ok(match bytes {
+        Some(b) => Ledger::decode(key, b)?.closed,
+        None => ClosedPositions::default(),
+    })
 }
 
 /// The ledger of a new account with its owner.
@@ -327,19 +339,37 @@ pub(crate) fn take(env: &Env, acc: &AccountId, expiries: &[Timestamp]) -> Result
     Ok(granted.unwrap_or(expiries.len()))
 }
 
-/// An invitation whose hold is given back or moved: its id and expiry.
-pub(crate) type Hold<'a> = (&'a InvitationId, Timestamp);
+/// An invitation whose hold is given back or moved: its id, its expiry, and
+/// its place in the invitation log (0 for one made before the log).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Hold<'a> {
+    id: &'a InvitationId,
+    expires_at: Timestamp,
+    log_position: i64,
+}
 
-/// Gives back the seats of invitations that are no longer open (cancelled,
-/// declined, never made reachable). Only the change that closed them calls
-/// this. Cost: 2 round trips; 1 if none still held one.
+impl<'a> Hold<'a> {
+    pub(crate) fn of(invitation: &'a Invitation) -> Hold<'a> {
+        Hold {
+            id: &invitation.id,
+            expires_at: invitation.expires_at,
+            log_position: invitation.log_position,
+        }
+    }
+}
+
+/// Gives back the seats of invitations closed for good (cancelled, declined,
+/// never made reachable), and notes their log positions as closed. Only the
+/// change that closed them calls this, after its own swap. Cost: 2 round
+/// trips; 1 if nothing changed.
 pub(crate) fn release(env: &Env, acc: &AccountId, holds: &[Hold]) -> Result<()> {
     change(env, acc, |l, now| {
-        for &(id, expires_at) in holds {
-            if !l.is_settled(id) {
-                l.end_hold(expires_at, now);
-                l.settle(id);
+        for hold in holds {
+            if !l.is_settled(hold.id) {
+                l.end_hold(hold.expires_at, now);
+                l.settle(hold.id);
             }
+            l.closed.insert(hold.log_position);
         }
         Ok(())
     })?;
@@ -391,13 +421,13 @@ pub(crate) fn restore(
 /// that window, it counts the member again: a seat too many rather than one
 /// too few. Cost: 2 round trips.
 pub(crate) fn seat_member(env: &Env, acc: &AccountId, hold: Hold) -> Result<()> {
-    let (id, expires_at) = hold;
     change(env, acc, |l, now| {
-        if !l.is_settled(id) {
-            l.end_hold(expires_at, now);
+        if !l.is_settled(hold.id) {
+            l.end_hold(hold.expires_at, now);
             l.members = l.members.saturating_add(1);
-            l.settle(id);
+            l.settle(hold.id);
         }
+        l.closed.insert(hold.log_position);
         Ok(())
     })?;
     Ok(())

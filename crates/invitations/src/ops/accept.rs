@@ -195,8 +195,7 @@ fn accept(
         (Some(m), _) if m.is_active() => {
             if newly {
                 // Best effort: a seat not given back goes back at the expiry.
-                let hold = (&invitation.id, invitation.expires_at);
-                let _ = seats::release(env, &account.id, &[hold]);
+                let _ = seats::release(env, &account.id, &[seats::Hold::of(&invitation)]);
             }
             m
         }
@@ -206,7 +205,7 @@ fn accept(
         // the same record whoever writes it. The seat becomes the member's
         // first, so a failure in between is finished by accepting again.
         _ => {
-            seats::seat_member(env, &account.id, (&invitation.id, invitation.expires_at))?;
+            seats::seat_member(env, &account.id, seats::Hold::of(&invitation))?;
             write_membership(env, user, &invitation)?
         }
     };

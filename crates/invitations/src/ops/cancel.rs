@@ -36,7 +36,7 @@ pub fn cancel(
     .ok_or(Error::InvitationNotFound)?;
     // Best effort: the change is made. A seat not given back here goes back
     // at the invitation's expiry.
-    let _ = seats::release(env, acc, &[(id, inv.expires_at)]);
+    let _ = seats::release(env, acc, &[seats::Hold::of(&inv)]);
     // The change is made: a failed read below must not lose its event.
     let delivery: Option<Delivery> = store::get_json(env.store, &keys::delivery(id))
         .ok()

@@ -139,7 +139,7 @@ fn finish(
     if newly {
         // Best effort: the change is made. A seat not given back here goes
         // back at the invitation's expiry.
-        let _ = seats::release(env, acc, &[(&invitation.id, invitation.expires_at)]);
+        let _ = seats::release(env, acc, &[seats::Hold::of(&invitation)]);
     }
     // The change is made: a failed read below must not lose its event, so the
     // account's name and the delivery fall back to what is known.

@@ -254,7 +254,7 @@ fn give_back(env: &Env, acc: &AccountId, lost: &[Invitation]) -> Result<()> {
         }
     }
     store::delete_many(env.store, &deletes)?;
-    let holds: Vec<seats::Hold> = lost.iter().map(|i| (&i.id, i.expires_at)).collect();
+    let holds: Vec<seats::Hold> = lost.iter().map(seats::Hold::of).collect();
     seats::release(env, acc, &holds)
 }
 
@@ -461,7 +461,7 @@ fn claim_slots(
                 // cancel stays open and keeps its seat.
                 let cancelled = abandon(env, by, addresses.iter().filter_map(claimed_or_drafted));
                 let holds: Vec<seats::Hold> =
-                    cancelled.iter().map(|i| (&i.id, i.expires_at)).collect();
+                    cancelled.iter().map(|i| seats::Hold::of(i)).collect();
                 let _ = seats::release(env, &account.id, &holds);
                 return Err(e);
             }

@@ -1,5 +1,6 @@
 //! List and get invitations.
 
+use crate::closed::ClosedPositions;
 use crate::cursor::Cursor;
 use crate::email::Email;
 use crate::error::{Error, Result};
@@ -7,10 +8,10 @@ use crate::ids::{AccountId, InvitationId};
 use crate::keys;
 use crate::model::Account;
 use crate::model::{InvitationView, LogEntry, State, Status};
-use crate::ops::{load_access, load_view, load_views, log_page, page_size, Page};
+use crate::ops::{load_access, load_access_with, load_view, load_views, log_page, page_size, Page};
 use crate::principal::Principal;
 use crate::store::decode_counter;
-use crate::{slots, Env};
+use crate::{seats, slots, Env};
 
 #[derive(Clone, Debug, Default)]
 pub struct InvitationFilter {
@@ -26,11 +27,14 @@ pub const MAX_BATCHES_PER_PAGE: usize = 3;
 /// Records read per batch at least when filtering by state.
 pub const MIN_FILTERED_BATCH: usize = 50;
 
-/// Newest first. Cost: 1 (access) + 1 (the log's counter) + 2 per batch
-/// (its entries and records; +1, and 1 per level of splits, for the slots of
-/// pending invitations not yet marked claimed), at most 2 + 3·3 = 11 round
-/// trips, 4 when the first batch fills the page; by email: 3 round trips (+1
-/// per level). An account made before the invitation log is read
+/// Newest first. Cost: 1 (access, with the log's counter for a first page,
+/// and the seat ledger for a pending or expired page) + 2 per batch (its
+/// entries and records; +1, and 1 per level of splits, for the slots of
+/// pending invitations not yet marked claimed), at most 1 + 3·3 = 10 round
+/// trips, 3 when the first batch fills the page. A pending or expired page
+/// steps over the positions the ledger notes as closed for good
+/// ([`crate::closed`]) without reading them. By email: 3 round trips (+1 per
+/// level). An account made before the invitation log is read
 /// from its slot shards whole (about 100 bytes per address): 1 (access) + 1
 /// per level of shards + 1 per batch.
 pub fn list_invitations(
@@ -41,7 +45,19 @@ pub fn list_invitations(
     limit: Option<usize>,
     cursor: Option<Cursor>,
 ) -> Result<Page<InvitationView>> {
-    let access = load_access(env, principal, acc)?;
+    // A first page of the log reads the log's counter with the access, and a
+    // page of pending or expired invitations the positions closed for good.
+    let by_log = filter.email.is_none();
+    let steps_over_closed =
+        by_log && matches!(filter.status, Some(Status::Pending | Status::Expired));
+    let mut more = Vec::new();
+    if by_log && cursor.is_none() {
+        more.push(keys::invitation_seq(acc));
+    }
+    if steps_over_closed {
+        more.push(keys::seats(acc));
+    }
+    let (access, mut more) = load_access_with(env, principal, acc, more)?;
     access.reader(principal)?;
     let limit = page_size(env, limit);
     let keep = |v: &InvitationView| in_state(filter, v);
@@ -67,7 +83,18 @@ pub fn list_invitations(
     }
 
     if access.account.invitation_log {
-        return list_from_log(env, &access.account, filter, limit, cursor);
+        let start = match cursor {
+            None => decode_counter(more.remove(0).as_deref()),
+            Some(Cursor::Log(position)) => position,
+            Some(_) => return Err(Error::InvalidCursor),
+        };
+        let skip = match more.pop() {
+            Some(ledger) if steps_over_closed => {
+                seats::closed_positions(&keys::seats(acc), ledger.as_deref())?
+            }
+            _ => ClosedPositions::default(),
+        };
+        return list_from_log(env, &access.account, filter, limit, start, &skip);
     }
     // An account made before the invitation log: every invitation its slots
     // remember, newest first, below the cursor (the shards are read whole).
@@ -129,14 +156,10 @@ fn list_from_log(
     account: &Account,
     filter: &InvitationFilter,
     limit: usize,
-    cursor: Option<Cursor>,
+    position: i64,
+    skip: &ClosedPositions,
 ) -> Result<Page<InvitationView>> {
     let acc = &account.id;
-    let position = match cursor {
-        None => decode_counter(env.store.get(&keys::invitation_seq(acc))?.as_deref()),
-        Some(Cursor::Log(position)) => position,
-        Some(_) => return Err(Error::InvalidCursor),
-    };
     // A state filter may skip most entries: read wider batches then.
     let min_batch = if filter.status.is_some() {
         MIN_FILTERED_BATCH
@@ -149,6 +172,7 @@ fn list_from_log(
         position,
         limit,
         min_batch,
+        skip,
         |entries: Vec<(i64, LogEntry)>| {
             let ids: Vec<InvitationId> = entries.iter().map(|(_, e)| e.id().clone()).collect();
             let found: Vec<(i64, bool, InvitationView)> = entries

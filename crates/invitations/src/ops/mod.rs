@@ -20,6 +20,7 @@ pub mod sweep;
 pub mod update_member;
 pub mod webhooks;
 
+use crate::closed::ClosedPositions;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, InvitationId};
 use crate::keys;
@@ -43,6 +44,7 @@ pub struct Page<T> {
 /// entries (a filter that skips most entries reads wider). `read` turns a
 /// batch's (position, id) pairs into the items it keeps, each with its
 /// position, newest first; the cursor resumes just below the last item shown.
+/// Positions in `skip` are stepped over unread.
 /// Cost: 1 round trip per batch, plus what `read` reads.
 pub(crate) fn log_page<Id: DeserializeOwned, T>(
     env: &Env,
@@ -50,16 +52,23 @@ pub(crate) fn log_page<Id: DeserializeOwned, T>(
     mut position: i64,
     limit: usize,
     min_batch: usize,
+    skip: &ClosedPositions,
     mut read: impl FnMut(Vec<(i64, Id)>) -> Result<Vec<(i64, T)>>,
 ) -> Result<Page<T>> {
     let mut items = Vec::new();
     for _ in 0..list::MAX_BATCHES_PER_PAGE {
+        position = skip.open_at_or_below(position);
         if position < 1 || items.len() >= limit {
             break;
         }
         let room = limit - items.len();
-        let low = (position - room.max(min_batch) as i64 + 1).max(1);
-        let seqs: Vec<i64> = (low..=position).rev().collect();
+        let mut seqs: Vec<i64> = Vec::with_capacity(room.max(min_batch));
+        let mut next = position;
+        while next >= 1 && seqs.len() < room.max(min_batch) {
+            seqs.push(next);
+            next = skip.open_at_or_below(next - 1);
+        }
+        let low = seqs.last().copied().unwrap_or(1);
         let entry_keys: Vec<String> = seqs.iter().map(|s| entry_key(*s)).collect();
         let values = store::get_many_raw(env.store, &entry_keys)?;
         let mut ids = Vec::new();
@@ -76,8 +85,31 @@ pub(crate) fn log_page<Id: DeserializeOwned, T>(
         }
         items.extend(found.into_iter().map(|(_, item)| item));
     }
+    // No cursor when all that is left below is stepped over.
+    let position = skip.open_at_or_below(position);
     let next_cursor = (position >= 1).then_some(crate::cursor::Cursor::Log(position));
     Ok(Page { items, next_cursor })
+}
+
+/// [`load_access`] with, for a first page, the counter of the account log
+/// it starts from, in the same round trip. Returns where the page starts:
+/// the cursor's position, or the counter.
+pub(crate) fn access_and_start(
+    env: &Env,
+    principal: &Principal,
+    acc: &AccountId,
+    counter: String,
+    cursor: Option<crate::cursor::Cursor>,
+) -> Result<(Access, i64)> {
+    use crate::cursor::Cursor;
+    let more: Vec<String> = cursor.is_none().then_some(counter).into_iter().collect();
+    let (access, values) = load_access_with(env, principal, acc, more)?;
+    let start = match cursor {
+        None => crate::store::decode_counter(values[0].as_deref()),
+        Some(Cursor::Log(position)) => position,
+        Some(_) => return Err(Error::InvalidCursor),
+    };
+    Ok((access, start))
 }
 
 /// Reads invitations by id in one round trip (none if `ids` is empty).

@@ -264,13 +264,13 @@ async fn round_trips_per_operation_needs_host_counters() {
     assert_eq!(create, cost(3, 2), "create account");
     assert_eq!(invite_one, cost(8, 5), "invite one");
     assert_eq!(invite_100, cost(6 + 2 * 16, 4 + 16), "invite 100");
-    assert_eq!(list, cost(4, 0), "list");
+    assert_eq!(list, cost(3, 0), "list");
     assert_eq!(preview, cost(2, 0), "preview");
     assert_eq!(accept, cost(8, 4), "accept");
     assert_eq!(cancel, cost(6, 2), "cancel");
     assert_eq!(decline, cost(6, 2), "decline");
     assert_eq!(resend, cost(9, 4), "resend");
-    assert_eq!(members, cost(4, 0), "members");
+    assert_eq!(members, cost(3, 0), "members");
     assert_eq!(remove, cost(7, 3), "remove");
     assert_eq!(events, cost(3, 0), "history page");
     assert_eq!(make_link, cost(4, 3), "make a join link");

@@ -52,7 +52,7 @@ pub(crate) fn closed(
 /// it held a seat (the ledger's CAS).
 pub(crate) fn unreachable(env: &Env, inv: &Invitation, work: &mut Work) -> Result<()> {
     if inv.seat_taken {
-        seats::release(env, &inv.account_id, &[(&inv.id, inv.expires_at)])?;
+        seats::release(env, &inv.account_id, &[seats::Hold::of(inv)])?;
     }
     if inv.link_delivery == LinkDelivery::Caller {
         work.deletes.push(keys::token(&inv.token_hash));
