@@ -168,6 +168,12 @@ impl Watermark {
     }
 }
 
+/// The watermark the first account writes: the queue starts now.
+pub(crate) fn initial_watermark(env: &Env) -> (String, Vec<u8>) {
+    let w = Watermark::at(env, env.clock.now());
+    (keys::sweep_state(), encode(&w))
+}
+
 /// The queue entries one sweep run handles, and where the next run starts.
 pub(crate) struct Scan {
     pub entry_keys: Vec<String>,

@@ -82,7 +82,7 @@ pub fn create_account(env: &Env, principal: &Principal, name: AccountName) -> Re
     // Everything the sweep will ever look at belongs to an account, so the
     // first account tells the sweep where its queue starts.
     if env.store.get(&keys::sweep_state())?.is_none() {
-        writes.push(crate::ops::sweep::initial_watermark(env));
+        writes.push(crate::queue::initial_watermark(env));
     }
     store::set_many(env.store, &writes)?;
     let seats = Seats {

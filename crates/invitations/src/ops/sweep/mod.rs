@@ -268,11 +268,5 @@ fn claimed_among(
     Ok(claimed)
 }
 
-/// The watermark the first account writes: the queue starts now.
-pub(crate) fn initial_watermark(env: &Env) -> (String, Vec<u8>) {
-    let w = Watermark::at(env, env.clock.now());
-    (keys::sweep_state(), store::encode(&w))
-}
-
 #[cfg(test)]
 mod tests;
