@@ -271,9 +271,9 @@ async fn the_cron_trigger_writes_down_expiry_and_tells_the_app() {
         .await;
         let late = app.now_secs() - (created + 1);
         eprintln!("written down by cron {late} s after it was due");
-        // 60 s, plus the second the app's clock and the test's may differ by
-        // and the time the webhook takes to reach the test.
-        assert!(late <= 65, "written down {late} s after it was due");
+        // One period (60 s), plus slack for a loaded machine: the sweep's run
+        // and the webhook's way to the test, and the clocks' seconds.
+        assert!(late <= 75, "written down {late} s after it was due");
     }
     let events = expired_event();
     assert_eq!(events.len(), 1, "{events:?}");
