@@ -8,9 +8,10 @@ use crate::ids::{AccountId, InvitationId};
 use crate::keys;
 use crate::model::Account;
 use crate::model::{InvitationView, LogEntry, State, Status};
-use crate::ops::{load_access, load_access_with, load_view, load_views, log_page, page_size, Page};
+use crate::ops::{
+    load_access, load_access_with, load_view, load_views, log_page, log_start, page_size, Page,
+};
 use crate::principal::Principal;
-use crate::store::decode_counter;
 use crate::{seats, slots, Env};
 
 #[derive(Clone, Debug, Default)]
@@ -83,11 +84,12 @@ pub fn list_invitations(
     }
 
     if access.account.invitation_log {
-        let start = match cursor {
-            None => decode_counter(more.remove(0).as_deref()),
-            Some(Cursor::Log(position)) => position,
-            Some(_) => return Err(Error::InvalidCursor),
+        let counter = if cursor.is_none() {
+            more.remove(0)
+        } else {
+            None
         };
+        let start = log_start(cursor, counter.as_deref())?;
         let skip = match more.pop() {
             Some(ledger) if steps_over_closed => {
                 seats::closed_positions(&keys::seats(acc), ledger.as_deref())?

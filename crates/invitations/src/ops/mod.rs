@@ -101,15 +101,24 @@ pub(crate) fn access_and_start(
     counter: String,
     cursor: Option<crate::cursor::Cursor>,
 ) -> Result<(Access, i64)> {
-    use crate::cursor::Cursor;
     let more: Vec<String> = cursor.is_none().then_some(counter).into_iter().collect();
     let (access, values) = load_access_with(env, principal, acc, more)?;
-    let start = match cursor {
-        None => crate::store::decode_counter(values[0].as_deref()),
-        Some(Cursor::Log(position)) => position,
-        Some(_) => return Err(Error::InvalidCursor),
-    };
-    Ok((access, start))
+    let counter = values.first().and_then(|v| v.as_deref());
+    Ok((access, log_start(cursor, counter)?))
+}
+
+/// Where a newest-first page of an account log starts: the cursor's
+/// position, or for a first page the log's counter as read.
+pub(crate) fn log_start(
+    cursor: Option<crate::cursor::Cursor>,
+    counter: Option<&[u8]>,
+) -> Result<i64> {
+    use crate::cursor::Cursor;
+    match cursor {
+        None => Ok(crate::store::decode_counter(counter)),
+        Some(Cursor::Log(position)) => Ok(position),
+        Some(_) => Err(Error::InvalidCursor),
+    }
 }
 
 /// Reads invitations by id in one round trip (none if `ids` is empty).

@@ -412,12 +412,7 @@ fn queue_lead_an_entry_from_a_writer_whose_clock_runs_90_s_behind_is_still_read(
     let mut req = request(&["late@example.com"]);
     req.ttl = Some(Ttl::from_secs(1).unwrap());
     let out = invite(&writer, &owner, &acc, req).unwrap();
-    let sent: Vec<_> = out
-        .mails
-        .iter()
-        .map(|m| (m.invitation.clone(), Ok(None)))
-        .collect();
-    record_deliveries(&writer, &sent).unwrap();
+    all_sent_by(&writer, &out.mails);
 
     to_next_minute(&w, 1);
     assert_eq!(sweep(&w.env()).unwrap().report.expired, 1);

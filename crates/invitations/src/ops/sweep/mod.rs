@@ -12,8 +12,10 @@
 //!    slots (1 per account, +1 per level of splits). [`next::step`] decides
 //!    which step is due for each; each step says its own cost:
 //!    - **expire** ([`expire`]): write the expiry down, `invitation.expired`. 2.
-//!    - **remind** ([`remind`]): the reminder mail, `invitation.expiring`. 2.
-//!    - **retry mail** ([`mail`]): a fresh link for mail that did not go out. 2.
+//!    - **remind** ([`remind`]): the reminder mail with a new link ([`link`]),
+//!      `invitation.expiring`. 2.
+//!    - **retry mail** ([`mail`]): mail that did not go out, with a new link
+//!      ([`link`]). 2.
 //!    - **purge** ([`purge`]): a closed invitation past retention (4), a
 //!      draft nobody can reach (0, or 2 if it held a seat).
 //! 3. **Redeliver webhooks** ([`webhooks`]): 2 per event (3 to give one up).
@@ -28,6 +30,7 @@
 //! always handed back, even when the closing writes fail.
 
 mod expire;
+mod link;
 mod mail;
 mod next;
 mod purge;
@@ -209,13 +212,16 @@ fn invitations(env: &Env, ids: &[InvitationId], work: &mut Work, run: &mut Sweep
     for view in views {
         let inv = &view.invitation;
         let item = DueItem::Invitation(inv.id.clone());
-        // Read already for the pending ones (their slots), and needed only by them.
-        let account = match inv.state {
-            State::Pending => accounts.get(env, &inv.account_id).ok().flatten().cloned(),
-            _ => None,
-        };
         let claimed = claimed.contains(&inv.id);
-        let done = match next::step(&view, claimed, account.as_ref(), now, env.policy) {
+        let step = {
+            // Read already for the pending ones (their slots), and needed only by them.
+            let account = match inv.state {
+                State::Pending => accounts.get(env, &inv.account_id).ok().flatten(),
+                _ => None,
+            };
+            next::step(&view, claimed, account, now, env.policy)
+        };
+        let done = match step {
             Step::Later(at) => {
                 work.requeue.push((at, item.clone()));
                 Ok(())

@@ -153,11 +153,16 @@ pub fn invite(
 
 /// Records every mail of `mails` as sent, as the edge does after the provider took them.
 pub fn all_sent(w: &World, mails: &[invitations::effects::MailJob]) {
+    all_sent_by(&w.env(), mails);
+}
+
+/// [`all_sent`], recorded through `env` (another host's clock, say).
+pub fn all_sent_by(env: &Env, mails: &[invitations::effects::MailJob]) {
     let sent: Vec<_> = mails
         .iter()
         .map(|m| (m.invitation.clone(), Ok(None)))
         .collect();
-    invitations::ops::deliveries::record_deliveries(&w.env(), &sent).unwrap();
+    invitations::ops::deliveries::record_deliveries(env, &sent).unwrap();
 }
 
 /// A resend as the edge carries it out; see [`invite`].
