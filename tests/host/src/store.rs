@@ -22,6 +22,8 @@ pub type StoreResult<T> = Result<T, StoreFailure>;
 
 const UPSERT: &str = "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
      ON CONFLICT(store, key) DO UPDATE SET value=?3";
+/// Keys per `get-many` query: well under SQLite's limit on parameters.
+const GET_MANY_BATCH: usize = 500;
 const SELECT: &str = "SELECT value FROM spin_key_value WHERE store=?1 AND key=?2";
 
 /// Puts the SQLite file at `path` (made, with its folder, if absent) in WAL
@@ -154,21 +156,26 @@ impl SqliteBackend {
         Ok(keys)
     }
 
-    /// Like Spin, returns only the keys that exist.
+    /// Like Spin, returns only the keys that exist, read by one query per
+    /// batch of keys (Spin binds them as one array; here, one parameter each).
     pub fn get_many(
         &self,
         store: &str,
         keys: &[String],
     ) -> StoreResult<Vec<(String, Option<Vec<u8>>)>> {
         let conn = self.connection.lock().unwrap();
-        let mut statement = conn.prepare_cached(SELECT)?;
-        let mut found = Vec::new();
-        for key in keys {
-            let value: Option<Vec<u8>> = statement
-                .query_row(params![store, key], |row| row.get(0))
-                .optional()?;
-            if let Some(value) = value {
-                found.push((key.clone(), Some(value)));
+        let mut found = Vec::with_capacity(keys.len());
+        for batch in keys.chunks(GET_MANY_BATCH) {
+            let marks = vec!["?"; batch.len()].join(",");
+            let sql =
+                format!("SELECT key, value FROM spin_key_value WHERE store=? AND key IN ({marks})");
+            let mut statement = conn.prepare_cached(&sql)?;
+            let args = std::iter::once(store).chain(batch.iter().map(String::as_str));
+            let rows = statement.query_map(rusqlite::params_from_iter(args), |row| {
+                Ok((row.get::<_, String>(0)?, Some(row.get::<_, Vec<u8>>(1)?)))
+            })?;
+            for row in rows {
+                found.push(row?);
             }
         }
         Ok(found)

@@ -71,12 +71,23 @@ echo {}"#,
             self.bin().display(),
             std::env::var("PATH").unwrap()
         );
-        Command::new(self.root.path().join("tests/wasm-target/rustc-wrapper"))
+        let mut command = Command::new(self.root.path().join("tests/wasm-target/rustc-wrapper"));
+        command
             .args(["echo", "compiled"])
             .env("PATH", path)
-            .env("RUSTUP_TOOLCHAIN", "fake")
-            .output()
-            .unwrap()
+            .env("RUSTUP_TOOLCHAIN", "fake");
+        // A test on another thread that forks while this test's scripts are
+        // being written holds them open for writing until its child execs;
+        // running one then fails with "text file busy" for a moment.
+        for _ in 0..100 {
+            match command.output() {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                    std::thread::sleep(std::time::Duration::from_millis(10))
+                }
+                answer => return answer.unwrap(),
+            }
+        }
+        panic!("the wrapper stayed busy for a second")
     }
 }
 
