@@ -517,21 +517,23 @@ pub fn seat_usage(store: &MemStore, acc: &AccountId, now: Timestamp) -> SeatUsag
     }
 }
 
-/// A stored seat ledger's holds: how many end at each moment.
+/// A stored seat ledger's holds: how many end at each moment. Read here
+/// from the stored text on its own (`end[*count]` items, each end the
+/// milliseconds after the one before, base 36), not with the domain's reader.
 pub fn hold_ends(ledger: &serde_json::Value) -> Vec<(Timestamp, u64)> {
-    let counts = ledger["holds_until"]
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
     assert!(
         ledger.get("holds").is_none(),
         "a ledger of holds by invitation: {ledger}"
     );
-    counts
-        .iter()
-        .map(|(end, n)| {
-            let end = Timestamp::from_unix_millis(end.parse().unwrap());
-            (end, n.as_u64().unwrap())
+    let text = ledger["holds_until"].as_str().unwrap_or_default();
+    let mut at = 0i64;
+    text.split(',')
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            let (step, count) = item.split_once('*').unwrap_or((item, "1"));
+            at += i64::from_str_radix(step, 36).unwrap();
+            let count = u64::from_str_radix(count, 36).unwrap();
+            (Timestamp::from_unix_millis(at), count)
         })
         .collect()
 }
