@@ -89,7 +89,7 @@
 //! | create a join link | 4 (with its purge queued) | 3 |
 //! | list join links (page) / get one | at most 7 / 2 | 0 |
 //! | revoke a join link | 4 | 1 |
-//! | redeem a join link (2 for a member already) | 7 | 4 |
+//! | redeem a join link (2 for a member already) | 9 | 5 |
 //! | join link page (`/join?link=`) | 2 | 0 |
 //! | keep a change's events in the account's history (after its answer) | 2 (`increment`, `set-many`) for any number of events of one account, or 1 when the entries join another `set-many` (`history::appending`); +1 when a block of 100 fills and is queued for purging | 2 or 1 (+1) |
 //! | account history (page), newest first, by type, or after an event | at most 5 (access, counter and floor, at most 3 batches of entries; filtered by type, batches of at least 50); 3 when one batch fills it | 0 |

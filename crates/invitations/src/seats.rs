@@ -37,6 +37,11 @@
 //! needs it (every change that takes a seat is one), and never counts a seat
 //! too few on the way.
 //!
+//! A join through a link is marked the same way: its seat is taken with a
+//! [`Joining`] mark, the membership written, then the mark dropped. A mark
+//! older than the grace is settled by the next change, which reads the
+//! membership: one written since the mark keeps the seat, none gives it back.
+//!
 //! Ledgers written before counts (one hold per invitation id) are read as
 //! counts, and written as counts by their next change.
 
@@ -84,6 +89,10 @@ pub(crate) struct Ledger {
     /// Removals under way: each member here is still counted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     leaving: Vec<Leaving>,
+    /// Joins through a link under way: each member here is counted, and
+    /// their membership may not be written yet.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    joining: Vec<Joining>,
     /// Log positions of invitations closed for good ([`crate::closed`]).
     #[serde(default, skip_serializing_if = "ClosedPositions::is_empty")]
     closed: ClosedPositions,
@@ -96,8 +105,16 @@ pub(crate) struct Leaving {
     since: Timestamp,
 }
 
-/// How long a removal may take between its first and last write before the
-/// next change of the ledger settles its mark from the membership.
+/// A member joining through a link since `since` (the `joined_at` their
+/// membership gets), whose seat is counted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Joining {
+    user: UserId,
+    since: Timestamp,
+}
+
+/// How long a removal or a join may take between its first and last write
+/// before the next change of the ledger settles its mark from the membership.
 pub(crate) const LEAVING_GRACE_SECS: i64 = 60;
 
 /// An account's seats as the account view shows them.
@@ -201,6 +218,21 @@ impl Ledger {
             });
     }
 
+    /// Settles the marks of joins that stopped: `joined` says, for each
+    /// member read, whether their membership was written since the mark.
+    /// One that was not gives its seat back.
+    fn settle_joining(&mut self, joined: &BTreeMap<(UserId, Timestamp), bool>) {
+        self.joining
+            .retain(|j| match joined.get(&(j.user.clone(), j.since)) {
+                Some(false) => {
+                    self.members = self.members.saturating_sub(1);
+                    false
+                }
+                Some(true) => false,
+                None => true,
+            });
+    }
+
     pub fn seats(&self, now: Timestamp) -> Seats {
         Seats {
             limit: self.limit,
@@ -252,7 +284,7 @@ fn change<R>(
     let now = env.clock.now();
     let key = keys::seats(acc);
     let mut unsure: Option<(Rev, R, Option<store::SwapError>)> = None;
-    let mut removed = BTreeMap::new();
+    let mut settled = Stopped::default();
     for _ in 0..TRIES {
         let cas = env.store.cas_read(&key)?;
         let Some(bytes) = cas.current.as_deref() else {
@@ -269,8 +301,9 @@ fn change<R>(
         }
         let mut next = before.clone();
         next.prune(now);
-        read_stopped_removals(env, acc, &before, now, &mut removed)?;
-        next.settle_leaving(&removed);
+        read_stopped(env, acc, &before, now, &mut settled)?;
+        next.settle_leaving(&settled.removed);
+        next.settle_joining(&settled.joined);
         let r = decide(&mut next, now)?;
         if next == before {
             return Ok(Some(r));
@@ -288,33 +321,68 @@ fn change<R>(
     Err(Error::Contended)
 }
 
-/// Reads the memberships of removals marked longer ago than the grace and
-/// not read yet: 1 round trip when there are any (only after a crash or a
-/// stall), none otherwise.
-fn read_stopped_removals(
+/// What the memberships of stopped removals and joins said, by (user, mark).
+#[derive(Default)]
+struct Stopped {
+    /// Whether the membership became a tombstone since the mark.
+    removed: BTreeMap<(UserId, Timestamp), bool>,
+    /// Whether the membership was written since the mark.
+    joined: BTreeMap<(UserId, Timestamp), bool>,
+}
+
+/// Reads the memberships of removals and joins marked longer ago than the
+/// grace and not read yet: 1 round trip when there are any (only after a
+/// crash, a failure or a stall), none otherwise.
+fn read_stopped(
     env: &Env,
     acc: &AccountId,
     ledger: &Ledger,
     now: Timestamp,
-    removed: &mut BTreeMap<(UserId, Timestamp), bool>,
+    settled: &mut Stopped,
 ) -> Result<()> {
-    let stopped: Vec<&Leaving> = ledger
+    let stale = |since: Timestamp| since.plus_secs(LEAVING_GRACE_SECS) <= now;
+    let leaving: Vec<&Leaving> = ledger
         .leaving
         .iter()
-        .filter(|l| l.since.plus_secs(LEAVING_GRACE_SECS) <= now)
-        .filter(|l| !removed.contains_key(&(l.user.clone(), l.since)))
+        .filter(|l| stale(l.since))
+        .filter(|l| !settled.removed.contains_key(&(l.user.clone(), l.since)))
         .collect();
-    if stopped.is_empty() {
+    let joining: Vec<&Joining> = ledger
+        .joining
+        .iter()
+        .filter(|j| stale(j.since))
+        .filter(|j| !settled.joined.contains_key(&(j.user.clone(), j.since)))
+        .collect();
+    if leaving.is_empty() && joining.is_empty() {
         return Ok(());
     }
-    let member_keys: Vec<String> = stopped.iter().map(|l| keys::member(acc, &l.user)).collect();
-    let values = store::get_many_raw(env.store, &member_keys)?;
-    for ((leaving, value), key) in stopped.into_iter().zip(values).zip(&member_keys) {
-        let member: Option<Member> = value.map(|b| store::decode(key, &b)).transpose()?;
+    let users = leaving
+        .iter()
+        .map(|l| &l.user)
+        .chain(joining.iter().map(|j| &j.user));
+    let member_keys: Vec<String> = users.map(|u| keys::member(acc, u)).collect();
+    let mut members = Vec::with_capacity(member_keys.len());
+    for (value, key) in store::get_many_raw(env.store, &member_keys)?
+        .into_iter()
+        .zip(&member_keys)
+    {
+        members.push(
+            value
+                .map(|b| store::decode::<Member>(key, &b))
+                .transpose()?,
+        );
+    }
+    let (of_leaving, of_joining) = members.split_at(leaving.len());
+    for (l, member) in leaving.into_iter().zip(of_leaving) {
         let gone = member
-            .and_then(|m| m.removed)
-            .is_some_and(|r| r.removed_at >= leaving.since);
-        removed.insert((leaving.user.clone(), leaving.since), gone);
+            .as_ref()
+            .and_then(|m| m.removed.as_ref())
+            .is_some_and(|r| r.removed_at >= l.since);
+        settled.removed.insert((l.user.clone(), l.since), gone);
+    }
+    for (j, member) in joining.into_iter().zip(of_joining) {
+        let written = member.as_ref().is_some_and(|m| m.joined_at >= j.since);
+        settled.joined.insert((j.user.clone(), j.since), written);
     }
     Ok(())
 }
@@ -434,14 +502,42 @@ pub(crate) fn seat_member(env: &Env, acc: &AccountId, hold: Hold) -> Result<()> 
     Ok(())
 }
 
-/// A member who joins without an invitation (a join link) takes a free seat.
-/// Cost: 2 round trips.
-pub(crate) fn join(env: &Env, acc: &AccountId) -> Result<()> {
+/// A member who joins without an invitation (a join link) takes a free
+/// seat, marked as joining since `since` (the `joined_at` their membership
+/// will have) until [`finish_join`], or until the ledger's next change after
+/// the grace reads whether the membership was written. `None` for an
+/// account without a ledger. Cost: 2 round trips.
+pub(crate) fn join(
+    env: &Env,
+    acc: &AccountId,
+    user: &UserId,
+    since: Timestamp,
+) -> Result<Option<Joining>> {
     change(env, acc, |l, now| {
         if l.free(now) == Some(0) {
             return Err(Error::SeatLimitReached);
         }
         l.members = l.members.saturating_add(1);
+        let mark = Joining {
+            user: user.clone(),
+            since,
+        };
+        l.joining.push(mark.clone());
+        Ok(mark)
+    })
+}
+
+/// The join marked by `mark` wrote its membership: the mark dropped
+/// (`done`); or it will not: the seat given back too. A mark already settled
+/// by another change is left alone. Cost: 2 round trips.
+pub(crate) fn finish_join(env: &Env, acc: &AccountId, mark: &Joining, done: bool) -> Result<()> {
+    change(env, acc, |l, _| {
+        if let Some(i) = l.joining.iter().position(|m| m == mark) {
+            l.joining.remove(i);
+            if !done {
+                l.members = l.members.saturating_sub(1);
+            }
+        }
         Ok(())
     })?;
     Ok(())
@@ -473,15 +569,6 @@ pub(crate) fn finish_leave(env: &Env, acc: &AccountId, mark: &Leaving, done: boo
                 l.members = l.members.saturating_sub(1);
             }
         }
-        Ok(())
-    })?;
-    Ok(())
-}
-
-/// A join that did not happen gives its seat back. Cost: 2 round trips.
-pub(crate) fn leave(env: &Env, acc: &AccountId) -> Result<()> {
-    change(env, acc, |l, _| {
-        l.members = l.members.saturating_sub(1);
         Ok(())
     })?;
     Ok(())

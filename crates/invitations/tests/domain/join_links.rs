@@ -255,8 +255,9 @@ fn a_failure_at_any_store_call_never_lets_one_more_in() {
     redeem_join_link(&probe.env(), &user("c"), &token).unwrap();
     let calls = probe.store.stats().calls;
     assert_eq!(
-        calls, 7,
-        "token; link, count, account, membership; the seat (read, swap); use; log; member"
+        calls, 9,
+        "token; link, count, account, membership; the seat (read, swap); use; log; member; \
+         the seat's mark dropped (read, swap)"
     );
     for mode in [FailMode::Before, FailMode::After] {
         for n in 1..=calls {

@@ -19,6 +19,8 @@ use invitations::seats::Seats;
 use invitations::token::JoinLinkToken;
 use invitations::values::{AccessGroups, InviteRole, MaxUses, SeatLimit, Ttl};
 use invitations::Policy;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 const DAY: i64 = 86_400;
 
@@ -499,6 +501,93 @@ fn a_removal_failed_at_any_store_call_is_made_exact_by_the_next_change() {
         repaired > 0,
         "some failure must have left the ledger to repair"
     );
+}
+
+/// A redeem of a join link that fails at any store call, on each store's
+/// semantics, never leaves the ledger counting fewer members than there are;
+/// the ledger's next change after the grace makes it exact: a seat taken for
+/// a membership that was never written comes back.
+#[test]
+fn a_redeem_failed_at_any_store_call_is_made_exact_by_the_next_change() {
+    let setup = |store: Semantics| {
+        let w = World::new(15);
+        w.store.set_semantics(store);
+        let owner = user("owner");
+        let acc = w.create_account(&owner);
+        limit(&w, &owner, &acc, Some(10));
+        let token = link(&w, &owner, &acc, 5);
+        (w, owner, acc, token)
+    };
+    let (probe, _, _, token) = setup(Semantics::Sqlite);
+    probe.store.reset_stats();
+    redeem_join_link(&probe.env(), &user("cat"), &token).unwrap();
+    let calls = probe.store.stats().calls;
+    let mut repaired = 0;
+
+    for store in Semantics::ALL {
+        for mode in [FailMode::Before, FailMode::After] {
+            for n in 1..=calls {
+                let (w, owner, acc, token) = setup(store);
+                w.store.fail_call(n, mode);
+                let _ = redeem_join_link(&w.env(), &user("cat"), &token);
+                let case = format!("{store:?}, {mode:?} at call {n}");
+                let usage = seat_usage(&w.store, &acc, w.now());
+                assert!(usage.counted_members >= usage.members, "{case}: {usage:?}");
+                repaired += usize::from(!usage.exact());
+
+                // Any change of the ledger after the grace: here, a limit.
+                w.advance(61);
+                limit(&w, &owner, &acc, Some(10));
+                let usage = seat_usage(&w.store, &acc, w.now());
+                assert!(usage.exact(), "{case}: {usage:?}");
+                check_invariants(&w.store, w.now());
+            }
+        }
+    }
+    assert!(
+        repaired > 0,
+        "some failure must have left the ledger to repair"
+    );
+}
+
+/// A redeem that stalls for half the grace between taking its seat and
+/// writing the membership stops there, so the ledger's next change after the
+/// grace gives the seat back and no membership appears after it; one a
+/// little faster joins.
+#[test]
+fn a_redeem_stalled_past_half_the_grace_stops_before_its_membership() {
+    for (stall, joins) in [(31, false), (29, true)] {
+        let w = World::new(16);
+        let owner = user("owner");
+        let acc = w.create_account(&owner);
+        limit(&w, &owner, &acc, Some(10));
+        let token = link(&w, &owner, &acc, 5);
+        // Calls: token, link, access, the seat (read, swap), then the use.
+        let clock = w.clock.shared();
+        let calls = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&calls);
+        w.store.set_hook(Some(Arc::new(move || {
+            if counted.fetch_add(1, Ordering::SeqCst) + 1 == 6 {
+                clock.fetch_add(stall * 1000, Ordering::SeqCst);
+            }
+        })));
+        let out = redeem_join_link(&w.env(), &user("cat"), &token);
+        w.store.set_hook(None);
+        assert_eq!(out.is_ok(), joins, "stalled {stall} s: {out:?}");
+        if !joins {
+            assert!(matches!(out, Err(Error::StoreUnavailable(_))), "{out:?}");
+        }
+        w.advance(61);
+        limit(&w, &owner, &acc, Some(10));
+        let usage = seat_usage(&w.store, &acc, w.now());
+        assert!(usage.exact(), "stalled {stall} s: {usage:?}");
+        assert_eq!(
+            usage.members,
+            if joins { 2 } else { 1 },
+            "stalled {stall} s"
+        );
+        check_invariants(&w.store, w.now());
+    }
 }
 
 /// A resend that fails at any store call leaves the seat held exactly until

@@ -274,7 +274,7 @@ async fn round_trips_per_operation_needs_host_counters() {
     assert_eq!(remove, cost(7, 3), "remove");
     assert_eq!(events, cost(3, 0), "history page");
     assert_eq!(make_link, cost(4, 3), "make a join link");
-    assert_eq!(redeem, cost(7, 4), "redeem a join link");
+    assert_eq!(redeem, cost(9, 5), "redeem a join link");
     // After the answer: the history's positions for the change's events (an
     // `increment`), then one `set-many` with the links, the inbox entries
     // and those events' entries (a resend also deletes the links it

@@ -26,9 +26,9 @@ pub struct Redeemed {
 /// A signed-in person with a verified address joins through a link. A
 /// member gets their membership back unchanged and uses nothing; someone an
 /// admin removed cannot come back this way (one who left can).
-/// Cost: 7 round trips (token, link with count, account and membership, the
-/// seat's CAS, the use, the member log, the membership), 4 writes; 2 for an
-/// existing member.
+/// Cost: 9 round trips (token, link with count, account and membership, the
+/// seat's CAS, the use, the member log, the membership, the seat's mark
+/// dropped by CAS), 5 writes; 2 for an existing member.
 pub fn redeem_join_link(
     env: &Env,
     principal: &Principal,
@@ -61,11 +61,20 @@ pub fn redeem_join_link(
         return Err(Error::DomainNotAllowed);
     }
     // The seat, then the use: each exact whatever runs at the same time. A
-    // full account refuses before the link's use is spent.
-    seats::join(env, &account.id)?;
+    // full account refuses before the link's use is spent. The seat is
+    // marked as joining until the membership is written; a mark a failure
+    // leaves behind is settled by the ledger's next change after the grace,
+    // which gives the seat back if no membership was written (see `seats`).
+    let mark = seats::join(env, &account.id, &user.id, now)?;
+    let finish = |done: bool| {
+        if let Some(mark) = &mark {
+            // Best effort: a mark left behind is settled as above.
+            let _ = seats::finish_join(env, &account.id, mark, done);
+        }
+    };
     let taken = store::increment(env, &keys::join_link_uses(&link.id), 1)?;
     if taken > i64::from(link.max_uses.get()) {
-        let _ = seats::leave(env, &account.id);
+        finish(false);
         return Err(Error::JoinLinkUsedUp);
     }
     let seq = store::increment(env, &keys::member_seq(&account.id), 1)?;
@@ -83,7 +92,18 @@ pub fn redeem_join_link(
         removed: None,
         rev: Default::default(),
     };
+    // A join slower than half the grace stops before its membership and
+    // leaves its mark, which the ledger's next change after the grace
+    // settles by giving the seat back: so no membership is written after
+    // that change judged the join stopped (unless this one write lingers in
+    // flight for longer, or the two clocks differ by more).
+    if env.clock.now() >= now.plus_secs(seats::LEAVING_GRACE_SECS / 2) {
+        return Err(Error::StoreUnavailable(
+            "the join took too long; try again".to_owned(),
+        ));
+    }
     store_membership(env, &member)?;
+    finish(true);
     let event = Event::new(
         env.random,
         EventKind::MemberJoined,
