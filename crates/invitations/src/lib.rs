@@ -120,7 +120,9 @@
 //!   its `seat_limit`, under any interleaving and any failure: every new seat
 //!   (an invite's draft, a join) is taken by a CAS on the account's seat
 //!   ledger before the invitation or membership exists, and given back only
-//!   after it is gone, so the ledger never counts fewer seats than are used.
+//!   after it is gone, so the ledger never counts fewer seats than are used
+//!   (one exception, in [`seats`]: a join's one membership write that lingers
+//!   in flight for over 30 s after its seat was judged stopped).
 //!   An open invitation's seat is held until its expiry, so expiry gives it
 //!   back with no write. The ledger counts seats, not invitations, so each
 //!   is given back only by the change that happens once for it: the CAS that

@@ -117,6 +117,25 @@ pub(crate) struct Joining {
 /// before the next change of the ledger settles its mark from the membership.
 pub(crate) const LEAVING_GRACE_SECS: i64 = 60;
 
+impl Leaving {
+    /// Whether the removal has taken half the grace since its mark: it then
+    /// stops before its tombstone, so none appears after the ledger's next
+    /// change judged it stopped (unless that one write lingers in flight for
+    /// longer, or the two clocks differ by more).
+    pub(crate) fn stalled(&self, now: Timestamp) -> bool {
+        now >= self.since.plus_secs(LEAVING_GRACE_SECS / 2)
+    }
+}
+
+impl Joining {
+    /// Whether the join has taken half the grace since its mark: it then
+    /// stops before its membership, for the same reason as
+    /// [`Leaving::stalled`].
+    pub(crate) fn stalled(&self, now: Timestamp) -> bool {
+        now >= self.since.plus_secs(LEAVING_GRACE_SECS / 2)
+    }
+}
+
 /// An account's seats as the account view shows them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Seats {

@@ -96,7 +96,7 @@ pub fn remove_member(
     // The seat is marked as leaving first, so a crash after the tombstone is
     // repaired by the ledger's next change (see `seats`).
     let mark = seats::begin_leave(env, acc, user)?;
-    let removed = tombstone(env, &access, &key, user, by, leaving);
+    let removed = tombstone(env, &access, &key, user, by, leaving, mark.as_ref());
     if let Some(mark) = &mark {
         // Best effort: a mark left behind is settled by the ledger's next change.
         let _ = seats::finish_leave(env, acc, mark, removed.is_ok());
@@ -112,7 +112,9 @@ pub fn remove_member(
 
 /// Makes the membership a tombstone. An owner comes off the account's owner
 /// list first (refused for the last), so a crash in between leaves more
-/// owners than listed, never fewer.
+/// owners than listed, never fewer. A removal that stalled since its seat's
+/// `mark` stops before it writes; the ledger's next change after the grace
+/// drops the mark and keeps the seat.
 fn tombstone(
     env: &Env,
     access: &Access,
@@ -120,6 +122,7 @@ fn tombstone(
     user: &UserId,
     by: &User,
     leaving: bool,
+    mark: Option<&seats::Leaving>,
 ) -> Result<Member> {
     let now = env.clock.now();
     let acc = &access.account.id;
@@ -128,6 +131,11 @@ fn tombstone(
         let step = store::update::<Member, Option<Member>>(env.store, env.random, key, |mut m| {
             if !m.is_active() {
                 return Err(Error::MemberNotFound);
+            }
+            if mark.is_some_and(|m| m.stalled(env.clock.now())) {
+                return Err(Error::StoreUnavailable(
+                    "the removal took too long; try again".to_owned(),
+                ));
             }
             if m.role == Role::Owner && !unlisted {
                 if !leaving && access.role() != Some(Role::Owner) {

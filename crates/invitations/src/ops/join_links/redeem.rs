@@ -92,12 +92,9 @@ pub fn redeem_join_link(
         removed: None,
         rev: Default::default(),
     };
-    // A join slower than half the grace stops before its membership and
-    // leaves its mark, which the ledger's next change after the grace
-    // settles by giving the seat back: so no membership is written after
-    // that change judged the join stopped (unless this one write lingers in
-    // flight for longer, or the two clocks differ by more).
-    if env.clock.now() >= now.plus_secs(seats::LEAVING_GRACE_SECS / 2) {
+    // A join that stalled stops here and leaves its mark, which the ledger's
+    // next change after the grace settles by giving the seat back.
+    if mark.as_ref().is_some_and(|m| m.stalled(env.clock.now())) {
         return Err(Error::StoreUnavailable(
             "the join took too long; try again".to_owned(),
         ));

@@ -27,15 +27,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// A clock the test moves; its clones share the time (a store hook moves it
+/// in the middle of an operation).
+#[derive(Clone)]
 pub struct ManualClock(Arc<AtomicI64>);
 
 impl ManualClock {
     pub fn at(t: Timestamp) -> Self {
         ManualClock(Arc::new(AtomicI64::new(t.unix_millis())))
-    }
-    /// The clock's milliseconds, for a store hook to move time mid-operation.
-    pub fn shared(&self) -> Arc<AtomicI64> {
-        Arc::clone(&self.0)
     }
     pub fn advance_secs(&self, secs: i64) {
         self.0.fetch_add(secs * 1000, Ordering::SeqCst);
