@@ -28,7 +28,7 @@
 //! counted too many comes back when its hold ends.
 //!
 //! A member's removal is written in three steps, so a crash anywhere in it
-//! is repaired: a mark that the member is [`Leaving`] (the seat still
+//! is repaired: a [`Mark`] that the member is leaving (the seat still
 //! counted), then the membership's tombstone, then one seat fewer with the
 //! mark dropped, in one swap. A mark older than [`LEAVING_GRACE_SECS`] is
 //! settled by the next change of the ledger, which reads the membership: a
@@ -38,7 +38,7 @@
 //! too few on the way.
 //!
 //! A join through a link is marked the same way: its seat is taken with a
-//! [`Joining`] mark, the membership written, then the mark dropped. A mark
+//! joining [`Mark`], the membership written, then the mark dropped. A mark
 //! older than the grace is settled by the next change, which reads the
 //! membership: one written since the mark keeps the seat, none gives it back.
 //!
@@ -88,51 +88,49 @@ pub(crate) struct Ledger {
     settled: Vec<InvitationId>,
     /// Removals under way: each member here is still counted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    leaving: Vec<Leaving>,
+    leaving: Vec<Mark>,
     /// Joins through a link under way: each member here is counted, and
     /// their membership may not be written yet.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    joining: Vec<Joining>,
+    joining: Vec<Mark>,
     /// Log positions of invitations closed for good ([`crate::closed`]).
     #[serde(default, skip_serializing_if = "ClosedPositions::is_empty")]
     closed: ClosedPositions,
 }
 
-/// A member whose removal began at `since` and has not given back its seat.
+/// A removal or a join under way since `since`, in the ledger's `leaving`
+/// or `joining` list: a member whose removal began then and has not given
+/// back its seat, or who took a seat then (the `joined_at` their membership
+/// gets) and whose membership may not be written yet.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Leaving {
+pub(crate) struct Mark {
     user: UserId,
     since: Timestamp,
 }
 
-/// A member joining through a link since `since` (the `joined_at` their
-/// membership gets), whose seat is counted.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Joining {
-    user: UserId,
-    since: Timestamp,
+/// Which list of the ledger a [`Mark`] is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Marked {
+    Leaving,
+    Joining,
 }
 
 /// How long a removal or a join may take between its first and last write
 /// before the next change of the ledger settles its mark from the membership.
 pub(crate) const LEAVING_GRACE_SECS: i64 = 60;
 
-impl Leaving {
-    /// Whether the removal has taken half the grace since its mark: it then
-    /// stops before its tombstone, so none appears after the ledger's next
-    /// change judged it stopped (unless that one write lingers in flight for
-    /// longer, or the two clocks differ by more).
+impl Mark {
+    /// Whether the removal or join has taken half the grace since its mark:
+    /// it then stops before its last write (the tombstone, the membership),
+    /// so that write never lands after the ledger's next change judged it
+    /// stopped (unless it lingers in flight for longer, or the two clocks
+    /// differ by more).
     pub(crate) fn stalled(&self, now: Timestamp) -> bool {
         now >= self.since.plus_secs(LEAVING_GRACE_SECS / 2)
     }
-}
 
-impl Joining {
-    /// Whether the join has taken half the grace since its mark: it then
-    /// stops before its membership, for the same reason as
-    /// [`Leaving::stalled`].
-    pub(crate) fn stalled(&self, now: Timestamp) -> bool {
-        now >= self.since.plus_secs(LEAVING_GRACE_SECS / 2)
+    fn key(&self) -> (UserId, Timestamp) {
+        (self.user.clone(), self.since)
     }
 }
 
@@ -223,33 +221,28 @@ impl Ledger {
         self.settled.drain(..excess);
     }
 
-    /// Settles the marks of removals that stopped: `removed` says, for each
-    /// member read, whether their membership became a tombstone since.
-    fn settle_leaving(&mut self, removed: &BTreeMap<(UserId, Timestamp), bool>) {
-        self.leaving
-            .retain(|l| match removed.get(&(l.user.clone(), l.since)) {
-                Some(true) => {
-                    self.members = self.members.saturating_sub(1);
-                    false
-                }
-                Some(false) => false,
-                None => true,
-            });
+    fn marks(&mut self, marked: Marked) -> &mut Vec<Mark> {
+        match marked {
+            Marked::Leaving => &mut self.leaving,
+            Marked::Joining => &mut self.joining,
+        }
     }
 
-    /// Settles the marks of joins that stopped: `joined` says, for each
-    /// member read, whether their membership was written since the mark.
-    /// One that was not gives its seat back.
-    fn settle_joining(&mut self, joined: &BTreeMap<(UserId, Timestamp), bool>) {
-        self.joining
-            .retain(|j| match joined.get(&(j.user.clone(), j.since)) {
-                Some(false) => {
-                    self.members = self.members.saturating_sub(1);
+    /// Settles the marks of removals or joins that stopped: `give_back`
+    /// says, for each one whose membership was read, whether its seat comes
+    /// back (a removal whose tombstone was written, a join whose membership
+    /// was not). Marks not read stay.
+    fn settle_marks(&mut self, marked: Marked, give_back: &BTreeMap<(UserId, Timestamp), bool>) {
+        let mut returned = 0u32;
+        self.marks(marked)
+            .retain(|m| match give_back.get(&m.key()) {
+                Some(back) => {
+                    returned += u32::from(*back);
                     false
                 }
-                Some(true) => false,
                 None => true,
             });
+        self.members = self.members.saturating_sub(returned);
     }
 
     pub fn seats(&self, now: Timestamp) -> Seats {
@@ -321,8 +314,8 @@ fn change<R>(
         let mut next = before.clone();
         next.prune(now);
         read_stopped(env, acc, &before, now, &mut settled)?;
-        next.settle_leaving(&settled.removed);
-        next.settle_joining(&settled.joined);
+        next.settle_marks(Marked::Leaving, &settled.removed);
+        next.settle_marks(Marked::Joining, &settled.joined);
         let r = decide(&mut next, now)?;
         if next == before {
             return Ok(Some(r));
@@ -340,12 +333,13 @@ fn change<R>(
     Err(Error::Contended)
 }
 
-/// What the memberships of stopped removals and joins said, by (user, mark).
+/// Whether each stopped removal and join gives its seat back, by (user,
+/// mark), as its membership said.
 #[derive(Default)]
 struct Stopped {
-    /// Whether the membership became a tombstone since the mark.
+    /// Back when the membership became a tombstone since the mark.
     removed: BTreeMap<(UserId, Timestamp), bool>,
-    /// Whether the membership was written since the mark.
+    /// Back when no membership was written since the mark.
     joined: BTreeMap<(UserId, Timestamp), bool>,
 }
 
@@ -359,27 +353,24 @@ fn read_stopped(
     now: Timestamp,
     settled: &mut Stopped,
 ) -> Result<()> {
-    let stale = |since: Timestamp| since.plus_secs(LEAVING_GRACE_SECS) <= now;
-    let leaving: Vec<&Leaving> = ledger
-        .leaving
-        .iter()
-        .filter(|l| stale(l.since))
-        .filter(|l| !settled.removed.contains_key(&(l.user.clone(), l.since)))
-        .collect();
-    let joining: Vec<&Joining> = ledger
-        .joining
-        .iter()
-        .filter(|j| stale(j.since))
-        .filter(|j| !settled.joined.contains_key(&(j.user.clone(), j.since)))
-        .collect();
+    let stopped = |marks: &[Mark], read: &BTreeMap<(UserId, Timestamp), bool>| -> Vec<Mark> {
+        marks
+            .iter()
+            .filter(|m| m.since.plus_secs(LEAVING_GRACE_SECS) <= now)
+            .filter(|m| !read.contains_key(&m.key()))
+            .cloned()
+            .collect()
+    };
+    let leaving = stopped(&ledger.leaving, &settled.removed);
+    let joining = stopped(&ledger.joining, &settled.joined);
     if leaving.is_empty() && joining.is_empty() {
         return Ok(());
     }
-    let users = leaving
+    let member_keys: Vec<String> = leaving
         .iter()
-        .map(|l| &l.user)
-        .chain(joining.iter().map(|j| &j.user));
-    let member_keys: Vec<String> = users.map(|u| keys::member(acc, u)).collect();
+        .chain(&joining)
+        .map(|m| keys::member(acc, &m.user))
+        .collect();
     let mut members = Vec::with_capacity(member_keys.len());
     for (value, key) in store::get_many_raw(env.store, &member_keys)?
         .into_iter()
@@ -392,16 +383,16 @@ fn read_stopped(
         );
     }
     let (of_leaving, of_joining) = members.split_at(leaving.len());
-    for (l, member) in leaving.into_iter().zip(of_leaving) {
+    for (mark, member) in leaving.iter().zip(of_leaving) {
         let gone = member
             .as_ref()
             .and_then(|m| m.removed.as_ref())
-            .is_some_and(|r| r.removed_at >= l.since);
-        settled.removed.insert((l.user.clone(), l.since), gone);
+            .is_some_and(|r| r.removed_at >= mark.since);
+        settled.removed.insert(mark.key(), gone);
     }
-    for (j, member) in joining.into_iter().zip(of_joining) {
-        let written = member.as_ref().is_some_and(|m| m.joined_at >= j.since);
-        settled.joined.insert((j.user.clone(), j.since), written);
+    for (mark, member) in joining.iter().zip(of_joining) {
+        let written = member.as_ref().is_some_and(|m| m.joined_at >= mark.since);
+        settled.joined.insert(mark.key(), !written);
     }
     Ok(())
 }
@@ -531,13 +522,13 @@ pub(crate) fn join(
     acc: &AccountId,
     user: &UserId,
     since: Timestamp,
-) -> Result<Option<Joining>> {
+) -> Result<Option<Mark>> {
     change(env, acc, |l, now| {
         if l.free(now) == Some(0) {
             return Err(Error::SeatLimitReached);
         }
         l.members = l.members.saturating_add(1);
-        let mark = Joining {
+        let mark = Mark {
             user: user.clone(),
             since,
         };
@@ -547,26 +538,16 @@ pub(crate) fn join(
 }
 
 /// The join marked by `mark` wrote its membership: the mark dropped
-/// (`done`); or it will not: the seat given back too. A mark already settled
-/// by another change is left alone. Cost: 2 round trips.
-pub(crate) fn finish_join(env: &Env, acc: &AccountId, mark: &Joining, done: bool) -> Result<()> {
-    change(env, acc, |l, _| {
-        if let Some(i) = l.joining.iter().position(|m| m == mark) {
-            l.joining.remove(i);
-            if !done {
-                l.members = l.members.saturating_sub(1);
-            }
-        }
-        Ok(())
-    })?;
-    Ok(())
+/// (`done`); or it will not: the seat given back too. Cost: 2 round trips.
+pub(crate) fn finish_join(env: &Env, acc: &AccountId, mark: &Mark, done: bool) -> Result<()> {
+    finish(env, acc, Marked::Joining, mark, !done)
 }
 
 /// Marks a member's removal as under way, before their membership becomes
 /// a tombstone. `None` for an account without a ledger. Cost: 2 round trips.
-pub(crate) fn begin_leave(env: &Env, acc: &AccountId, user: &UserId) -> Result<Option<Leaving>> {
+pub(crate) fn begin_leave(env: &Env, acc: &AccountId, user: &UserId) -> Result<Option<Mark>> {
     change(env, acc, |l, now| {
-        let mark = Leaving {
+        let mark = Mark {
             user: user.clone(),
             since: now,
         };
@@ -578,13 +559,20 @@ pub(crate) fn begin_leave(env: &Env, acc: &AccountId, user: &UserId) -> Result<O
 }
 
 /// The removal marked by `mark` happened: one seat fewer, and the mark
-/// dropped (`done`); or it did not: only the mark dropped. A mark already
-/// settled by another change is left alone. Cost: 2 round trips.
-pub(crate) fn finish_leave(env: &Env, acc: &AccountId, mark: &Leaving, done: bool) -> Result<()> {
+/// dropped (`done`); or it did not: only the mark dropped. Cost: 2 round
+/// trips.
+pub(crate) fn finish_leave(env: &Env, acc: &AccountId, mark: &Mark, done: bool) -> Result<()> {
+    finish(env, acc, Marked::Leaving, mark, done)
+}
+
+/// Drops `mark` and, with `give_back`, its seat. A mark already settled by
+/// another change is left alone (that change decided the seat).
+fn finish(env: &Env, acc: &AccountId, marked: Marked, mark: &Mark, give_back: bool) -> Result<()> {
     change(env, acc, |l, _| {
-        if let Some(i) = l.leaving.iter().position(|m| m == mark) {
-            l.leaving.remove(i);
-            if done {
+        let marks = l.marks(marked);
+        if let Some(i) = marks.iter().position(|m| m == mark) {
+            marks.remove(i);
+            if give_back {
                 l.members = l.members.saturating_sub(1);
             }
         }

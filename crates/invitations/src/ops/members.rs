@@ -122,7 +122,7 @@ fn tombstone(
     user: &UserId,
     by: &User,
     leaving: bool,
-    mark: Option<&seats::Leaving>,
+    mark: Option<&seats::Mark>,
 ) -> Result<Member> {
     let now = env.clock.now();
     let acc = &access.account.id;

@@ -456,6 +456,47 @@ fn an_accept_failed_at_any_store_call_counts_its_member_when_retried() {
     }
 }
 
+/// Runs `op` on a fresh `setup` with a failure before and after each of
+/// its store calls, on every store's semantics: the ledger never counts
+/// fewer members than there are, and its next change after the grace (here,
+/// a limit) makes it exact. Some failure must have left it to repair.
+fn made_exact_after_any_failure<T>(
+    setup: impl Fn(Semantics) -> (World, Principal, AccountId, T),
+    op: impl Fn(&World, &Principal, &AccountId, &T) -> bool,
+) {
+    let (probe, owner, acc, t) = setup(Semantics::Sqlite);
+    probe.store.reset_stats();
+    assert!(
+        op(&probe, &owner, &acc, &t),
+        "without a failure it succeeds"
+    );
+    let calls = probe.store.stats().calls;
+    let mut repaired = 0;
+    for store in Semantics::ALL {
+        for mode in [FailMode::Before, FailMode::After] {
+            for n in 1..=calls {
+                let (w, owner, acc, t) = setup(store);
+                w.store.fail_call(n, mode);
+                op(&w, &owner, &acc, &t);
+                let case = format!("{store:?}, {mode:?} at call {n}");
+                let usage = seat_usage(&w.store, &acc, w.now());
+                assert!(usage.counted_members >= usage.members, "{case}: {usage:?}");
+                repaired += usize::from(!usage.exact());
+
+                w.advance(61);
+                limit(&w, &owner, &acc, Some(10));
+                let usage = seat_usage(&w.store, &acc, w.now());
+                assert!(usage.exact(), "{case}: {usage:?}");
+                check_invariants(&w.store, w.now());
+            }
+        }
+    }
+    assert!(
+        repaired > 0,
+        "some failure must have left the ledger to repair"
+    );
+}
+
 /// A removal that fails at any store call (a crash between the tombstone and
 /// the seat given back, above all) never counts a seat too few, and the
 /// ledger's next change after the grace brings it back to exactly the
@@ -469,38 +510,11 @@ fn a_removal_failed_at_any_store_call_is_made_exact_by_the_next_change() {
         let acc = w.create_account(&owner);
         let (_, token) = w.invite_one(&owner, &acc, "ann@example.com");
         accept_by_token(&w.env(), &user("ann"), &token).unwrap();
-        (w, owner, acc)
+        (w, owner, acc, UserId::parse("ann").unwrap())
     };
-    let (probe, owner, acc) = setup(Semantics::Sqlite);
-    probe.store.reset_stats();
-    remove_member(&probe.env(), &owner, &acc, &UserId::parse("ann").unwrap()).unwrap();
-    let calls = probe.store.stats().calls;
-    let mut repaired = 0;
-
-    for store in Semantics::ALL {
-        for mode in [FailMode::Before, FailMode::After] {
-            for n in 1..=calls {
-                let (w, owner, acc) = setup(store);
-                w.store.fail_call(n, mode);
-                let _ = remove_member(&w.env(), &owner, &acc, &UserId::parse("ann").unwrap());
-                let case = format!("{store:?}, {mode:?} at call {n}");
-                let usage = seat_usage(&w.store, &acc, w.now());
-                assert!(usage.counted_members >= usage.members, "{case}: {usage:?}");
-                repaired += usize::from(!usage.exact());
-
-                // Any change of the ledger after the grace: here, a limit.
-                w.advance(61);
-                limit(&w, &owner, &acc, Some(10));
-                let usage = seat_usage(&w.store, &acc, w.now());
-                assert!(usage.exact(), "{case}: {usage:?}");
-                check_invariants(&w.store, w.now());
-            }
-        }
-    }
-    assert!(
-        repaired > 0,
-        "some failure must have left the ledger to repair"
-    );
+    made_exact_after_any_failure(setup, |w, owner, acc, ann| {
+        remove_member(&w.env(), owner, acc, ann).is_ok()
+    });
 }
 
 /// A redeem of a join link that fails at any store call, on each store's
@@ -518,36 +532,9 @@ fn a_redeem_failed_at_any_store_call_is_made_exact_by_the_next_change() {
         let token = link(&w, &owner, &acc, 5);
         (w, owner, acc, token)
     };
-    let (probe, _, _, token) = setup(Semantics::Sqlite);
-    probe.store.reset_stats();
-    redeem_join_link(&probe.env(), &user("cat"), &token).unwrap();
-    let calls = probe.store.stats().calls;
-    let mut repaired = 0;
-
-    for store in Semantics::ALL {
-        for mode in [FailMode::Before, FailMode::After] {
-            for n in 1..=calls {
-                let (w, owner, acc, token) = setup(store);
-                w.store.fail_call(n, mode);
-                let _ = redeem_join_link(&w.env(), &user("cat"), &token);
-                let case = format!("{store:?}, {mode:?} at call {n}");
-                let usage = seat_usage(&w.store, &acc, w.now());
-                assert!(usage.counted_members >= usage.members, "{case}: {usage:?}");
-                repaired += usize::from(!usage.exact());
-
-                // Any change of the ledger after the grace: here, a limit.
-                w.advance(61);
-                limit(&w, &owner, &acc, Some(10));
-                let usage = seat_usage(&w.store, &acc, w.now());
-                assert!(usage.exact(), "{case}: {usage:?}");
-                check_invariants(&w.store, w.now());
-            }
-        }
-    }
-    assert!(
-        repaired > 0,
-        "some failure must have left the ledger to repair"
-    );
+    made_exact_after_any_failure(setup, |w, _, _, token| {
+        redeem_join_link(&w.env(), &user("cat"), token).is_ok()
+    });
 }
 
 /// Makes the `n`th store call from now (1 is the next) stall: the clock
@@ -578,6 +565,34 @@ fn stall_at_call(w: &World, n: u64, secs: i64, owner: &Principal, acc: &AccountI
     })));
 }
 
+/// What a request stalled by [`stall_at_call`] must leave: a ledger the
+/// next change after the grace makes exact with `members` members, and the
+/// request done (`done`) or stopped with `store_unavailable`.
+fn check_after_stall<T: std::fmt::Debug>(
+    w: &World,
+    owner: &Principal,
+    acc: &AccountId,
+    out: Result<T, Error>,
+    (stall, done, members): (i64, bool, usize),
+) {
+    w.store.set_hook(None);
+    let usage = seat_usage(&w.store, acc, w.now());
+    assert!(
+        usage.counted_members >= usage.members,
+        "stalled {stall} s: {usage:?}"
+    );
+    w.advance(61);
+    limit(w, owner, acc, Some(10));
+    let usage = seat_usage(&w.store, acc, w.now());
+    assert!(usage.exact(), "stalled {stall} s: {usage:?}");
+    assert_eq!(usage.members, members, "stalled {stall} s");
+    check_invariants(&w.store, w.now());
+    assert_eq!(out.is_ok(), done, "stalled {stall} s: {out:?}");
+    if !done {
+        assert!(matches!(out, Err(Error::StoreUnavailable(_))), "{out:?}");
+    }
+}
+
 /// A redeem that stalls past the grace between taking its seat and writing
 /// the membership, while another change settles its mark (no membership:
 /// the seat comes back), stops before its membership: so the ledger never
@@ -593,26 +608,8 @@ fn a_redeem_stalled_past_half_the_grace_stops_before_its_membership() {
         // Calls: token, link, access, the seat (read, swap), then the use.
         stall_at_call(&w, 6, stall, &owner, &acc);
         let out = redeem_join_link(&w.env(), &user("cat"), &token);
-        w.store.set_hook(None);
-        let usage = seat_usage(&w.store, &acc, w.now());
-        assert!(
-            usage.counted_members >= usage.members,
-            "stalled {stall} s: {usage:?}"
-        );
-        w.advance(61);
-        limit(&w, &owner, &acc, Some(10));
-        let usage = seat_usage(&w.store, &acc, w.now());
-        assert!(usage.exact(), "stalled {stall} s: {usage:?}");
-        assert_eq!(
-            usage.members,
-            if joins { 2 } else { 1 },
-            "stalled {stall} s"
-        );
-        check_invariants(&w.store, w.now());
-        assert_eq!(out.is_ok(), joins, "stalled {stall} s: {out:?}");
-        if !joins {
-            assert!(matches!(out, Err(Error::StoreUnavailable(_))), "{out:?}");
-        }
+        let members = if joins { 2 } else { 1 };
+        check_after_stall(&w, &owner, &acc, out, (stall, joins, members));
     }
 }
 
@@ -631,21 +628,8 @@ fn a_removal_stalled_past_half_the_grace_stops_before_its_tombstone() {
         // Calls: access, the mark (read, swap), then the membership.
         stall_at_call(&w, 4, stall, &owner, &acc);
         let out = remove_member(&w.env(), &owner, &acc, &UserId::parse("ann").unwrap());
-        w.store.set_hook(None);
-        w.advance(61);
-        limit(&w, &owner, &acc, Some(10));
-        let usage = seat_usage(&w.store, &acc, w.now());
-        assert!(usage.exact(), "stalled {stall} s: {usage:?}");
-        assert_eq!(
-            usage.members,
-            if removes { 1 } else { 2 },
-            "stalled {stall} s"
-        );
-        check_invariants(&w.store, w.now());
-        assert_eq!(out.is_ok(), removes, "stalled {stall} s: {out:?}");
-        if !removes {
-            assert!(matches!(out, Err(Error::StoreUnavailable(_))), "{out:?}");
-        }
+        let members = if removes { 1 } else { 2 };
+        check_after_stall(&w, &owner, &acc, out, (stall, removes, members));
     }
 }
 
