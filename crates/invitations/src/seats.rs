@@ -616,7 +616,7 @@ mod compact_ends {
     use serde::de::{self, MapAccess, Visitor};
     use serde::{Deserializer, Serializer};
     use std::collections::BTreeMap;
-    use std::fmt::{self, Write};
+    use std::fmt;
 
     pub(super) fn serialize<S: Serializer>(
         ends: &BTreeMap<Timestamp, u32>,
@@ -684,9 +684,7 @@ mod compact_ends {
                 break;
             }
         }
-        for d in digits[..len].iter().rev() {
-            let _ = text.write_char(char::from(*d));
-        }
+        text.extend(digits[..len].iter().rev().map(|d| char::from(*d)));
     }
 
     struct Ends;
