@@ -597,6 +597,25 @@ impl App {
         r.json()
     }
 
+    /// The invitation once its delivery reads `status`. A send's outcome is
+    /// recorded after the answer, and when nothing reaches the inbox (a mail
+    /// API that refuses connections) [`App::settle`] cannot see that work
+    /// finish on real Spin: so this looks again for a while.
+    pub async fn invitation_once_delivery(
+        &self,
+        acc: &str,
+        id: &str,
+        by: &str,
+        status: &str,
+    ) -> Value {
+        let what = format!("the delivery of {id} to read {status}");
+        wait_for(&what, Duration::from_secs(15), async || {
+            let seen = self.invitation(acc, id, by).await;
+            (seen["delivery"]["status"] == status).then_some(seen)
+        })
+        .await
+    }
+
     /// The newest mail to `to`.
     pub fn last_mail(&self, to: &str) -> Mail {
         self.inbox
