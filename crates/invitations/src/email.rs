@@ -48,6 +48,54 @@ pub struct Domain(String);
 
 impl Email {
     pub fn parse(input: &str) -> Result<Email, EmailError> {
+        match Email::already_canonical(input) {
+            Some(email) => Ok(email),
+            None => Email::parse_any(input),
+        }
+    }
+
+    /// The input itself when it is plain ASCII already in canonical form, as
+    /// every stored address is: the same answer [`Email::parse_any`] gives
+    /// (a property test holds them to it), without IDNA and the copies. Every
+    /// read of a slot shard, invitation or membership parses its addresses
+    /// again; IDNA was most of that time.
+    fn already_canonical(input: &str) -> Option<Email> {
+        let (local, domain) = input.split_once('@')?;
+        let local_ok = !local.is_empty()
+            && local.len() <= MAX_LOCAL
+            && local
+                .bytes()
+                .all(|b| is_atext_or_dot(b) && !b.is_ascii_uppercase())
+            && !local.starts_with('.')
+            && !local.ends_with('.')
+            && !local.contains("..");
+        let labels_ok = |labels: std::str::Split<'_, char>| {
+            let mut count = 0;
+            let mut last = "";
+            for label in labels {
+                let ok = !label.is_empty()
+                    && label.len() <= MAX_LABEL
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    // Punycode labels are IDNA's to check.
+                    && !label.starts_with("xn--");
+                if !ok {
+                    return false;
+                }
+                count += 1;
+                last = label;
+            }
+            count >= 2 && !last.bytes().all(|b| b.is_ascii_digit())
+        };
+        let fits = input.len() <= MAX_ADDRESS && domain.len() <= MAX_DOMAIN;
+        (fits && local_ok && labels_ok(domain.split('.'))).then(|| Email(input.to_owned()))
+    }
+
+    /// Any input: trimmed, checked, lower-cased, the domain through IDNA.
+    fn parse_any(input: &str) -> Result<Email, EmailError> {
         let trimmed = input.trim_matches(' ');
         if trimmed.is_empty() {
             return Err(EmailError::Empty);
@@ -243,6 +291,24 @@ mod tests {
             Email::parse("BOB@EXAMPLE.COM").unwrap(),
             Email::parse("bob@example.com").unwrap()
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_canonical_shortcut_answers_as_the_full_parse(
+            input in "[a-z0-9._+=-]{0,8}[A-Z]?@?[a-z0-9.-]{0,12}(xn--[a-z0-9-]{0,6})?[.]?[a-z0-9]{0,3}"
+        ) {
+            match Email::already_canonical(&input) {
+                Some(quick) => proptest::prop_assert_eq!(Ok(quick), Email::parse_any(&input)),
+                // Punycode labels always take the full parse.
+                None if input.contains("xn--") => {}
+                None => proptest::prop_assert_ne!(
+                    Email::parse_any(&input).map(|e| e.0),
+                    Ok(input.clone()),
+                    "a canonical address missed the shortcut"
+                ),
+            }
+        }
     }
 
     #[test]
