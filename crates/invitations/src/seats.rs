@@ -8,7 +8,7 @@
 //!
 //! An open invitation holds a seat until its expiry. The ledger counts holds
 //! by the moment they end, not by invitation, so its size does not grow with
-//! the account: at most [`MAX_ENDS`] distinct moments (an invite of many
+//! the account: at most [`MAX_ENDS`](ends::MAX_ENDS) distinct moments (an invite of many
 //! addresses shares one). Past that, the two closest moments merge into the
 //! later one, so a seat may come back late, never early. An expired
 //! invitation gives its seat back at that moment, without a write and
@@ -57,8 +57,10 @@ use crate::Env;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// How many distinct end moments a ledger keeps (5 to 9 bytes each as stored).
-pub(crate) const MAX_ENDS: usize = 1024;
+mod ends;
+use ends::Ends;
+#[cfg(test)]
+use ends::MAX_ENDS;
 
 /// How many settled invitations a ledger remembers (about 30 bytes each).
 pub(crate) const SETTLED: usize = 64;
@@ -69,10 +71,9 @@ pub(crate) struct Ledger {
     /// Absent: unlimited.
     pub limit: Option<SeatLimit>,
     pub members: u32,
-    /// Open invitations: how many hold a seat until each moment. Stored
-    /// compact ([`compact_ends`]); a ledger written before is read too.
-    #[serde(default, with = "compact_ends")]
-    pub holds_until: BTreeMap<Timestamp, u32>,
+    /// Open invitations: how many hold a seat until each moment ([`Ends`]).
+    #[serde(default)]
+    pub holds_until: Ends,
     /// The layout before counts: each open invitation and its expiry. Read
     /// into `holds_until` and never written.
     #[serde(default, skip_serializing)]
@@ -154,11 +155,7 @@ impl Ledger {
     }
 
     fn pending(&self, now: Timestamp) -> u32 {
-        let open = self
-            .holds_until
-            .range(now.plus_millis(1)..)
-            .map(|(_, n)| *n);
-        open.fold(0u32, u32::saturating_add)
+        self.holds_until.held_after(now)
     }
 
     /// Seats still free; `None` when unlimited.
@@ -169,29 +166,11 @@ impl Ledger {
 
     /// Drops the holds that have ended.
     fn prune(&mut self, now: Timestamp) {
-        self.holds_until = self.holds_until.split_off(&now.plus_millis(1));
+        self.holds_until.prune(now);
     }
 
     fn add_hold(&mut self, until: Timestamp) {
-        *self.holds_until.entry(until).or_default() += 1;
-        while self.holds_until.len() > MAX_ENDS {
-            self.merge_closest();
-        }
-    }
-
-    /// Moves the count of the end moment closest to the next one into it:
-    /// those seats come back a little later.
-    fn merge_closest(&mut self) {
-        let ends: Vec<Timestamp> = self.holds_until.keys().copied().collect();
-        let Some(earlier) = ends
-            .windows(2)
-            .min_by_key(|w| w[1].unix_millis() - w[0].unix_millis())
-            .map(|w| (w[0], w[1]))
-        else {
-            return;
-        };
-        let moved = self.holds_until.remove(&earlier.0).unwrap_or(0);
-        *self.holds_until.entry(earlier.1).or_default() += moved;
+        self.holds_until.add(until);
     }
 
     /// Gives back the hold of an invitation that expires at `expires_at`, if
@@ -201,14 +180,7 @@ impl Ledger {
         if expires_at <= now {
             return false;
         }
-        let Some((&until, count)) = self.holds_until.range_mut(expires_at..).next() else {
-            return false;
-        };
-        *count -= 1;
-        if *count == 0 {
-            self.holds_until.remove(&until);
-        }
-        true
+        self.holds_until.take_from(expires_at)
     }
 
     fn is_settled(&self, id: &InvitationId) -> bool {
@@ -603,113 +575,6 @@ pub(crate) fn decode_seats(
         .transpose()
 }
 
-/// How `holds_until` is stored: every compare-and-swap of the ledger reads
-/// and writes it whole, and a busy account keeps up to [`MAX_ENDS`] moments.
-/// As a JSON object that was about 21 bytes a moment (22.7 KB for 1,000
-/// moments) and most of the time an invite or cancel spent on it; here it is
-/// one string of items joined by `,`, each a moment in milliseconds after
-/// the one before (the first: after the epoch) in base 36, then `*` and its
-/// count in base 36 when that is not 1: about 5 to 9 bytes a moment. The
-/// object form written before is read too.
-mod compact_ends {
-    use crate::time::Timestamp;
-    use serde::de::{self, MapAccess, Visitor};
-    use serde::{Deserializer, Serializer};
-    use std::collections::BTreeMap;
-    use std::fmt;
-
-    pub(super) fn serialize<S: Serializer>(
-        ends: &BTreeMap<Timestamp, u32>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&to_text(ends))
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<BTreeMap<Timestamp, u32>, D::Error> {
-        d.deserialize_any(Ends)
-    }
-
-    pub(super) fn to_text(ends: &BTreeMap<Timestamp, u32>) -> String {
-        let mut text = String::with_capacity(ends.len() * 8);
-        let mut previous = 0i64;
-        for (i, (end, count)) in ends.iter().enumerate() {
-            if i > 0 {
-                text.push(',');
-            }
-            let at = end.unix_millis();
-            push_base36(&mut text, i128::from(at) - i128::from(previous));
-            previous = at;
-            if *count != 1 {
-                text.push('*');
-                push_base36(&mut text, i128::from(*count));
-            }
-        }
-        text
-    }
-
-    pub(super) fn from_text(text: &str) -> Option<BTreeMap<Timestamp, u32>> {
-        let mut ends = BTreeMap::new();
-        let mut at = 0i64;
-        for item in text.split(',').filter(|i| !i.is_empty()) {
-            let (step, count) = match item.split_once('*') {
-                Some((step, count)) => (step, u32::from_str_radix(count, 36).ok()?),
-                None => (item, 1),
-            };
-            let step = i64::from_str_radix(step, 36).ok()?;
-            // Only the first moment may be before the one "before" it.
-            if step < 0 && !ends.is_empty() {
-                return None;
-            }
-            at = at.checked_add(step)?;
-            let held = ends.entry(Timestamp::from_unix_millis(at)).or_insert(0u32);
-            *held = held.saturating_add(count);
-        }
-        Some(ends)
-    }
-
-    fn push_base36(text: &mut String, n: i128) {
-        if n < 0 {
-            text.push('-');
-        }
-        let mut digits = [0u8; 32];
-        let mut left = n.unsigned_abs();
-        let mut len = 0;
-        loop {
-            digits[len] = b"0123456789abcdefghijklmnopqrstuvwxyz"[(left % 36) as usize];
-            len += 1;
-            left /= 36;
-            if left == 0 {
-                break;
-            }
-        }
-        text.extend(digits[..len].iter().rev().map(|d| char::from(*d)));
-    }
-
-    struct Ends;
-
-    impl<'de> Visitor<'de> for Ends {
-        type Value = BTreeMap<Timestamp, u32>;
-
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("moments with their counts, as text or an object")
-        }
-
-        fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
-            from_text(text).ok_or_else(|| E::custom("not a list of moments and counts"))
-        }
-
-        fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-            let mut ends = BTreeMap::new();
-            while let Some((end, count)) = map.next_entry::<Timestamp, u32>()? {
-                ends.insert(end, count);
-            }
-            Ok(ends)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -738,7 +603,7 @@ mod tests {
             "an ended hold is not given back twice"
         );
         l.prune(at(100));
-        assert_eq!(l.holds_until, BTreeMap::from([(at(200), 1)]));
+        assert_eq!(l.holds_until, Ends::from_iter([(at(200), 1)]));
     }
 
     #[test]
@@ -813,7 +678,7 @@ mod tests {
         let l = Ledger::decode("k", &serde_json::to_vec(&before).unwrap()).unwrap();
         assert_eq!(
             l.holds_until,
-            BTreeMap::from([(ms(100_000), 2), (ms(300_000), 1)])
+            Ends::from_iter([(ms(100_000), 2), (ms(300_000), 1)])
         );
         assert_eq!(l.seats(ms(0)).pending, 3);
         let written: serde_json::Value = serde_json::from_slice(&encode(&l)).unwrap();
@@ -830,26 +695,25 @@ mod tests {
             "1*zzzzzzzz",
             "a b",
         ] {
-            assert_eq!(compact_ends::from_text(bad), None, "{bad:?}");
+            assert_eq!(ends::from_text(bad), None, "{bad:?}");
         }
-        assert_eq!(compact_ends::from_text(""), Some(BTreeMap::new()));
+        assert_eq!(ends::from_text(""), Some(Ends::default()));
         assert_eq!(
-            compact_ends::from_text("-a,a*2"),
-            Some(BTreeMap::from([(ms(-10), 1), (ms(0), 2)]))
+            ends::from_text("-a,a*2"),
+            Some(Ends::from_iter([(ms(-10), 1), (ms(0), 2)]))
         );
     }
 
     proptest::proptest! {
         #[test]
         fn stored_ends_read_back_as_written(
-            ends in proptest::collection::btree_map(
-                -1_000_000i64..4_000_000_000_000, 0u32..=u32::MAX, 0..50
+            moments in proptest::collection::btree_map(
+                -1_000_000i64..4_000_000_000_000, 1u32..=u32::MAX, 0..50
             )
         ) {
-            let ends: BTreeMap<Timestamp, u32> =
-                ends.into_iter().map(|(t, n)| (ms(t), n)).collect();
-            let text = compact_ends::to_text(&ends);
-            proptest::prop_assert_eq!(compact_ends::from_text(&text), Some(ends));
+            let written: Ends = moments.into_iter().map(|(t, n)| (ms(t), n)).collect();
+            let text = ends::to_text(&written);
+            proptest::prop_assert_eq!(ends::from_text(&text), Some(written));
         }
     }
 
@@ -865,7 +729,7 @@ mod tests {
         let l = Ledger::decode("k", &serde_json::to_vec(&old).unwrap()).unwrap();
         assert_eq!(
             l.holds_until,
-            BTreeMap::from([
+            Ends::from_iter([
                 (Timestamp::from_unix_millis(100_000), 2),
                 (Timestamp::from_unix_millis(300_000), 1)
             ])
