@@ -11,7 +11,14 @@ pub struct SpinStore {
     /// Open CAS handles by ticket: the host resource lives between read and swap.
     open_cas: RefCell<HashMap<u64, atomics::Cas>>,
     next_ticket: Cell<u64>,
+    /// Set when Spin's Redis store refused a batch read (its `get-many`
+    /// sends Redis `KEYS`): later batches of the request are refused here,
+    /// so the domain reads them key by key without that round trip first.
+    batch_reads_refused: Cell<bool>,
 }
+
+/// What Redis answers the `KEYS k1 k2 ...` Spin 4.0.2 sends for a `get-many`.
+const REDIS_REFUSED_KEYS: &str = "wrong number of arguments for 'keys' command";
 
 fn err(e: kv::Error) -> StoreError {
     StoreError(match e {
@@ -28,6 +35,7 @@ impl SpinStore {
             bucket: kv::open("default").map_err(err)?,
             open_cas: RefCell::new(HashMap::new()),
             next_ticket: Cell::new(1),
+            batch_reads_refused: Cell::new(false),
         })
     }
 }
@@ -38,11 +46,15 @@ impl Store for SpinStore {
     }
 
     fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        if self.batch_reads_refused.get() {
+            return Err(StoreError(REDIS_REFUSED_KEYS.to_owned()));
+        }
+        let answer = batch::get_many(&self.bucket, keys).map_err(err);
+        if let Err(StoreError(e)) = &answer {
+            self.batch_reads_refused.set(e.contains(REDIS_REFUSED_KEYS));
+        }
         // Hosts may answer only the keys that exist, in any order: match by key.
-        let mut found: HashMap<String, Option<Vec<u8>>> = batch::get_many(&self.bucket, keys)
-            .map_err(err)?
-            .into_iter()
-            .collect();
+        let mut found: HashMap<String, Option<Vec<u8>>> = answer?.into_iter().collect();
         Ok(keys.iter().map(|k| found.remove(k).flatten()).collect())
     }
 

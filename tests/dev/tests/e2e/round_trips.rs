@@ -318,3 +318,37 @@ async fn round_trips_per_operation_needs_host_counters() {
     );
     assert_eq!((make_link_all, redeem_all), (plus(make_link), plus(redeem)));
 }
+
+/// On Spin's Redis store a batch read is refused (its `get-many` sends Redis
+/// `KEYS`) and read again key by key. The adapter remembers the refusal, so
+/// a request pays that refused call once, not once per batch: a first page of
+/// 50 sent invitations is 1 refused call, the access's 3 keys (account,
+/// membership, log counter), then the 50 log entries, 50 records and 50
+/// deliveries one by one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_redis_a_request_pays_one_refused_batch_read_needs_host_counters() {
+    if common::skipped_on_spin("store round trips are counted by the test host") {
+        return;
+    }
+    let app = App::start().await;
+    app.host().faults().set_redis_semantics(true);
+    let owner = app.token("olivia");
+    let acc = app.account("olivia").await;
+    let inv_path = format!("/v1/accounts/{acc}/invitations");
+    let emails: Vec<String> = (0..50).map(|i| format!("p{i}@example.com")).collect();
+    let r = app
+        .post(&inv_path, Some(&owner), json!({"emails": emails}))
+        .await;
+    assert_eq!(r.status, 201);
+    let (s, list, _) = tagged(
+        &app,
+        "list",
+        "GET",
+        &format!("{inv_path}?limit=50"),
+        Some(&owner),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(list, cost(1 + 3 + 3 * 50, 0), "a list page of 50 on Redis");
+}
