@@ -102,13 +102,14 @@
 //!
 //! On Spin's Redis store `get-many` does not work (it sends Redis `KEYS`), so
 //! every batch read of `k ≥ 2` keys costs the refused call plus `k` reads
-//! (`store::get_many_raw`): a list page of 50 invitations costs 173 round
-//! trips (its entries, records and deliveries, and slots one by one), accept
+//! (`store::get_many_raw`): a first page of 50 invitations costs 156 round
+//! trips (its entries, records and deliveries one by one), 106 once their
+//! mail went out (each entry then carries a copy of its delivery), accept
 //! 13, a members page 10 (asserted in `tests/domain/round_trips.rs`).
 //! Writes are the same on both stores. The Spin adapter remembers the
 //! refusal for the rest of the request (`SpinStore::get_many`), so there a
 //! request pays the refused call once: a first page of 50 sent invitations
-//! is 154 round trips (asserted in `tests/dev/tests/e2e/round_trips.rs`).
+//! is 104 round trips (asserted in `tests/dev/tests/e2e/round_trips.rs`).
 //!
 //! # Invariants
 //!

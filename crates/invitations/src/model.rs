@@ -883,14 +883,29 @@ pub(crate) enum LogEntry {
     /// the invitation, which the reader checks.
     Drafted(InvitationId),
     /// Rewritten once its slot named it (with its link, before its mail):
-    /// listed without reading the slot.
-    Claimed { claimed: InvitationId },
+    /// listed without reading the slot. Every write of its delivery record
+    /// after a send writes a copy here too, in the same `set-many`, so a list
+    /// page reads the record alone; without a copy (an entry as its link
+    /// wrote it) the list reads the delivery record.
+    Claimed {
+        claimed: InvitationId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        delivery: Option<Delivery>,
+    },
 }
 
 impl LogEntry {
     pub fn id(&self) -> &InvitationId {
         match self {
-            LogEntry::Drafted(id) | LogEntry::Claimed { claimed: id } => id,
+            LogEntry::Drafted(id) | LogEntry::Claimed { claimed: id, .. } => id,
+        }
+    }
+
+    /// The copy of its delivery record it carries, if any.
+    pub fn delivery(&self) -> Option<&Delivery> {
+        match self {
+            LogEntry::Claimed { delivery, .. } => delivery.as_ref(),
+            LogEntry::Drafted(_) => None,
         }
     }
 }

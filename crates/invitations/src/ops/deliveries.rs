@@ -62,8 +62,11 @@ pub fn before_sending_with(
     for m in mails.iter().filter(|m| m.kind == MailKind::Invitation) {
         let inv = &m.invitation;
         if inv.log_position > 0 {
+            // No copy of the delivery: an outcome may be recorded already
+            // (a resend's, say), and this must not hide it.
             let entry = LogEntry::Claimed {
                 claimed: inv.id.clone(),
+                delivery: None,
             };
             let key = keys::invitation_log(&inv.account_id, inv.log_position);
             links.push((key, encode(&entry)));
@@ -75,7 +78,7 @@ pub fn before_sending_with(
     for inv in &leftovers.handed_over {
         if let Ok(entry) = inbox::entry(env, inv) {
             links.push(entry);
-            links.push((keys::delivery(&inv.id), encode(&Delivery::default())));
+            links.extend(delivery_writes(inv, &Delivery::default()));
         }
     }
     links.extend(also);
@@ -83,6 +86,27 @@ pub fn before_sending_with(
     // Nothing reaches these any more; a failure here leaves them to the purge.
     let _ = store::delete_many(env.store, &leftovers.deletes);
     Ok(())
+}
+
+/// The writes that record `delivery` for `inv`: its delivery record and, for
+/// an invitation in its account's log, a copy in its log entry, which a list
+/// page reads instead of the record. Only an invitation sent or handed over
+/// has a delivery to record, and its slot named it before, so the entry is
+/// marked claimed. Both go in one `set-many`: the last writer's pair stands (on
+/// DynamoDB, whose batch writes each item on its own, two writers racing may
+/// leave the list showing one's outcome and the invitation the other's,
+/// until the next).
+pub(crate) fn delivery_writes(inv: &Invitation, delivery: &Delivery) -> Vec<(String, Vec<u8>)> {
+    let mut writes = vec![(keys::delivery(&inv.id), encode(delivery))];
+    if inv.log_position > 0 {
+        let entry = LogEntry::Claimed {
+            claimed: inv.id.clone(),
+            delivery: Some(delivery.clone()),
+        };
+        let key = keys::invitation_log(&inv.account_id, inv.log_position);
+        writes.push((key, encode(&entry)));
+    }
+    writes
 }
 
 /// Records send outcomes and returns their events; see [`record_outcomes`]
@@ -177,7 +201,7 @@ pub fn outcomes_to_record(
                 .drain(..excess)
                 .map(|m| keys::mail_message(&m)),
         );
-        writes.push((key.clone(), encode(&delivery)));
+        writes.extend(delivery_writes(inv, &delivery));
         if first {
             writes.push(inbox::entry(env, inv)?);
         }

@@ -7,9 +7,10 @@ use crate::error::{Error, Result};
 use crate::ids::{AccountId, InvitationId};
 use crate::keys;
 use crate::model::Account;
-use crate::model::{InvitationView, LogEntry, State, Status};
+use crate::model::{Delivery, InvitationView, LogEntry, State, Status};
 use crate::ops::{
-    load_access, load_access_with, load_view, load_views, log_page, log_start, page_size, Page,
+    load_access, load_access_with, load_view, load_views, load_views_knowing, log_page, log_start,
+    page_size, Page,
 };
 use crate::principal::Principal;
 use crate::{seats, slots, Env};
@@ -30,7 +31,8 @@ pub const MIN_FILTERED_BATCH: usize = 50;
 
 /// Newest first. Cost: 1 (access, with the log's counter for a first page,
 /// and the seat ledger for a pending or expired page) + 2 per batch (its
-/// entries and records; +1, and 1 per level of splits, for the slots of
+/// entries, then its records with the deliveries no entry carries a copy
+/// of; +1, and 1 per level of splits, for the slots of
 /// pending invitations not yet marked claimed), at most 1 + 3·3 = 10 round
 /// trips, 3 when the first batch fills the page. A pending or expired page
 /// steps over the positions the ledger notes as closed for good
@@ -177,9 +179,10 @@ fn list_from_log(
         skip,
         |entries: Vec<(i64, LogEntry)>| {
             let ids: Vec<InvitationId> = entries.iter().map(|(_, e)| e.id().clone()).collect();
+            let known: Vec<Option<&Delivery>> = entries.iter().map(|(_, e)| e.delivery()).collect();
             let found: Vec<(i64, bool, InvitationView)> = entries
                 .iter()
-                .zip(load_views(env, &ids)?)
+                .zip(load_views_knowing(env, &ids, &known)?)
                 .filter_map(|((p, e), v)| {
                     let claimed = matches!(e, LogEntry::Claimed { .. });
                     v.map(|v| (*p, claimed, v))

@@ -10,9 +10,10 @@
 use crate::effects::{Actor, Event, EventKind};
 use crate::error::Result;
 use crate::keys;
-use crate::model::{Delivery, Heard, InvitationView, MailNote, MailNoteKind, MessageRef};
+use crate::model::{Heard, InvitationView, MailNote, MailNoteKind, MessageRef};
+use crate::ops::deliveries::delivery_writes;
 use crate::ops::read_views;
-use crate::store::{self, encode};
+use crate::store;
 use crate::values::MessageId;
 use crate::Env;
 
@@ -79,10 +80,7 @@ pub fn hear(env: &Env, event: MailEvent) -> Result<Hearing> {
     if matches!(heard, Heard::Stale | Heard::Duplicate) {
         return Ok(Hearing::Ignored(heard));
     }
-    env.store.set(
-        &keys::delivery(&invitation.id),
-        &encode::<Delivery>(&delivery),
-    )?;
+    store::set_many(env.store, &delivery_writes(&invitation, &delivery))?;
     let view = InvitationView::new(invitation, delivery, now);
     let events = match heard {
         Heard::Stopped => vec![Event::invitation(

@@ -138,28 +138,62 @@ pub(crate) fn read_views(
     env: &Env,
     ids: &[InvitationId],
 ) -> Result<Vec<Option<Result<InvitationView>>>> {
+    read_views_knowing(env, ids, &vec![None; ids.len()])
+}
+
+/// [`read_views`] of invitations some of whose deliveries are known (the
+/// copies in their log entries, `known[i]` for `ids[i]`): only the others'
+/// delivery records are read.
+pub(crate) fn read_views_knowing(
+    env: &Env,
+    ids: &[InvitationId],
+    known: &[Option<&Delivery>],
+) -> Result<Vec<Option<Result<InvitationView>>>> {
     let now = env.clock.now();
     let mut keys = Vec::with_capacity(ids.len() * 2);
-    for id in ids {
+    for (i, id) in ids.iter().enumerate() {
         keys.push(keys::invitation(id));
-        keys.push(keys::delivery(id));
+        if known.get(i).copied().flatten().is_none() {
+            keys.push(keys::delivery(id));
+        }
     }
-    let values = store::get_many_raw(env.store, &keys)?;
-    let views = values.chunks(2).zip(keys.chunks(2)).map(|(pair, key)| {
-        let inv = pair[0].as_deref()?;
-        Some((|| {
-            let inv: Invitation = decode(&key[0], inv)?;
-            let dlv: Option<Delivery> =
-                pair[1].as_deref().map(|b| decode(&key[1], b)).transpose()?;
+    let mut values = keys.iter().zip(store::get_many_raw(env.store, &keys)?);
+    let mut views = Vec::with_capacity(ids.len());
+    for i in 0..ids.len() {
+        let Some((inv_key, inv)) = values.next() else {
+            break;
+        };
+        let known = known.get(i).copied().flatten();
+        let read = match known {
+            Some(_) => None,
+            None => values.next(),
+        };
+        let view = inv.map(|inv| {
+            let inv: Invitation = decode(inv_key, &inv)?;
+            let dlv: Option<Delivery> = match (known, read) {
+                (Some(d), _) => Some(d.clone()),
+                (None, Some((key, Some(b)))) => Some(decode(key, &b)?),
+                (None, _) => None,
+            };
             Ok(InvitationView::new(inv, dlv.unwrap_or_default(), now))
-        })())
-    });
-    Ok(views.collect())
+        });
+        views.push(view);
+    }
+    Ok(views)
 }
 
 /// Reads invitations with their deliveries in one round trip; any corrupt value fails it.
 pub(crate) fn load_views(env: &Env, ids: &[InvitationId]) -> Result<Vec<Option<InvitationView>>> {
-    read_views(env, ids)?
+    load_views_knowing(env, ids, &vec![None; ids.len()])
+}
+
+/// [`load_views`], reading only the deliveries not in `known` ([`read_views_knowing`]).
+pub(crate) fn load_views_knowing(
+    env: &Env,
+    ids: &[InvitationId],
+    known: &[Option<&Delivery>],
+) -> Result<Vec<Option<InvitationView>>> {
+    read_views_knowing(env, ids, known)?
         .into_iter()
         .map(Option::transpose)
         .collect()

@@ -6,10 +6,11 @@ use crate::common::*;
 use invitations::error::Error;
 use invitations::ids::UserId;
 use invitations::memstore::Semantics;
-use invitations::model::Status;
+use invitations::model::{SendFailure, Status};
 use invitations::ops::accept::accept_by_token;
 use invitations::ops::cancel::cancel;
 use invitations::ops::decline::decline_by_token;
+use invitations::ops::deliveries::{before_sending, record_deliveries};
 use invitations::ops::invite::InviteStatus;
 use invitations::ops::list::get_invitation;
 use invitations::values::LinkDelivery;
@@ -510,6 +511,69 @@ fn invites_racing_through_splitting_shards_leave_one_open_invitation_per_address
                 shards.iter().any(|(k, _)| !is_account_shard(k)),
                 "seed {seed} {store:?}: the shard split"
             );
+        }
+    }
+}
+
+/// An invite's work after its answer (its link, then its mail's outcome, or
+/// none if its instance stops) racing a resend of the same invitation (its
+/// link, mail and outcome):
+/// whatever order their writes land in, the list shows the delivery the
+/// invitation reads by id (`check_invariants` compares them), though the
+/// list reads it from the copy in the log entry when there is one.
+#[test]
+fn an_invites_outcome_racing_a_resends_is_listed_as_it_reads() {
+    for store in modes() {
+        for seed in 0..SEEDS {
+            let w = World::new(seed);
+            w.store.set_semantics(store);
+            let owner = user("owner");
+            let acc = w.create_account(&owner);
+            let invited = invitations::ops::invite::invite(
+                &w.env(),
+                &owner,
+                &acc,
+                request(&["bob@example.com"]),
+            )
+            .unwrap();
+            let job = &invited.mails[0];
+            let id = job.invitation.id().clone();
+            let randoms: Vec<SeededRandom> = (0..2).map(|i| task_random(seed, i)).collect();
+            let policy = Policy::default();
+            let (w, owner, acc, id, policy) = (&w, &owner, &acc, &id, &policy);
+            let (first, second, invited) = (&randoms[0], &randoms[1], &invited);
+            let tasks: Vec<Task<()>> = vec![
+                Box::new(move || {
+                    let env = env_for(w, first, policy);
+                    before_sending(&env, &invited.mails, &invited.leftovers)?;
+                    // Odd seeds: the invite's instance stops before its mail.
+                    if seed % 2 == 0 {
+                        record_deliveries(&env, &[(job.invitation.clone(), Ok(None))])?;
+                    }
+                    Ok(())
+                }),
+                Box::new(move || {
+                    let env = env_for(w, second, policy);
+                    let resent = resend(&env, owner, acc, id)?;
+                    let mail = resent.mail.expect("a resend by mail");
+                    let failed = Err(SendFailure::Failed("503 from the provider".into()));
+                    record_deliveries(&env, &[(mail.invitation, failed)])?;
+                    Ok(())
+                }),
+            ];
+            // Seeds 0 and 1 run the resend whole first (the invite's link
+            // written last): the order the random interleavings rarely reach.
+            let outs = if seed < 2 {
+                tasks.into_iter().rev().map(|task| task()).collect()
+            } else {
+                race(&w.store, seed, tasks)
+            };
+            for out in outs {
+                out.unwrap_or_else(|e| panic!("seed {seed} {store:?}: {e}"));
+            }
+            let listed = first_page(w, owner, acc);
+            assert_eq!(listed.len(), 1, "seed {seed} {store:?}");
+            check_invariants(&w.store, w.now());
         }
     }
 }

@@ -92,7 +92,12 @@ fn a_resend_the_caller_delivers_rotates_the_link_and_a_mailed_one_mails_again() 
     let w = World::new(43);
     let owner = user("owner");
     let acc = w.create_account(&owner);
-    let (id, first) = w.invite_one(&owner, &acc, "ann@example.com");
+    let out = w.invite(&owner, &acc, &["ann@example.com"]).unwrap();
+    all_sent(&w, &out.mails);
+    let (id, first) = (
+        out.mails[0].invitation.id().clone(),
+        out.mails[0].token.clone(),
+    );
     let resent =
         invitations::ops::resend::resend(&w.env(), &owner, &acc, &id, LinkDelivery::Caller)
             .unwrap();
@@ -106,6 +111,10 @@ fn a_resend_the_caller_delivers_rotates_the_link_and_a_mailed_one_mails_again() 
         "ann@example.com"
     );
     invitations::ops::deliveries::before_sending(&w.env(), &[], &resent.leftovers).unwrap();
+    // Listed as it reads: no longer as the mail that went out before.
+    let read = get_invitation(&w.env(), &owner, &acc, &id).unwrap();
+    assert_eq!(read.delivery.status, DeliveryStatus::NotMailed);
+    assert_eq!(first_page(&w, &owner, &acc)[0].delivery, read.delivery);
     // Mailed once before: its inbox entry stays the only one.
     let inbox = my_invitations(&w.env(), &user("ann"), None, None).unwrap();
     assert_eq!(inbox.items.len(), 1);

@@ -72,6 +72,8 @@ fn a_permanent_bounce_marks_the_invitation_and_stops_its_mail() {
     );
     let read = get_invitation(&w.env(), &owner, &acc, &id).unwrap();
     assert_eq!(read.delivery.status, DeliveryStatus::Bounced);
+    // The list shows it too (its log entry's copy of the delivery).
+    assert_eq!(first_page(&w, &owner, &acc)[0].delivery, read.delivery);
     // No reminder three days before expiry, no retry: nothing is mailed.
     assert_eq!(mails_over(&w, 29), vec![]);
 }

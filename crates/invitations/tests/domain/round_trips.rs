@@ -4,6 +4,7 @@ use crate::common::*;
 use invitations::effects::Leftovers;
 use invitations::email::Email;
 use invitations::ids::UserId;
+use invitations::model::DeliveryStatus;
 use invitations::ops::accept::{accept_by_token, accept_for_account};
 use invitations::ops::accounts::{create_account, get_account, update_account, AccountPatch};
 use invitations::ops::cancel::cancel;
@@ -296,6 +297,23 @@ fn on_spins_redis_store_batch_reads_fall_back_to_one_get_per_key() {
         sorted.sort();
         sorted.dedup();
         assert_eq!(sorted.len(), 50, "50 distinct invitations");
+        // Once their mail went out, their log entries carry their deliveries.
+        all_sent(w, &bulk.mails);
+        let (list_sent, page_sent) = cost(w, || {
+            list_invitations(
+                &w.env(),
+                &owner,
+                &acc,
+                &InvitationFilter::default(),
+                Some(50),
+                None,
+            )
+            .unwrap()
+        });
+        assert!(page_sent
+            .items
+            .iter()
+            .all(|v| v.delivery.status == DeliveryStatus::Sent));
         let first = &bulk.mails[0];
         let email = first.invitation.email().as_str();
         assert_eq!(
@@ -310,14 +328,15 @@ fn on_spins_redis_store_batch_reads_fall_back_to_one_get_per_key() {
             list_members(&w.env(), &owner, &acc, Some(50), None).unwrap()
         });
         assert_eq!(list_m.items.len(), 2);
-        costs.push((list, accept, members));
+        costs.push((list, list_sent, accept, members));
     }
-    assert_eq!(costs[0], (3, 8, 3), "SQLite: the documented table");
+    assert_eq!(costs[0], (3, 3, 8, 3), "SQLite: the documented table");
     // Redis, list page of 50: access with the log's counter (1 refused +
     // account, member and counter), 50 log entries (1 refused + 50), 50
     // records with their deliveries (1 refused + 100); no slots (the entries
-    // are marked claimed).
-    assert_eq!(costs[1], (4 + 51 + 101, 13, 10), "Redis");
+    // are marked claimed). Once sent, the entries carry the deliveries: 50
+    // records alone (1 refused + 50).
+    assert_eq!(costs[1], (4 + 51 + 101, 4 + 51 + 51, 13, 10), "Redis");
 }
 
 /// Spin's DynamoDB store sends a whole `get-many` as one `BatchGetItem` (100

@@ -12,7 +12,7 @@ use invitations::model::{Invitation, InvitationView, Member, Status};
 use invitations::ops::accounts::create_account;
 use invitations::ops::deliveries::before_sending;
 use invitations::ops::invite::{InviteRequest, Invited};
-use invitations::ops::list::{list_invitations, InvitationFilter};
+use invitations::ops::list::{get_invitation, list_invitations, InvitationFilter};
 use invitations::ops::resend::Resent;
 use invitations::ops::sweep::{sweep, SweepRun};
 use invitations::principal::{Principal, User};
@@ -435,7 +435,9 @@ pub fn check_invariants(store: &MemStore, now: Timestamp) -> BTreeMap<String, In
 }
 
 /// The ids on every pending page of an account, read as a service; `None`
-/// if a read failed (a fault a test left armed).
+/// if a read failed (a fault a test left armed). Each listed view shows the
+/// delivery it reads by id, whether the page read the delivery record or its
+/// log entry's copy.
 fn pending_pages(store: &MemStore, now: Timestamp, acc: &AccountId) -> Option<BTreeSet<String>> {
     let (clock, random, policy) = (
         ManualClock::at(now),
@@ -456,6 +458,14 @@ fn pending_pages(store: &MemStore, now: Timestamp, acc: &AccountId) -> Option<BT
     let mut cursor = None;
     for _ in 0..10_000 {
         let page = list_invitations(&env, &service(), acc, &pending, Some(50), cursor).ok()?;
+        for view in &page.items {
+            let id = view.invitation.id();
+            let read = get_invitation(&env, &service(), acc, id).ok()?;
+            assert_eq!(
+                view.delivery, read.delivery,
+                "{acc}: {id} is listed with another delivery than it reads by id"
+            );
+        }
         ids.extend(page.items.iter().map(|v| v.invitation.id().to_string()));
         match page.next_cursor {
             Some(c) => cursor = Some(c),
