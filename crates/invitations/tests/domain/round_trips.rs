@@ -276,17 +276,20 @@ fn on_spins_redis_store_batch_reads_fall_back_to_one_get_per_key() {
         let acc = w.create_account(&owner);
         let bulk = w.invite(&owner, &acc, &refs).unwrap();
         assert_eq!(bulk.created(), 60);
-        let (list, page) = cost(w, || {
-            list_invitations(
-                &w.env(),
-                &owner,
-                &acc,
-                &InvitationFilter::default(),
-                Some(50),
-                None,
-            )
-            .unwrap()
-        });
+        let list_first_page = || {
+            cost(w, || {
+                list_invitations(
+                    &w.env(),
+                    &owner,
+                    &acc,
+                    &InvitationFilter::default(),
+                    Some(50),
+                    None,
+                )
+                .unwrap()
+            })
+        };
+        let (list, page) = list_first_page();
         assert_eq!(page.items.len(), 50);
         let ids: Vec<_> = page
             .items
@@ -299,17 +302,7 @@ fn on_spins_redis_store_batch_reads_fall_back_to_one_get_per_key() {
         assert_eq!(sorted.len(), 50, "50 distinct invitations");
         // Once their mail went out, their log entries carry their deliveries.
         all_sent(w, &bulk.mails);
-        let (list_sent, page_sent) = cost(w, || {
-            list_invitations(
-                &w.env(),
-                &owner,
-                &acc,
-                &InvitationFilter::default(),
-                Some(50),
-                None,
-            )
-            .unwrap()
-        });
+        let (list_sent, page_sent) = list_first_page();
         assert!(page_sent
             .items
             .iter()
