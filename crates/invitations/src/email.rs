@@ -61,37 +61,16 @@ impl Email {
     /// again; IDNA was most of that time.
     fn already_canonical(input: &str) -> Option<Email> {
         let (local, domain) = input.split_once('@')?;
-        let local_ok = !local.is_empty()
-            && local.len() <= MAX_LOCAL
-            && local
+        let canonical = input.len() <= MAX_ADDRESS
+            && !local.bytes().any(|b| b.is_ascii_uppercase())
+            && check_local(local).is_ok()
+            && domain
                 .bytes()
-                .all(|b| is_atext_or_dot(b) && !b.is_ascii_uppercase())
-            && !local.starts_with('.')
-            && !local.ends_with('.')
-            && !local.contains("..");
-        let labels_ok = |labels: std::str::Split<'_, char>| {
-            let mut count = 0;
-            let mut last = "";
-            for label in labels {
-                let ok = !label.is_empty()
-                    && label.len() <= MAX_LABEL
-                    && label
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                    && !label.starts_with('-')
-                    && !label.ends_with('-')
-                    // Punycode labels are IDNA's to check.
-                    && !label.starts_with("xn--");
-                if !ok {
-                    return false;
-                }
-                count += 1;
-                last = label;
-            }
-            count >= 2 && !last.bytes().all(|b| b.is_ascii_digit())
-        };
-        let fits = input.len() <= MAX_ADDRESS && domain.len() <= MAX_DOMAIN;
-        (fits && local_ok && labels_ok(domain.split('.'))).then(|| Email(input.to_owned()))
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+            // Punycode labels are IDNA's to check.
+            && !domain.split('.').any(|label| label.starts_with("xn--"))
+            && is_mail_domain(domain);
+        canonical.then(|| Email(input.to_owned()))
     }
 
     /// Any input: trimmed, checked, lower-cased, the domain through IDNA.
@@ -110,15 +89,7 @@ impl Email {
             Some((l, d)) if !d.contains('@') => (l, d),
             _ => return Err(EmailError::At),
         };
-        if local.is_empty() || local.len() > MAX_LOCAL {
-            return Err(EmailError::LocalLength);
-        }
-        if !local.bytes().all(is_atext_or_dot) {
-            return Err(EmailError::LocalChar);
-        }
-        if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
-            return Err(EmailError::LocalDot);
-        }
+        check_local(local)?;
         let domain = Domain::parse(domain).map_err(|_| EmailError::Domain)?;
         let address = format!("{}@{}", local.to_ascii_lowercase(), domain.0);
         if address.len() > MAX_ADDRESS {
@@ -137,6 +108,40 @@ impl Email {
     }
 }
 
+/// The local part's rules, whatever its case.
+fn check_local(local: &str) -> Result<(), EmailError> {
+    if local.is_empty() || local.len() > MAX_LOCAL {
+        return Err(EmailError::LocalLength);
+    }
+    if !local.bytes().all(is_atext_or_dot) {
+        return Err(EmailError::LocalChar);
+    }
+    if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        return Err(EmailError::LocalDot);
+    }
+    Ok(())
+}
+
+/// An ASCII domain a mail can go to: at most 253 characters, at least two
+/// labels of letters, digits and inner hyphens (dotless names and IP
+/// literals are refused), the last not all digits.
+fn is_mail_domain(ascii: &str) -> bool {
+    let labels: Vec<&str> = ascii.split('.').collect();
+    let label_ok = |label: &&str| {
+        !label.is_empty()
+            && label.len() <= MAX_LABEL
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    ascii.len() <= MAX_DOMAIN
+        && labels.len() >= 2
+        && labels.iter().all(label_ok)
+        && !labels[labels.len() - 1].bytes().all(|b| b.is_ascii_digit())
+}
+
 fn is_atext_or_dot(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b)
 }
@@ -148,30 +153,8 @@ impl Domain {
             return Err(EmailError::Domain);
         }
         let ascii = idna::domain_to_ascii(input).map_err(|_| EmailError::Domain)?;
-        let ascii = ascii.strip_suffix('.').unwrap_or(&ascii).to_owned();
-        if ascii.is_empty() || ascii.len() > MAX_DOMAIN {
-            return Err(EmailError::Domain);
-        }
-        let labels: Vec<&str> = ascii.split('.').collect();
-        // A mail domain needs a dot: dotless names and IP literals are refused.
-        if labels.len() < 2 {
-            return Err(EmailError::Domain);
-        }
-        for label in &labels {
-            let ok_chars = label
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
-            if label.is_empty()
-                || label.len() > MAX_LABEL
-                || !ok_chars
-                || label.starts_with('-')
-                || label.ends_with('-')
-            {
-                return Err(EmailError::Domain);
-            }
-        }
-        let tld = labels[labels.len() - 1];
-        if tld.bytes().all(|b| b.is_ascii_digit()) {
+        let ascii = ascii.strip_suffix('.').unwrap_or(&ascii);
+        if !is_mail_domain(ascii) {
             return Err(EmailError::Domain);
         }
         Ok(Domain(ascii.to_ascii_lowercase()))

@@ -150,34 +150,30 @@ pub(crate) fn read_views_knowing(
     known: &[Option<&Delivery>],
 ) -> Result<Vec<Option<Result<InvitationView>>>> {
     let now = env.clock.now();
+    let wanted = ids.iter().zip(known);
     let mut keys = Vec::with_capacity(ids.len() * 2);
-    for (i, id) in ids.iter().enumerate() {
+    for (id, known) in wanted.clone() {
         keys.push(keys::invitation(id));
-        if known.get(i).copied().flatten().is_none() {
+        if known.is_none() {
             keys.push(keys::delivery(id));
         }
     }
     let mut values = keys.iter().zip(store::get_many_raw(env.store, &keys)?);
     let mut views = Vec::with_capacity(ids.len());
-    for i in 0..ids.len() {
+    for (_, known) in wanted {
         let Some((inv_key, inv)) = values.next() else {
             break;
         };
-        let known = known.get(i).copied().flatten();
-        let read = match known {
-            Some(_) => None,
-            None => values.next(),
-        };
-        let view = inv.map(|inv| {
+        let read = if known.is_none() { values.next() } else { None };
+        views.push(inv.map(|inv| {
             let inv: Invitation = decode(inv_key, &inv)?;
             let dlv: Option<Delivery> = match (known, read) {
-                (Some(d), _) => Some(d.clone()),
+                (Some(d), _) => Some((*d).clone()),
                 (None, Some((key, Some(b)))) => Some(decode(key, &b)?),
                 (None, _) => None,
             };
             Ok(InvitationView::new(inv, dlv.unwrap_or_default(), now))
-        });
-        views.push(view);
+        }));
     }
     Ok(views)
 }

@@ -111,11 +111,14 @@ pub(crate) fn to_text(ends: &Ends) -> String {
             text.push(',');
         }
         let at = end.unix_millis();
-        push_base36(&mut text, i128::from(at) - i128::from(previous));
+        if at < previous {
+            text.push('-');
+        }
+        push_base36(&mut text, at.abs_diff(previous));
         previous = at;
         if *count != 1 {
             text.push('*');
-            push_base36(&mut text, i128::from(*count));
+            push_base36(&mut text, u64::from(*count));
         }
     }
     text
@@ -146,34 +149,19 @@ pub(crate) fn from_text(text: &str) -> Option<Ends> {
     Some(Ends(ends))
 }
 
-fn push_base36(text: &mut String, n: i128) {
+/// `n` in base 36. (The difference of two moments always fits 64 bits,
+/// whose division wasm does natively; 128-bit division is a call into
+/// software.)
+fn push_base36(text: &mut String, mut n: u64) {
     const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    if n < 0 {
-        text.push('-');
-    }
-    let mut digits = [0u8; 32];
+    let mut digits = [0u8; 16];
     let mut len = 0;
-    // Deltas fit 64 bits, whose division wasm does natively; 128-bit
-    // division is a call into software.
-    match u64::try_from(n.unsigned_abs()) {
-        Ok(mut left) => loop {
-            digits[len] = DIGITS[(left % 36) as usize];
-            len += 1;
-            left /= 36;
-            if left == 0 {
-                break;
-            }
-        },
-        Err(_) => {
-            let mut left = n.unsigned_abs();
-            loop {
-                digits[len] = DIGITS[(left % 36) as usize];
-                len += 1;
-                left /= 36;
-                if left == 0 {
-                    break;
-                }
-            }
+    loop {
+        digits[len] = DIGITS[(n % 36) as usize];
+        len += 1;
+        n /= 36;
+        if n == 0 {
+            break;
         }
     }
     text.extend(digits[..len].iter().rev().map(|d| char::from(*d)));
