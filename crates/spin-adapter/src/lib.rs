@@ -5,7 +5,7 @@
 //!
 //! | module | what it holds |
 //! | --- | --- |
-//! | [`store`] | `Store` over `wasi:keyvalue` store, atomics and batch |
+//! | [`store`] | `Store` over `wasi:keyvalue` store, atomics and batch; on Redis, batch reads as one `MGET` over outbound Redis |
 //! | [`platform`] | wall clock and randomness from the host |
 //! | [`config`] | Spin variables, read per need |
 //! | [`web`] | per-request context, caller authentication, bodies, responses, `Idempotency-Key` |

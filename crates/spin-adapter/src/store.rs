@@ -1,7 +1,9 @@
 //! The domain's `Store` over Spin's key-value store, through the
-//! `wasi:keyvalue` store, atomics and batch interfaces that spin-sdk binds.
+//! `wasi:keyvalue` store, atomics and batch interfaces that spin-sdk binds;
+//! on Redis, batch reads optionally as one `MGET` over Spin's outbound Redis.
 
 use invitations::store::{Cas, Store, StoreError, SwapError};
+use spin_sdk::redis::{Connection, RedisParameter, RedisResult};
 use spin_sdk::wit::wasi::keyvalue::{atomics, batch, store as kv};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -15,6 +17,23 @@ pub struct SpinStore {
     /// sends Redis `KEYS`): later batches of the request are refused here,
     /// so the domain reads them key by key without that round trip first.
     batch_reads_refused: Cell<bool>,
+    /// Batch reads as Redis `MGET` (`store_redis_url`), while they work.
+    mget: RefCell<Mget>,
+}
+
+/// Batch reads over Spin's outbound Redis, straight from the Redis server
+/// behind the key-value store (Spin's Redis store keeps each key under its
+/// own name), since Spin's own `get-many` there is broken (below).
+enum Mget {
+    /// No `store_redis_url`: batches go through `get-many`.
+    Off,
+    /// Not used yet in this request: opened at the first batch.
+    Unopened(String),
+    /// Opened; `confirmed` once a value it answered matched the key-value store's.
+    Open { conn: Connection, confirmed: bool },
+    /// It failed, or answered what the key-value store does not hold (the
+    /// variable names another server): the rest of the request goes without.
+    Failed,
 }
 
 /// What Redis answers the `KEYS k1 k2 ...` Spin 4.0.2 sends for a `get-many`.
@@ -30,14 +49,88 @@ fn err(e: kv::Error) -> StoreError {
 
 impl SpinStore {
     /// Opens the `default` store (the only one the app uses).
-    pub fn open_default() -> Result<SpinStore, StoreError> {
+    /// `redis_url`: the Redis server behind it, for batch reads (see [`Mget`]).
+    pub fn open_default(redis_url: Option<String>) -> Result<SpinStore, StoreError> {
         Ok(SpinStore {
             bucket: kv::open("default").map_err(err)?,
             open_cas: RefCell::new(HashMap::new()),
             next_ticket: Cell::new(1),
             batch_reads_refused: Cell::new(false),
+            mget: RefCell::new(match redis_url {
+                Some(url) => Mget::Unopened(url),
+                None => Mget::Off,
+            }),
         })
     }
+
+    /// One `MGET` for `keys` on the store's Redis server, or `None` when
+    /// that is off or failed (then the caller reads as if it were off).
+    /// Until one of its values is confirmed by the key-value store's own
+    /// `get` (1 more round trip, once per request in practice: the first
+    /// batch reads the account), each answer is checked so: a variable naming
+    /// another server, or a store that is not Redis, turns it off.
+    fn mget(&self, keys: &[String]) -> Option<Vec<Option<Vec<u8>>>> {
+        let mut state = self.mget.borrow_mut();
+        if let Mget::Unopened(url) = &*state {
+            match Connection::open(url) {
+                Ok(conn) => {
+                    *state = Mget::Open {
+                        conn,
+                        confirmed: false,
+                    }
+                }
+                Err(e) => return fail(&mut state, format!("cannot open it: {e}")),
+            }
+        }
+        let Mget::Open { conn, confirmed } = &mut *state else {
+            return None;
+        };
+        let args: Vec<RedisParameter> = keys
+            .iter()
+            .map(|k| RedisParameter::Binary(k.as_bytes().to_vec()))
+            .collect();
+        let values = match conn.execute("MGET", &args) {
+            Ok(answer) if answer.len() == keys.len() => answer
+                .into_iter()
+                .map(|v| match v {
+                    RedisResult::Binary(bytes) => Ok(Some(bytes)),
+                    RedisResult::Nil => Ok(None),
+                    other => Err(format!("MGET answered {other:?}")),
+                })
+                .collect::<Result<Vec<_>, _>>(),
+            Ok(answer) => Err(format!(
+                "MGET answered {} values for {} keys",
+                answer.len(),
+                keys.len()
+            )),
+            Err(e) => Err(format!("MGET failed: {e}")),
+        };
+        let values = match values {
+            Ok(values) => values,
+            Err(why) => return fail(&mut state, why),
+        };
+        if !*confirmed {
+            // A value it holds if there is one, since an absent key proves little.
+            let i = values.iter().position(Option::is_some).unwrap_or(0);
+            match self.bucket.get(&keys[i]) {
+                Ok(v) if v == values[i] => *confirmed = v.is_some(),
+                Ok(_) => {
+                    let why = "it answered other than the key-value store: \
+                               store_redis_url must name the Redis server of the store `default`";
+                    return fail(&mut state, why.to_owned());
+                }
+                Err(e) => return fail(&mut state, err(e).0),
+            }
+        }
+        Some(values)
+    }
+}
+
+/// Turns batch reads over Redis off for the rest of the request, and says why.
+fn fail(state: &mut Mget, why: String) -> Option<Vec<Option<Vec<u8>>>> {
+    eprintln!("batch reads over store_redis_url are off for this request: {why}");
+    *state = Mget::Failed;
+    None
 }
 
 impl Store for SpinStore {
@@ -46,6 +139,12 @@ impl Store for SpinStore {
     }
 
     fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        if let Some(values) = self.mget(keys) {
+            return Ok(values);
+        }
         if self.batch_reads_refused.get() {
             return Err(StoreError(REDIS_REFUSED_KEYS.to_owned()));
         }

@@ -65,7 +65,7 @@ impl Ctx {
             } else {
                 settings::SEND_AFTER_ANSWER
             },
-            store: SpinStore::open_default()
+            store: SpinStore::open_default(config::var("store_redis_url"))
                 .map_err(|e| ApiError::Domain(invitations::Error::from(e)))?,
             clock: WallClock,
             random: HostRandom,

@@ -124,6 +124,38 @@ fn redis_commands(port: u16, commands: &[&[&str]]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How many times each command reached the Redis server on `port` since it
+/// started (`INFO commandstats`), by lower-case name.
+pub fn redis_command_calls(port: u16) -> anyhow::Result<std::collections::HashMap<String, u64>> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.write_all(b"*2\r\n$4\r\nINFO\r\n$12\r\ncommandstats\r\n")?;
+    let mut reply = BufReader::new(stream);
+    let mut head = String::new();
+    reply.read_line(&mut head)?;
+    let length: usize = head
+        .strip_prefix('$')
+        .and_then(|n| n.trim().parse().ok())
+        .with_context(|| format!("INFO answered {head:?}"))?;
+    let mut text = vec![0; length];
+    reply.read_exact(&mut text)?;
+    // `cmdstat_get:calls=12,usec=...`
+    Ok(String::from_utf8_lossy(&text)
+        .lines()
+        .filter_map(|line| {
+            let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
+            let calls = stats
+                .strip_prefix("calls=")?
+                .split(',')
+                .next()?
+                .parse()
+                .ok()?;
+            Some((name.to_ascii_lowercase(), calls))
+        })
+        .collect())
+}
+
 /// A `redis-server` on a free loopback port, with nothing persisted; stopped on drop.
 pub struct RedisServer {
     child: Child,
@@ -454,6 +486,11 @@ impl RunningSpin {
             (Kv::Redis, None) => Some(StoreServer::Redis(RedisServer::start()?)),
             (Kv::Dynamo, _) => Some(StoreServer::Dynamo(DynamoServer::start()?)),
         };
+        let redis_url = match &store {
+            Some(StoreServer::Redis(r)) => Some(r.url()),
+            Some(StoreServer::Shared(url)) => Some(url.clone()),
+            _ => None,
+        };
         // The repository's own runtime config, pointed at this server.
         let runtime_config = match &store {
             None => None,
@@ -518,6 +555,12 @@ impl RunningSpin {
                     .env("AWS_ACCESS_KEY_ID", "test")
                     .env("AWS_SECRET_ACCESS_KEY", "test")
                     .env("AWS_REGION", DYNAMO_REGION);
+            }
+            // As the README asks of a Redis store: batch reads as MGET on its server.
+            if let Some(url) = &redis_url {
+                command
+                    .env("SPIN_VARIABLE_STORE_REDIS_URL", url)
+                    .env("SPIN_VARIABLE_STORE_REDIS_ORIGIN", url);
             }
             for (name, value) in app.variables {
                 command.env(

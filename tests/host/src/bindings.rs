@@ -6,6 +6,11 @@ pub struct OpenStore {
     pub name: String,
 }
 
+/// A `fermyon:spin/redis` connection: the address it was opened with.
+pub struct RedisConnection {
+    pub address: String,
+}
+
 /// A `wasi:keyvalue/atomics.cas` handle: the key, and what `current` read (if called).
 pub struct CasHandle {
     pub store: String,
@@ -26,6 +31,7 @@ pub mod spin {
             "fermyon:spin/key-value.store": super::OpenStore,
             "wasi:keyvalue/store.bucket": super::OpenStore,
             "wasi:keyvalue/atomics.cas": super::CasHandle,
+            "fermyon:spin/redis.connection": super::RedisConnection,
         },
     });
 }

@@ -206,6 +206,7 @@ pub struct Faults {
     store_call_countdown: Mutex<Option<u64>>,
     outgoing_request_countdown: Mutex<Option<u64>>,
     redis: AtomicBool,
+    redis_server: Mutex<Option<String>>,
 }
 
 impl Faults {
@@ -226,10 +227,22 @@ impl Faults {
         self.redis.store(on, Ordering::SeqCst);
     }
 
+    /// The address at which Spin's outbound Redis (`fermyon:spin/redis`)
+    /// reaches the Redis server behind the store `default`: `MGET` there
+    /// reads the store. Any other allowed address is another, empty server.
+    pub fn serve_store_over_redis(&self, address: Option<String>) {
+        *self.redis_server.lock().unwrap() = address;
+    }
+
     pub fn clear(&self) {
         *self.store_call_countdown.lock().unwrap() = None;
         *self.outgoing_request_countdown.lock().unwrap() = None;
         self.set_redis_semantics(false);
+        self.serve_store_over_redis(None);
+    }
+
+    pub(crate) fn redis_server(&self) -> Option<String> {
+        self.redis_server.lock().unwrap().clone()
     }
 
     pub(crate) fn redis(&self) -> bool {

@@ -1,7 +1,7 @@
 //! Per-request store data and the host side of the Spin interfaces.
-use crate::bindings::spin::fermyon::spin::{key_value, variables};
+use crate::bindings::spin::fermyon::spin::{key_value, redis, variables};
 use crate::bindings::spin::wasi::keyvalue::{atomics, batch, store};
-use crate::bindings::{CasHandle, OpenStore};
+use crate::bindings::{CasHandle, OpenStore, RedisConnection};
 use crate::control::{Faults, RequestRecord};
 use crate::outbound::AllowedHosts;
 use crate::store::{SqliteBackend, StoreFailure, StoreResult};
@@ -445,5 +445,159 @@ impl batch::Host for InstanceState {
         let name = self.store_name(bucket.rep()).map_err(store::Error::Other)?;
         self.store_call(true).map_err(wasi_error)?;
         self.backend.delete_many(&name, &keys).map_err(wasi_error)
+    }
+}
+
+impl redis::Host for InstanceState {}
+
+/// What the test host does not serve over Redis: the app sends `MGET` only.
+fn redis_unserved<T>() -> Result<T, redis::Error> {
+    Err(redis::Error::Other(
+        "the test host serves MGET only over Redis".into(),
+    ))
+}
+
+/// Spin's outbound Redis, served from the host's own store: opening an
+/// allowed address is one round trip, and each command another. `MGET` at
+/// the address the faults name as the store's server reads the store
+/// `default` (Spin's Redis store keeps each key under its own name);
+/// anywhere else it answers as an empty server would.
+impl redis::HostConnection for InstanceState {
+    async fn open(&mut self, address: String) -> Result<Resource<RedisConnection>, redis::Error> {
+        let uri: http::Uri = address.parse().map_err(|_| redis::Error::InvalidAddress)?;
+        let scheme = uri.scheme_str().unwrap_or_default();
+        let host = uri.host().unwrap_or_default();
+        if !self
+            .policy
+            .allowed_hosts
+            .allows(scheme, host, uri.port_u16())
+        {
+            tracing::warn!(
+                component = %self.policy.name,
+                "Redis connection to {address} denied: not in allowed_outbound_hosts"
+            );
+            return Err(redis::Error::InvalidAddress);
+        }
+        self.store_call(false)
+            .map_err(|e| redis::Error::Other(e.0))?;
+        if host.ends_with(".invalid") {
+            return Err(redis::Error::Other(format!("cannot resolve {host}")));
+        }
+        self.table
+            .push(RedisConnection { address })
+            .map_err(|_| redis::Error::TooManyConnections)
+    }
+
+    async fn execute(
+        &mut self,
+        connection: Resource<RedisConnection>,
+        command: String,
+        arguments: Vec<redis::RedisParameter>,
+    ) -> Result<Vec<redis::RedisResult>, redis::Error> {
+        let address = self
+            .table
+            .get(&connection)
+            .map_err(|e| redis::Error::Other(e.to_string()))?
+            .address
+            .clone();
+        if !command.eq_ignore_ascii_case("MGET") {
+            return redis_unserved();
+        }
+        self.store_call(false)
+            .map_err(|e| redis::Error::Other(e.0))?;
+        let keys = arguments
+            .into_iter()
+            .map(|a| match a {
+                redis::RedisParameter::Binary(b) => String::from_utf8(b).map_err(|_| ()),
+                redis::RedisParameter::Int64(i) => Ok(i.to_string()),
+            })
+            .collect::<Result<Vec<String>, ()>>()
+            .map_err(|()| redis::Error::Other("a key that is not UTF-8".into()))?;
+        let mut found: HashMap<String, Option<Vec<u8>>> =
+            if self.faults.redis_server().as_deref() == Some(address.as_str()) {
+                self.backend
+                    .get_many("default", &keys)
+                    .map_err(|e| redis::Error::Other(e.0))?
+                    .into_iter()
+                    .collect()
+            } else {
+                HashMap::new()
+            };
+        Ok(keys
+            .iter()
+            .map(|k| match found.remove(k).flatten() {
+                Some(v) => redis::RedisResult::Binary(v),
+                None => redis::RedisResult::Nil,
+            })
+            .collect())
+    }
+
+    async fn publish(
+        &mut self,
+        _: Resource<RedisConnection>,
+        _: String,
+        _: Vec<u8>,
+    ) -> Result<(), redis::Error> {
+        redis_unserved()
+    }
+
+    async fn get(
+        &mut self,
+        _: Resource<RedisConnection>,
+        _: String,
+    ) -> Result<Option<Vec<u8>>, redis::Error> {
+        redis_unserved()
+    }
+
+    async fn set(
+        &mut self,
+        _: Resource<RedisConnection>,
+        _: String,
+        _: Vec<u8>,
+    ) -> Result<(), redis::Error> {
+        redis_unserved()
+    }
+
+    async fn incr(&mut self, _: Resource<RedisConnection>, _: String) -> Result<i64, redis::Error> {
+        redis_unserved()
+    }
+
+    async fn del(
+        &mut self,
+        _: Resource<RedisConnection>,
+        _: Vec<String>,
+    ) -> Result<u32, redis::Error> {
+        redis_unserved()
+    }
+
+    async fn sadd(
+        &mut self,
+        _: Resource<RedisConnection>,
+        _: String,
+        _: Vec<String>,
+    ) -> Result<u32, redis::Error> {
+        redis_unserved()
+    }
+
+    async fn smembers(
+        &mut self,
+        _: Resource<RedisConnection>,
+        _: String,
+    ) -> Result<Vec<String>, redis::Error> {
+        redis_unserved()
+    }
+
+    async fn srem(
+        &mut self,
+        _: Resource<RedisConnection>,
+        _: String,
+        _: Vec<String>,
+    ) -> Result<u32, redis::Error> {
+        redis_unserved()
+    }
+
+    async fn drop(&mut self, connection: Resource<RedisConnection>) -> wasmtime::Result<()> {
+        self.table.delete(connection)?;
+        Ok(())
     }
 }

@@ -9,6 +9,7 @@
 //! Real Spin with `E2E_KV=redis` only.
 
 use crate::common::{self, App, Options};
+use serde_json::json;
 
 fn cluster() -> Options {
     Options {
@@ -47,6 +48,37 @@ async fn the_sweep_route_on_both_hosts_at_once_does_nothing_twice() {
         return;
     }
     crate::sweep::bounded_runs(cluster()).await;
+}
+
+/// Batch reads reach Redis as one `MGET` each, never as the `KEYS` Spin's own
+/// `get-many` sends there: the harness sets `store_redis_url` and
+/// `store_redis_origin` to the store's server, as the README asks of a Redis
+/// store, and each host's components send the `MGET` over outbound Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_reads_reach_redis_as_mget_never_as_keys() {
+    if common::cluster_skipped() {
+        return;
+    }
+    let app = App::start_with(cluster()).await;
+    let owner = app.token("olivia");
+    let acc = app.account("olivia").await;
+    let path = format!("/v1/accounts/{acc}/invitations");
+    let emails: Vec<String> = (0..10).map(|i| format!("p{i}@example.com")).collect();
+    let r = app
+        .post(&path, Some(&owner), json!({ "emails": emails }))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    for _ in 0..4 {
+        let page = app.get(&format!("{path}?limit=50"), Some(&owner)).await;
+        assert_eq!(page.status, 200);
+        assert_eq!(page.json()["data"].as_array().unwrap().len(), 10);
+    }
+    let port = app.redis_port().expect("the cluster's Redis");
+    let calls = invitations_dev::platform::redis_command_calls(port).unwrap();
+    // Each page reads the access and then entries and records: 3 batches.
+    let mget = calls.get("mget").copied().unwrap_or(0);
+    assert!(mget >= 4 * 3, "MGET reached Redis {mget} times: {calls:?}");
+    assert_eq!(calls.get("keys"), None, "{calls:?}");
 }
 
 /// No host runs the cron trigger: the sweep happens only when the route is

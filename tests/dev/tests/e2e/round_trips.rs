@@ -330,7 +330,12 @@ async fn on_redis_a_request_pays_one_refused_batch_read_needs_host_counters() {
     if common::skipped_on_spin("store round trips are counted by the test host") {
         return;
     }
-    let app = App::start().await;
+    // Without `store_redis_url`: batch reads go through Spin's `get-many`.
+    let app = App::start_with(common::Options {
+        variables: vec![("store_redis_url", String::new())],
+        ..Default::default()
+    })
+    .await;
     app.host().faults().set_redis_semantics(true);
     let owner = app.token("olivia");
     let acc = app.account("olivia").await;
@@ -351,4 +356,51 @@ async fn on_redis_a_request_pays_one_refused_batch_read_needs_host_counters() {
     .await;
     assert_eq!(s, 200);
     assert_eq!(list, cost(1 + 3 + 2 * 50, 0), "a list page of 50 on Redis");
+}
+
+/// With `store_redis_url` naming the store's Redis server, a batch read is
+/// one `MGET` over Spin's outbound Redis: a list page of 50 is 1 (opening
+/// the connection) + 1 (the access) + 1 (the key-value store's `get` that
+/// confirms the server) + 1 (entries) + 1 (records). Naming another server
+/// changes no answer: the check turns it off and the page reads key by key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_redis_batch_reads_are_one_mget_each_needs_host_counters() {
+    if common::skipped_on_spin("store round trips are counted by the test host") {
+        return;
+    }
+    let app = App::start_with(common::Options {
+        variables: vec![
+            ("store_redis_url", common::HOST_STORE_REDIS.to_owned()),
+            ("store_redis_origin", common::HOST_STORE_REDIS.to_owned()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    app.host().faults().set_redis_semantics(true);
+    let owner = app.token("olivia");
+    let acc = app.account("olivia").await;
+    let inv_path = format!("/v1/accounts/{acc}/invitations");
+    let emails: Vec<String> = (0..50).map(|i| format!("p{i}@example.com")).collect();
+    let r = app
+        .post(&inv_path, Some(&owner), json!({"emails": emails}))
+        .await;
+    assert_eq!(r.status, 201);
+    let page = format!("{inv_path}?limit=50");
+    let (s, list, _) = tagged(&app, "list", "GET", &page, Some(&owner), None).await;
+    assert_eq!(s, 200);
+    assert_eq!(list, cost(5, 0), "a list page of 50 over MGET");
+    let over_mget = app.get(&page, Some(&owner)).await;
+    assert_eq!(over_mget.json()["data"].as_array().unwrap().len(), 50);
+
+    // The variable now names a server that is not the store's.
+    app.host().faults().serve_store_over_redis(None);
+    let (s, list, _) = tagged(&app, "elsewhere", "GET", &page, Some(&owner), None).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        list,
+        cost(3 + 1 + 3 + 2 * 50, 0),
+        "opening, the MGET and the check that refutes it, then key by key"
+    );
+    let key_by_key = app.get(&page, Some(&owner)).await;
+    assert_eq!(key_by_key.json(), over_mget.json());
 }
