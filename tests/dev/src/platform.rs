@@ -75,7 +75,12 @@ fn free_port() -> std::io::Result<u16> {
 fn wait_for_port(addr: SocketAddr, child: &mut Child, within: Duration) -> anyhow::Result<bool> {
     let start = Instant::now();
     while start.elapsed() < within {
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+        // A port found free may be taken by another test's server before
+        // ours binds it: then it answers, but for someone else, and ours
+        // exits when its bind fails (the caller tries another port).
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+            && listens_in_group(addr.port(), child)
+        {
             return Ok(true);
         }
         if let Some(status) = child.try_wait()? {
@@ -84,6 +89,50 @@ fn wait_for_port(addr: SocketAddr, child: &mut Child, within: Duration) -> anyho
         std::thread::sleep(Duration::from_millis(50));
     }
     Ok(false)
+}
+
+/// True when the socket listening on `port` belongs to a process of the
+/// process group `child` leads (each server here is spawned leading its own).
+fn listens_in_group(port: u16, child: &Child) -> bool {
+    // `/proc/net/tcp`: `sl local_address rem_address st ... inode`, the
+    // address as hex `IP:PORT`, state `0A` for a listening socket.
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let suffix = format!(":{port:04X}");
+    let inodes: Vec<String> = table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let listening = fields.get(3) == Some(&"0A");
+            (listening && fields.get(1)?.ends_with(&suffix))
+                .then(|| fields.get(9).map(|i| format!("socket:[{i}]")))?
+        })
+        .collect();
+    in_group(child.id()).iter().any(|process| {
+        std::fs::read_dir(process.join("fd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+            .any(|target| inodes.iter().any(|i| target.as_os_str() == i.as_str()))
+    })
+}
+
+/// The `/proc` directories of the processes in the process group `group`.
+fn in_group(group: u32) -> Vec<PathBuf> {
+    let group = group.to_string();
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| {
+            let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
+            // `pid (comm) state ppid pgrp ...`; comm may hold anything but `)`.
+            let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+            after.split_whitespace().nth(2) == Some(group.as_str())
+        })
+        .collect()
 }
 
 /// Kills a child and everything it started (it leads its own process group).
@@ -638,21 +687,13 @@ impl RunningSpin {
     /// The command lines of every process this `spin up` runs (it leads its
     /// own process group): itself, and a `spin trigger ...` per trigger type.
     pub fn processes(&self) -> Vec<String> {
-        let group = self.child.id().to_string();
-        let mut found = Vec::new();
-        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let path = entry.path();
-            let Ok(stat) = std::fs::read_to_string(path.join("stat")) else {
-                continue;
-            };
-            // `pid (comm) state ppid pgrp ...`; comm may hold anything but `)`.
-            let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-            if after.split_whitespace().nth(2) == Some(group.as_str()) {
-                let cmdline = std::fs::read(path.join("cmdline")).unwrap_or_default();
-                found.push(String::from_utf8_lossy(&cmdline).replace('\0', " "));
-            }
-        }
-        found
+        in_group(self.child.id())
+            .iter()
+            .map(|process| {
+                let cmdline = std::fs::read(process.join("cmdline")).unwrap_or_default();
+                String::from_utf8_lossy(&cmdline).replace('\0', " ")
+            })
+            .collect()
     }
 
     /// What Spin and the components printed so far.
