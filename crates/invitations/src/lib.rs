@@ -111,9 +111,10 @@
 //! request pays the refused call once: a first page of 50 sent invitations
 //! is 104 round trips (asserted in `tests/dev/tests/e2e/round_trips.rs`).
 //! Given the Redis server's URL (`store_redis_url`), the adapter sends each
-//! batch as one `MGET` itself, over Spin's outbound Redis: that page is then
-//! 5 round trips (the connection, the access, one confirming `get`, the
-//! entries, the records), asserted in the same file.
+//! batch, from the first of 8 keys or more, as one `MGET` itself, over
+//! Spin's outbound Redis: that page is then 8 round trips (the access's 3
+//! keys after a refused batch, the connection, the entries, one confirming
+//! `get`, the records), asserted in the same file.
 //!
 //! # Invariants
 //!
