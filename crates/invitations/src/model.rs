@@ -879,19 +879,21 @@ impl TokenRef {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub(crate) enum LogEntry {
-    /// As the invite writes it with the draft: listed once its slot names
-    /// the invitation, which the reader checks.
-    Drafted(InvitationId),
     /// Rewritten once its slot named it (with its link, before its mail):
     /// listed without reading the slot. Every write of its delivery record
     /// after a send writes a copy here too, in the same `set-many`, so a list
     /// page reads the record alone; without a copy (an entry as its link
-    /// wrote it) the list reads the delivery record.
+    /// wrote it) the list reads the delivery record. First: an untagged
+    /// entry is read as the first variant that fits, and most entries are
+    /// claimed (trying a draft first built an error for each).
     Claimed {
         claimed: InvitationId,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         delivery: Option<Delivery>,
     },
+    /// As the invite writes it with the draft: listed once its slot names
+    /// the invitation, which the reader checks.
+    Drafted(InvitationId),
 }
 
 impl LogEntry {
@@ -1085,6 +1087,30 @@ impl JoinLinkView {
 mod tests {
     use super::*;
     use crate::fixtures::invitation;
+
+    #[test]
+    fn log_entries_read_back_as_written_in_either_form() {
+        let id = invitation(Timestamp::from_unix_secs(1)).id;
+        let entries = [
+            LogEntry::Drafted(id.clone()),
+            LogEntry::Claimed {
+                claimed: id.clone(),
+                delivery: None,
+            },
+            LogEntry::Claimed {
+                claimed: id,
+                delivery: Some(Delivery::default()),
+            },
+        ];
+        for entry in entries {
+            let json = serde_json::to_string(&entry).unwrap();
+            assert_eq!(
+                serde_json::from_str::<LogEntry>(&json).unwrap(),
+                entry,
+                "{json}"
+            );
+        }
+    }
 
     #[test]
     fn pending_reads_expired_once_time_is_up() {

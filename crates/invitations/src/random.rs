@@ -11,12 +11,7 @@ pub(crate) fn bytes<const N: usize>(random: &dyn Random) -> [u8; N] {
     buf
 }
 
+/// Lower-case hex, two digits a byte.
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[(b >> 4) as usize] as char);
-        out.push(DIGITS[(b & 0xf) as usize] as char);
-    }
-    out
+    base16ct::lower::encode_string(bytes)
 }

@@ -81,14 +81,23 @@ impl fmt::Debug for JoinLinkToken {
     }
 }
 
-/// SHA-256 of a token: what the store keeps.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
-#[serde(into = "String", try_from = "String")]
+/// SHA-256 of a token: what the store keeps, as 64 hex digits.
+#[derive(Clone, Copy, Debug)]
 pub struct TokenHash([u8; 32]);
 
 impl TokenHash {
     pub fn to_hex(&self) -> String {
         hex(&self.0)
+    }
+
+    /// 64 hex digits, either case.
+    pub fn parse(hex: &str) -> Result<TokenHash, TokenError> {
+        let mut out = [0u8; 32];
+        let decoded = base16ct::mixed::decode(hex, &mut out).map(<[u8]>::len);
+        match decoded {
+            Ok(32) => Ok(TokenHash(out)),
+            _ => Err(TokenError),
+        }
     }
 
     /// Constant-time comparison, so response timing says nothing about a guess.
@@ -105,24 +114,30 @@ impl PartialEq for TokenHash {
 
 impl Eq for TokenHash {}
 
-impl From<TokenHash> for String {
-    fn from(h: TokenHash) -> String {
-        h.to_hex()
+impl Serialize for TokenHash {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut buf = [0u8; 64];
+        let hex =
+            base16ct::lower::encode_str(&self.0, &mut buf).map_err(serde::ser::Error::custom)?;
+        s.serialize_str(hex)
     }
 }
 
-impl TryFrom<String> for TokenHash {
-    type Error = TokenError;
-    fn try_from(s: String) -> Result<Self, TokenError> {
-        if s.len() != 64 {
-            return Err(TokenError);
+/// Read from the stored text without copying it first (a list page reads
+/// one per invitation).
+impl<'de> Deserialize<'de> for TokenHash {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Hex;
+        impl serde::de::Visitor<'_> for Hex {
+            type Value = TokenHash;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a SHA-256 hash as 64 hex digits")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<TokenHash, E> {
+                TokenHash::parse(s).map_err(E::custom)
+            }
         }
-        let mut out = [0u8; 32];
-        for (i, chunk) in s.as_bytes().chunks(2).enumerate() {
-            let pair = std::str::from_utf8(chunk).map_err(|_| TokenError)?;
-            out[i] = u8::from_str_radix(pair, 16).map_err(|_| TokenError)?;
-        }
-        Ok(TokenHash(out))
+        d.deserialize_str(Hex)
     }
 }
 
