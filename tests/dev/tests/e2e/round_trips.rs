@@ -340,29 +340,9 @@ async fn on_redis_a_request_pays_one_refused_batch_read_needs_host_counters() {
         return;
     }
     // Without `store_redis_url`: batch reads go through Spin's `get-many`.
-    let app = App::start_with(common::Options {
-        variables: vec![("store_redis_url", String::new())],
-        ..Default::default()
-    })
-    .await;
-    app.host().faults().set_redis_semantics(true);
-    let owner = app.token("olivia");
-    let acc = app.account("olivia").await;
-    let inv_path = format!("/v1/accounts/{acc}/invitations");
-    let emails: Vec<String> = (0..50).map(|i| format!("p{i}@example.com")).collect();
-    let r = app
-        .post(&inv_path, Some(&owner), json!({"emails": emails}))
-        .await;
-    assert_eq!(r.status, 201);
-    let (s, list, _) = tagged(
-        &app,
-        "list",
-        "GET",
-        &format!("{inv_path}?limit=50"),
-        Some(&owner),
-        None,
-    )
-    .await;
+    let app = on_redis(vec![("store_redis_url", String::new())]).await;
+    let (owner, page) = fifty_sent(&app).await;
+    let (s, list, _) = tagged(&app, "list", "GET", &page, Some(&owner), None).await;
     assert_eq!(s, 200);
     assert_eq!(list, cost(1 + 3 + 2 * 50, 0), "a list page of 50 on Redis");
 }
@@ -379,24 +359,8 @@ async fn on_redis_batch_reads_are_one_mget_each_needs_host_counters() {
     if common::skipped_on_spin("store round trips are counted by the test host") {
         return;
     }
-    let app = App::start_with(common::Options {
-        variables: vec![
-            ("store_redis_url", common::HOST_STORE_REDIS.to_owned()),
-            ("store_redis_origin", common::HOST_STORE_REDIS.to_owned()),
-        ],
-        ..Default::default()
-    })
-    .await;
-    app.host().faults().set_redis_semantics(true);
-    let owner = app.token("olivia");
-    let acc = app.account("olivia").await;
-    let inv_path = format!("/v1/accounts/{acc}/invitations");
-    let emails: Vec<String> = (0..50).map(|i| format!("p{i}@example.com")).collect();
-    let r = app
-        .post(&inv_path, Some(&owner), json!({"emails": emails}))
-        .await;
-    assert_eq!(r.status, 201);
-    let page = format!("{inv_path}?limit=50");
+    let app = on_redis(mget_variables()).await;
+    let (owner, page) = fifty_sent(&app).await;
     let (s, list, _) = tagged(&app, "list", "GET", &page, Some(&owner), None).await;
     assert_eq!(s, 200);
     assert_eq!(list, cost(4 + 4, 0), "a list page of 50 over MGET");
@@ -431,15 +395,7 @@ async fn on_redis_with_mget_a_page_costs_five_more_needs_host_counters() {
     }
     let sqlite = App::start().await;
     sqlite.host().faults().set_redis_semantics(false);
-    let redis = App::start_with(common::Options {
-        variables: vec![
-            ("store_redis_url", common::HOST_STORE_REDIS.to_owned()),
-            ("store_redis_origin", common::HOST_STORE_REDIS.to_owned()),
-        ],
-        ..Default::default()
-    })
-    .await;
-    redis.host().faults().set_redis_semantics(true);
+    let redis = on_redis(mget_variables()).await;
     let on_sqlite = every_operation(&sqlite).await;
     let on_redis = every_operation(&redis).await;
     for ((name, sqlite, sqlite_all), (_, redis, redis_all)) in on_sqlite.into_iter().zip(on_redis) {
@@ -452,4 +408,38 @@ async fn on_redis_with_mget_a_page_costs_five_more_needs_host_counters() {
             assert_eq!(redis.round_trips, sqlite.round_trips + 5, "{name}");
         }
     }
+}
+
+/// A test host with Spin's Redis store semantics and these variables.
+async fn on_redis(variables: Vec<(&'static str, String)>) -> App {
+    let app = App::start_with(common::Options {
+        variables,
+        ..Default::default()
+    })
+    .await;
+    app.host().faults().set_redis_semantics(true);
+    app
+}
+
+/// `store_redis_url` and `store_redis_origin` naming the store's server.
+fn mget_variables() -> Vec<(&'static str, String)> {
+    vec![
+        ("store_redis_url", common::HOST_STORE_REDIS.to_owned()),
+        ("store_redis_origin", common::HOST_STORE_REDIS.to_owned()),
+    ]
+}
+
+/// Olivia's new account with 50 invitations whose mail went out (`post`
+/// returns once the work after the answer is done): her token, and the
+/// path of the account's first page of 50.
+async fn fifty_sent(app: &App) -> (String, String) {
+    let owner = app.token("olivia");
+    let acc = app.account("olivia").await;
+    let path = format!("/v1/accounts/{acc}/invitations");
+    let emails: Vec<String> = (0..50).map(|i| format!("p{i}@example.com")).collect();
+    let r = app
+        .post(&path, Some(&owner), json!({"emails": emails}))
+        .await;
+    assert_eq!(r.status, 201);
+    (owner, format!("{path}?limit=50"))
 }
