@@ -72,11 +72,11 @@ impl SpinStore {
     }
 
     /// One `MGET` for `keys` on the store's Redis server, or `None` when
-    /// that is off, failed, or not worth opening for so few keys (then the
-    /// caller reads as if it were off). Until one of its values is confirmed
-    /// by the key-value store's own `get` (1 more round trip, in practice
-    /// once), each answer is checked so: a variable naming another server,
-    /// or a store that is not Redis, turns it off.
+    /// that is off, failed, not worth opening for so few keys, or not yet
+    /// confirmed (then the caller reads as if it were off). Until one of its
+    /// values is confirmed by the key-value store's own `get` (1 more round
+    /// trip, in practice once), each answer is checked so: a variable naming
+    /// another server, or a store that is not Redis, turns it off.
     fn mget(&self, keys: &[String]) -> Option<Vec<Option<Vec<u8>>>> {
         let mut state = self.mget.borrow_mut();
         if matches!(&*state, Mget::Unopened(_)) && keys.len() < MGET_OPENS_AT {
@@ -121,10 +121,12 @@ impl SpinStore {
             Err(why) => return fail(&mut state, why),
         };
         if !*confirmed {
-            // A value it holds if there is one, since an absent key proves little.
-            let i = values.iter().position(Option::is_some).unwrap_or(0);
+            // Only a value it holds can be confirmed: an answer of absent keys
+            // alone (an empty server says the same) is not taken, and the
+            // batch is read through the store.
+            let i = values.iter().position(Option::is_some)?;
             match self.bucket.get(&keys[i]) {
-                Ok(v) if v == values[i] => *confirmed = v.is_some(),
+                Ok(v) if v == values[i] => *confirmed = true,
                 Ok(_) => {
                     let why = "it answered other than the key-value store: \
                                store_redis_url must name the Redis server of the store `default`";

@@ -229,7 +229,8 @@ impl Faults {
 
     /// The address at which Spin's outbound Redis (`fermyon:spin/redis`)
     /// reaches the Redis server behind the store `default`: `MGET` there
-    /// reads the store. Any other allowed address is another, empty server.
+    /// reads the store. Any other allowed address is another server, which
+    /// holds every key with another value.
     pub fn serve_store_over_redis(&self, address: Option<String>) {
         *self.redis_server.lock().unwrap() = address;
     }

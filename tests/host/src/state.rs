@@ -457,11 +457,15 @@ fn redis_unserved<T>() -> Result<T, redis::Error> {
     ))
 }
 
+/// What every key holds on a Redis server that is not the store's.
+const ANOTHER_SERVERS_VALUE: &[u8] = b"another server's value";
+
 /// Spin's outbound Redis, served from the host's own store: opening an
 /// allowed address is one round trip, and each command another. `MGET` at
 /// the address the faults name as the store's server reads the store
 /// `default` (Spin's Redis store keeps each key under its own name);
-/// anywhere else it answers as an empty server would.
+/// anywhere else it answers as a server holding every key with another
+/// value would ([`ANOTHER_SERVERS_VALUE`]).
 impl redis::HostConnection for InstanceState {
     async fn open(&mut self, address: String) -> Result<Resource<RedisConnection>, redis::Error> {
         let uri: http::Uri = address.parse().map_err(|_| redis::Error::InvalidAddress)?;
@@ -521,7 +525,10 @@ impl redis::HostConnection for InstanceState {
                     .into_iter()
                     .collect()
             } else {
-                HashMap::new()
+                // Another server: it holds every key, with another value.
+                keys.iter()
+                    .map(|k| (k.clone(), Some(ANOTHER_SERVERS_VALUE.to_vec())))
+                    .collect()
             };
         Ok(keys
             .iter()

@@ -352,8 +352,9 @@ async fn on_redis_a_request_pays_one_refused_batch_read_needs_host_counters() {
 /// one `MGET` over Spin's outbound Redis: a list page of 50 is 4 (the
 /// access's 3 keys: a refused batch, then key by key) + 1 (opening the
 /// connection) + 1 (the entries) + 1 (the key-value store's `get` that
-/// confirms the server) + 1 (the records). Naming another server changes no
-/// answer: the check turns it off and the page reads key by key.
+/// confirms the server) + 1 (the records). Naming another server (one that
+/// holds other values) changes no answer: the check refutes it, and the
+/// page reads key by key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_redis_batch_reads_are_one_mget_each_needs_host_counters() {
     if common::skipped_on_spin("store round trips are counted by the test host") {
