@@ -27,7 +27,8 @@ pub struct SpinStore {
 enum Mget {
     /// No `store_redis_url`: batches go through `get-many`.
     Off,
-    /// Not used yet in this request: opened at the first batch.
+    /// Not used yet in this request: opened at its first batch of
+    /// [`MGET_OPENS_AT`] keys or more.
     Unopened(String),
     /// Opened; `confirmed` once a value it answered matched the key-value store's.
     Open { conn: Connection, confirmed: bool },
