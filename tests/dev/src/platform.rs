@@ -151,19 +151,32 @@ fn kill_group(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// A connection to the Redis server on `port`, and a reader of its replies.
+fn redis_connection(port: u16) -> anyhow::Result<(TcpStream, std::io::BufReader<TcpStream>)> {
+    let stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let replies = std::io::BufReader::new(stream.try_clone()?);
+    Ok((stream, replies))
+}
+
+/// Writes one command in Redis's protocol (an array of bulk strings).
+fn send_redis_command(stream: &mut TcpStream, args: &[&str]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut command = format!("*{}\r\n", args.len());
+    for a in args {
+        command.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    stream.write_all(command.as_bytes())?;
+    Ok(())
+}
+
 /// Sends commands to the Redis server on `port`, one after the other on one
 /// connection, and fails if one is refused.
 fn redis_commands(port: u16, commands: &[&[&str]]) -> anyhow::Result<()> {
-    use std::io::{BufRead, BufReader, Write};
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let mut replies = BufReader::new(stream.try_clone()?);
+    use std::io::BufRead;
+    let (mut stream, mut replies) = redis_connection(port)?;
     for args in commands {
-        let mut command = format!("*{}\r\n", args.len());
-        for a in *args {
-            command.push_str(&format!("${}\r\n{a}\r\n", a.len()));
-        }
-        stream.write_all(command.as_bytes())?;
+        send_redis_command(&mut stream, args)?;
         let mut line = String::new();
         replies.read_line(&mut line)?;
         if line.starts_with('-') {
@@ -176,11 +189,9 @@ fn redis_commands(port: u16, commands: &[&[&str]]) -> anyhow::Result<()> {
 /// How many times each command reached the Redis server on `port` since it
 /// started (`INFO commandstats`), by lower-case name.
 pub fn redis_command_calls(port: u16) -> anyhow::Result<std::collections::HashMap<String, u64>> {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    stream.write_all(b"*2\r\n$4\r\nINFO\r\n$12\r\ncommandstats\r\n")?;
-    let mut reply = BufReader::new(stream);
+    use std::io::{BufRead, Read};
+    let (mut stream, mut reply) = redis_connection(port)?;
+    send_redis_command(&mut stream, &["INFO", "commandstats"])?;
     let mut head = String::new();
     reply.read_line(&mut head)?;
     let length: usize = head

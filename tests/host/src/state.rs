@@ -517,25 +517,23 @@ impl redis::HostConnection for InstanceState {
             })
             .collect::<Result<Vec<String>, ()>>()
             .map_err(|()| redis::Error::Other("a key that is not UTF-8".into()))?;
-        let mut found: HashMap<String, Option<Vec<u8>>> =
+        let values: Vec<Option<Vec<u8>>> =
             if self.faults.redis_server().as_deref() == Some(address.as_str()) {
-                self.backend
+                // The backend answers the keys that exist: match by key.
+                let mut found: HashMap<String, Option<Vec<u8>>> = self
+                    .backend
                     .get_many("default", &keys)
                     .map_err(|e| redis::Error::Other(e.0))?
                     .into_iter()
-                    .collect()
+                    .collect();
+                keys.iter().map(|k| found.remove(k).flatten()).collect()
             } else {
                 // Another server: it holds every key, with another value.
-                keys.iter()
-                    .map(|k| (k.clone(), Some(ANOTHER_SERVERS_VALUE.to_vec())))
-                    .collect()
+                vec![Some(ANOTHER_SERVERS_VALUE.to_vec()); keys.len()]
             };
-        Ok(keys
-            .iter()
-            .map(|k| match found.remove(k).flatten() {
-                Some(v) => redis::RedisResult::Binary(v),
-                None => redis::RedisResult::Nil,
-            })
+        Ok(values
+            .into_iter()
+            .map(|v| v.map_or(redis::RedisResult::Nil, redis::RedisResult::Binary))
             .collect())
     }
 

@@ -360,7 +360,7 @@ async fn on_redis_batch_reads_are_one_mget_each_needs_host_counters() {
     if common::skipped_on_spin("store round trips are counted by the test host") {
         return;
     }
-    let app = on_redis(mget_variables()).await;
+    let app = on_redis(common::mget_variables()).await;
     let (owner, page) = fifty_sent(&app).await;
     let (s, list, _) = tagged(&app, "list", "GET", &page, Some(&owner), None).await;
     assert_eq!(s, 200);
@@ -396,7 +396,7 @@ async fn on_redis_with_mget_a_page_costs_five_more_needs_host_counters() {
     }
     let sqlite = App::start().await;
     sqlite.host().faults().set_redis_semantics(false);
-    let redis = on_redis(mget_variables()).await;
+    let redis = on_redis(common::mget_variables()).await;
     let on_sqlite = every_operation(&sqlite).await;
     let on_redis = every_operation(&redis).await;
     for ((name, sqlite, sqlite_all), (_, redis, redis_all)) in on_sqlite.into_iter().zip(on_redis) {
@@ -420,14 +420,6 @@ async fn on_redis(variables: Vec<(&'static str, String)>) -> App {
     .await;
     app.host().faults().set_redis_semantics(true);
     app
-}
-
-/// `store_redis_url` and `store_redis_origin` naming the store's server.
-fn mget_variables() -> Vec<(&'static str, String)> {
-    vec![
-        ("store_redis_url", common::HOST_STORE_REDIS.to_owned()),
-        ("store_redis_origin", common::HOST_STORE_REDIS.to_owned()),
-    ]
 }
 
 /// Olivia's new account with 50 invitations whose mail went out (`post`

@@ -108,6 +108,14 @@ impl Reply {
 /// Where the test host's outbound Redis reaches the server behind its store.
 pub const HOST_STORE_REDIS: &str = "redis://127.0.0.1:6379";
 
+/// `store_redis_url` and `store_redis_origin` naming the test host's store server.
+pub fn mget_variables() -> Vec<(&'static str, String)> {
+    vec![
+        ("store_redis_url", HOST_STORE_REDIS.to_owned()),
+        ("store_redis_origin", HOST_STORE_REDIS.to_owned()),
+    ]
+}
+
 #[derive(Default)]
 pub struct Options {
     pub variables: Vec<(&'static str, String)>,
@@ -187,8 +195,7 @@ impl App {
         if platform.kv == platform::Kv::Redis && platform.is_host() {
             // As the README asks of a Redis store: batch reads as MGET on its
             // server (real Spin: set by the platform with the server it starts).
-            variables.push(("store_redis_url", HOST_STORE_REDIS.to_owned()));
-            variables.push(("store_redis_origin", HOST_STORE_REDIS.to_owned()));
+            variables.extend(mget_variables());
         }
         for (k, v) in options.variables {
             variables.retain(|(name, _)| *name != k);
