@@ -193,15 +193,13 @@ impl fmt::Debug for Domain {
 // smuggle a bad address past the type.
 impl<'de> Deserialize<'de> for Email {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Email::parse(&s).map_err(serde::de::Error::custom)
+        crate::parsed::deserialize(d, Email::parse)
     }
 }
 
 impl<'de> Deserialize<'de> for Domain {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Domain::parse(&s).map_err(serde::de::Error::custom)
+        crate::parsed::deserialize(d, Domain::parse)
     }
 }
 

@@ -162,6 +162,7 @@ pub mod keys;
 pub mod memstore;
 pub mod model;
 pub mod ops;
+mod parsed;
 pub mod principal;
 mod queue;
 pub mod random;

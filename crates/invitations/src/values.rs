@@ -144,8 +144,7 @@ impl MessageId {
 
 impl<'de> Deserialize<'de> for MessageId {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = String::deserialize(d)?;
-        MessageId::parse(&v).map_err(serde::de::Error::custom)
+        crate::parsed::deserialize(d, MessageId::parse)
     }
 }
 
@@ -407,8 +406,7 @@ macro_rules! text_type {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
-                $name::parse(&s).map_err(serde::de::Error::custom)
+                crate::parsed::deserialize(d, $name::parse)
             }
         }
     };
