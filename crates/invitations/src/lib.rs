@@ -7,7 +7,7 @@
 //!
 //! | module | what it holds |
 //! | --- | --- |
-//! | [`email`], [`ids`], [`values`], [`token`] | types that cannot hold a bad value: `Email`, `Domain`, ids, roles, access groups, metadata, TTL, names, tokens |
+//! | [`email`], [`ids`], [`values`], [`token`] | types that cannot hold a bad value: `Email`, `Domain`, ids, roles, access groups, metadata, TTL, names, tokens (read from stored text through `parsed`, without a copy) |
 //! | [`principal`] | the verified caller: a user or a service |
 //! | [`model`] | stored records and the invitation state machine |
 //! | [`error`] | the one error type, with a stable `code` per variant |
