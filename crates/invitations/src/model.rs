@@ -131,7 +131,7 @@ impl Status {
 
 /// An invitation as stored. Its fields are the crate's: outside it they are
 /// read through the accessors below, and only the transitions change them.
-/// Read back through [`stored`], in one pass (the derived reading of the
+/// Read back through `model/stored.rs`, in one pass (the derived reading of the
 /// flattened state buffers the whole record).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "stored::StoredInvitation")]
