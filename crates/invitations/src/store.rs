@@ -332,6 +332,19 @@ mod tests {
     use crate::time::{Clock, Timestamp};
     use std::cell::Cell;
 
+    #[test]
+    fn a_value_that_is_not_utf8_or_not_its_json_is_corrupt() {
+        let ok: Vec<String> = decode("k", br#"["a","b"]"#).unwrap();
+        assert_eq!(ok, ["a", "b"]);
+        for bad in [&b"[\"\xff\"]"[..], b"[\"a\"", b"{}"] {
+            let err = decode::<Vec<String>>("v1/x", bad).unwrap_err();
+            let Error::StoreUnavailable(message) = err else {
+                panic!("{err:?}");
+            };
+            assert!(message.starts_with("corrupt value at v1/x: "), "{message}");
+        }
+    }
+
     /// A clock that moves `step_ms` every time it is read.
     struct Ticking {
         now: Cell<i64>,
