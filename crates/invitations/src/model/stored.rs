@@ -150,8 +150,9 @@ impl<'de> Deserialize<'de> for LogEntry {
             }
 
             fn visit_str<E: de::Error>(self, id: &str) -> Result<LogEntry, E> {
-                InvitationId::deserialize(de::value::StrDeserializer::<E>::new(id))
+                InvitationId::parse(id)
                     .map(LogEntry::Drafted)
+                    .map_err(E::custom)
             }
 
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<LogEntry, A::Error> {
