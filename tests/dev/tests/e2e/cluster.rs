@@ -9,7 +9,6 @@
 //! Real Spin with `E2E_KV=redis` only.
 
 use crate::common::{self, App, Options};
-use serde_json::json;
 
 fn cluster() -> Options {
     Options {
@@ -62,13 +61,7 @@ async fn a_list_page_reads_its_batches_as_mget() {
     }
     let app = App::start_with(cluster()).await;
     let owner = app.token("olivia");
-    let acc = app.account("olivia").await;
-    let path = format!("/v1/accounts/{acc}/invitations");
-    let emails: Vec<String> = (0..10).map(|i| format!("p{i}@example.com")).collect();
-    let r = app
-        .post(&path, Some(&owner), json!({ "emails": emails }))
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text());
+    let path = app.account_inviting("olivia", 10).await;
     let port = app.redis_port().expect("the cluster's Redis");
     let mget = || {
         invitations_dev::platform::redis_command_calls(port)

@@ -426,13 +426,6 @@ async fn on_redis(variables: Vec<(&'static str, String)>) -> App {
 /// returns once the work after the answer is done): her token, and the
 /// path of the account's first page of 50.
 async fn fifty_sent(app: &App) -> (String, String) {
-    let owner = app.token("olivia");
-    let acc = app.account("olivia").await;
-    let path = format!("/v1/accounts/{acc}/invitations");
-    let emails: Vec<String> = (0..50).map(|i| format!("p{i}@example.com")).collect();
-    let r = app
-        .post(&path, Some(&owner), json!({"emails": emails}))
-        .await;
-    assert_eq!(r.status, 201);
-    (owner, format!("{path}?limit=50"))
+    let path = app.account_inviting("olivia", 50).await;
+    (app.token("olivia"), format!("{path}?limit=50"))
 }

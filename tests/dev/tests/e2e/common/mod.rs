@@ -546,6 +546,17 @@ impl App {
         r.json()["id"].as_str().unwrap().to_owned()
     }
 
+    /// A new account of `owner`'s with `n` addresses (`p0@example.com`, …)
+    /// invited in one request; returns its invitations path.
+    pub async fn account_inviting(&self, owner: &str, n: usize) -> String {
+        let acc = self.account(owner).await;
+        let emails: Vec<String> = (0..n).map(|i| format!("p{i}@example.com")).collect();
+        let emails: Vec<&str> = emails.iter().map(String::as_str).collect();
+        let r = self.invite(owner, &acc, &emails).await;
+        assert_eq!(r.status, 201, "{}", r.text());
+        format!("/v1/accounts/{acc}/invitations")
+    }
+
     /// Invites addresses as `by`; returns the reply.
     pub async fn invite(&self, by: &str, acc: &str, emails: &[&str]) -> Reply {
         self.post(
