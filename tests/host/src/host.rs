@@ -34,8 +34,40 @@ fn engine() -> &'static Engine {
     ENGINE.get_or_init(|| {
         let mut config = wasmtime::Config::new();
         config.wasm_component_model(true);
-        Engine::new(&config).expect("default wasmtime configuration is valid")
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling()));
+        // Like Spin: without the pool where its address space cannot be reserved.
+        Engine::new(&config).unwrap_or_else(|_| {
+            config.allocation_strategy(wasmtime::InstanceAllocationStrategy::OnDemand);
+            Engine::new(&config).expect("default wasmtime configuration is valid")
+        })
     })
+}
+
+/// Spin 4's instance pool, at its defaults: an instance reuses a slot whose
+/// first 2 MiB of linear memory stay mapped, so a request does not fault in,
+/// zero and unmap the pages of the heap it touches (about one page for every
+/// 1.2 KB of a list page's answer).
+fn pooling() -> wasmtime::PoolingAllocationConfig {
+    const MB: usize = 1 << 20;
+    const INSTANCES: u32 = 1_000;
+    let mut pool = wasmtime::PoolingAllocationConfig::default();
+    pool.total_component_instances(INSTANCES)
+        .total_memories(INSTANCES)
+        .total_tables(2 * INSTANCES)
+        .total_stacks(INSTANCES)
+        .total_core_instances(4 * INSTANCES)
+        .table_elements(100_000)
+        .max_component_instance_size(10 * MB)
+        .max_core_instance_size(10 * MB)
+        .max_core_instances_per_component(200)
+        .max_tables_per_component(64)
+        .max_memories_per_component(32)
+        .max_tables_per_module(2)
+        .max_memories_per_module(2)
+        .max_memory_size(4 << 30)
+        .linear_memory_keep_resident(2 * MB)
+        .table_keep_resident(MB / 2);
+    pool
 }
 
 /// Compiled components by (path, size, modification time): compiling is the slow part.
