@@ -16,20 +16,73 @@ use invitations::token::{InvitationToken, JoinLinkToken};
 use invitations::Page;
 use serde::Serialize;
 use serde_json::Value;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 /// RFC 3339 in UTC, to the second (milliseconds are kept when not zero).
 pub fn rfc3339(t: Timestamp) -> String {
-    let nanos = i128::from(t.unix_millis()) * 1_000_000;
-    OffsetDateTime::from_unix_timestamp_nanos(nanos)
-        .ok()
-        .and_then(|d| d.format(&Rfc3339).ok())
-        .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned())
+    UtcTime(t).to_string()
 }
 
-fn opt_time(t: Option<Timestamp>) -> Option<String> {
-    t.map(rfc3339)
+/// A time as the API shows it ([`rfc3339`]), written where it is serialised:
+/// a page shows up to five per invitation, and a `String` each, with the
+/// formatter's small writes, was a measurable part of rendering one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UtcTime(pub Timestamp);
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` at the longest.
+const UTC_TIME_MAX: usize = 24;
+
+impl UtcTime {
+    /// A time outside years 0 to 9999 (never stored) shows as the epoch.
+    fn write(self, buf: &mut [u8; UTC_TIME_MAX]) -> &str {
+        const EPOCH: &str = "1970-01-01T00:00:00Z";
+        let nanos = i128::from(self.0.unix_millis()) * 1_000_000;
+        let Some(t) = OffsetDateTime::from_unix_timestamp_nanos(nanos)
+            .ok()
+            .filter(|t| (0..=9999).contains(&t.year()))
+        else {
+            return EPOCH;
+        };
+        let digits = |buf: &mut [u8; UTC_TIME_MAX], at: usize, width: usize, mut n: u32| {
+            for i in (at..at + width).rev() {
+                buf[i] = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+        };
+        *buf = *b"0000-00-00T00:00:00.000Z";
+        digits(buf, 0, 4, t.year().unsigned_abs());
+        digits(buf, 5, 2, u32::from(u8::from(t.month())));
+        digits(buf, 8, 2, u32::from(t.day()));
+        digits(buf, 11, 2, u32::from(t.hour()));
+        digits(buf, 14, 2, u32::from(t.minute()));
+        digits(buf, 17, 2, u32::from(t.second()));
+        let millis = u32::from(t.millisecond());
+        let len = if millis == 0 {
+            19
+        } else {
+            digits(buf, 20, 3, millis);
+            // Trailing zeros dropped: .5, .25, .125.
+            20 + [3, 2, 1][usize::from(millis % 10 == 0) + usize::from(millis % 100 == 0)]
+        };
+        buf[len] = b'Z';
+        std::str::from_utf8(&buf[..=len]).unwrap_or(EPOCH)
+    }
+}
+
+impl std::fmt::Display for UtcTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.write(&mut [0; UTC_TIME_MAX]))
+    }
+}
+
+impl Serialize for UtcTime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.write(&mut [0; UTC_TIME_MAX]))
+    }
+}
+
+fn opt_time(t: Option<Timestamp>) -> Option<UtcTime> {
+    t.map(UtcTime)
 }
 
 /// Who invited: `Person` in `openapi.yaml`.
@@ -53,7 +106,7 @@ fn inviter(by: &Inviter) -> PersonBody<'_> {
 pub struct DeliveryBody<'a> {
     pub status: &'static str,
     pub attempts: u32,
-    pub last_attempt_at: Option<String>,
+    pub last_attempt_at: Option<UtcTime>,
     pub last_error: Option<&'a str>,
     /// The provider's last news about the mail (`POST /v1/mail-events/…`).
     pub last_event: Option<MailNoteBody<'a>>,
@@ -64,7 +117,7 @@ pub struct DeliveryBody<'a> {
 pub struct MailNoteBody<'a> {
     #[serde(rename = "type")]
     pub kind: &'static str,
-    pub at: String,
+    pub at: UtcTime,
     pub detail: Option<&'a str>,
 }
 
@@ -81,17 +134,17 @@ pub struct InvitationBody<'a> {
     pub state: &'static str,
     pub delivery: DeliveryBody<'a>,
     pub invited_by: PersonBody<'a>,
-    pub created_at: String,
-    pub expires_at: String,
+    pub created_at: UtcTime,
+    pub expires_at: UtcTime,
     pub sent_count: u32,
-    pub last_sent_at: Option<String>,
-    pub accepted_at: Option<String>,
+    pub last_sent_at: Option<UtcTime>,
+    pub accepted_at: Option<UtcTime>,
     pub accepted_by: Option<&'a str>,
-    pub cancelled_at: Option<String>,
+    pub cancelled_at: Option<UtcTime>,
     pub cancelled_by: Option<&'a str>,
-    pub declined_at: Option<String>,
+    pub declined_at: Option<UtcTime>,
     pub declined_by: Option<&'a str>,
-    pub expired_at: Option<String>,
+    pub expired_at: Option<UtcTime>,
     /// Only in the answer to an invite or resend whose caller hands the link
     /// over (`delivery: none`): shown once, as only its hash is kept.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -160,13 +213,13 @@ pub fn invitation(view: &InvitationView) -> InvitationBody<'_> {
             last_error: d.last_error.as_deref(),
             last_event: d.last_event.as_ref().map(|n| MailNoteBody {
                 kind: n.kind.as_str(),
-                at: rfc3339(n.at),
+                at: UtcTime(n.at),
                 detail: n.detail.as_deref(),
             }),
         },
         invited_by: inviter(inv.invited_by()),
-        created_at: rfc3339(inv.created_at()),
-        expires_at: rfc3339(inv.expires_at()),
+        created_at: UtcTime(inv.created_at()),
+        expires_at: UtcTime(inv.expires_at()),
         sent_count: d.sent_count,
         last_sent_at: opt_time(d.last_sent_at),
         accepted_at: opt_time(accepted_at),
@@ -188,7 +241,7 @@ pub struct MemberBody<'a> {
     pub email: Option<&'a str>,
     pub role: &'static str,
     pub access_groups: &'a [String],
-    pub joined_at: String,
+    pub joined_at: UtcTime,
     pub invitation_id: Option<&'a str>,
     /// Only on a member who joined through a join link.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -202,7 +255,7 @@ pub struct MemberBody<'a> {
 /// How a member went: removed by someone, or left (`by` is themself).
 #[derive(Clone, Debug, Serialize)]
 pub struct RemovalBody<'a> {
-    pub at: String,
+    pub at: UtcTime,
     pub by: &'a str,
     pub left: bool,
 }
@@ -214,12 +267,12 @@ pub fn member(m: &Member) -> MemberBody<'_> {
         email: m.email.as_ref().map(|e| e.as_str()),
         role: m.role.as_str(),
         access_groups: m.access_groups.as_slice(),
-        joined_at: rfc3339(m.joined_at),
+        joined_at: UtcTime(m.joined_at),
         invitation_id: m.invitation_id.as_ref().map(|i| i.as_str()),
         join_link_id: m.join_link_id.as_ref().map(|i| i.as_str()),
         invited_by: m.invited_by.as_ref().map(inviter),
         removed: m.removed.as_ref().map(|r| RemovalBody {
-            at: rfc3339(r.removed_at),
+            at: UtcTime(r.removed_at),
             by: r.removed_by.as_str(),
             left: r.left,
         }),
@@ -238,9 +291,9 @@ pub struct JoinLinkBody<'a> {
     pub status: &'static str,
     pub allowed_domains: Vec<&'a str>,
     pub created_by: PersonBody<'a>,
-    pub created_at: String,
-    pub expires_at: String,
-    pub revoked_at: Option<String>,
+    pub created_at: UtcTime,
+    pub expires_at: UtcTime,
+    pub revoked_at: Option<UtcTime>,
     pub revoked_by: Option<&'a str>,
     /// Only in the answer that made it: the one time its secret is shown.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -259,9 +312,9 @@ pub fn join_link(v: &JoinLinkView) -> JoinLinkBody<'_> {
         status: v.status.as_str(),
         allowed_domains: l.allowed_domains.iter().map(|d| d.as_str()).collect(),
         created_by: inviter(&l.created_by),
-        created_at: rfc3339(l.created_at),
-        expires_at: rfc3339(l.expires_at),
-        revoked_at: l.revoked.as_ref().map(|r| rfc3339(r.revoked_at)),
+        created_at: UtcTime(l.created_at),
+        expires_at: UtcTime(l.expires_at),
+        revoked_at: l.revoked.as_ref().map(|r| UtcTime(r.revoked_at)),
         revoked_by: l.revoked.as_ref().map(|r| r.revoked_by.as_str()),
         url: None,
     }
@@ -296,7 +349,7 @@ pub struct AccountBody<'a> {
     pub default_ttl_seconds: i64,
     pub reminder_days: u8,
     pub owners: Vec<&'a str>,
-    pub created_at: String,
+    pub created_at: UtcTime,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seats: Option<SeatsBody>,
 }
@@ -319,7 +372,7 @@ pub fn account(view: &AccountView) -> AccountBody<'_> {
         default_ttl_seconds: a.default_ttl.secs(),
         reminder_days: a.reminder_days.get(),
         owners: a.owners.iter().map(|o| o.as_str()).collect(),
-        created_at: rfc3339(a.created_at),
+        created_at: UtcTime(a.created_at),
         seats: view.seats.map(|s| SeatsBody {
             limit: s.limit.map(|l| l.get()),
             members: s.members,
@@ -350,7 +403,7 @@ pub struct PreviewBody<'a> {
     pub role: &'static str,
     pub access_groups: &'a [String],
     pub invited_by: InviterRef<'a>,
-    pub expires_at: String,
+    pub expires_at: UtcTime,
     pub state: &'static str,
 }
 
@@ -367,7 +420,7 @@ pub fn preview(p: &Preview) -> PreviewBody<'_> {
             name: p.invited_by.name.as_ref().map(|n| n.as_str()),
             email: p.invited_by.email.as_ref().map(|e| e.as_str()),
         },
-        expires_at: rfc3339(p.expires_at),
+        expires_at: UtcTime(p.expires_at),
         state: p.status.as_str(),
     }
 }
@@ -382,7 +435,7 @@ pub struct InboxItemBody<'a> {
     pub access_groups: &'a [String],
     pub message: Option<&'a str>,
     pub invited_by: InviterRef<'a>,
-    pub expires_at: String,
+    pub expires_at: UtcTime,
 }
 
 pub fn inbox_item(item: &InboxItem) -> InboxItemBody<'_> {
@@ -402,7 +455,7 @@ pub fn inbox_item(item: &InboxItem) -> InboxItemBody<'_> {
             name: by.name.as_ref().map(|n| n.as_str()),
             email: by.email.as_ref().map(|e| e.as_str()),
         },
-        expires_at: rfc3339(inv.expires_at()),
+        expires_at: UtcTime(inv.expires_at()),
     }
 }
 
@@ -557,6 +610,41 @@ mod tests {
             rfc3339(Timestamp::from_unix_millis(1_500)),
             "1970-01-01T00:00:01.5Z"
         );
+        assert_eq!(
+            rfc3339(Timestamp::from_unix_millis(1_797_948_207_250)),
+            "2026-12-22T14:03:27.25Z"
+        );
+        assert_eq!(
+            rfc3339(Timestamp::from_unix_millis(-1)),
+            "1969-12-31T23:59:59.999Z"
+        );
+        // Year 10000 and before year 0: never stored, shown as the epoch.
+        for secs in [253_402_300_800, -62_167_219_201] {
+            assert_eq!(
+                rfc3339(Timestamp::from_unix_secs(secs)),
+                "1970-01-01T00:00:00Z"
+            );
+        }
+    }
+
+    #[test]
+    fn utc_times_read_as_the_time_crate_writes_rfc3339() {
+        use time::format_description::well_known::Rfc3339;
+        let mut millis: i64 = -62_167_219_200_000; // 0000-01-01
+        while millis < 253_402_300_800_000 {
+            let t = Timestamp::from_unix_millis(millis);
+            let expected =
+                OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+                    .unwrap()
+                    .format(&Rfc3339)
+                    .unwrap();
+            assert_eq!(UtcTime(t).to_string(), expected);
+            assert_eq!(
+                serde_json::to_string(&UtcTime(t)).unwrap(),
+                format!("\"{expected}\"")
+            );
+            millis += 7_777_777_777_777 / 1_000 + 1; // years, days, seconds and milliseconds all move
+        }
     }
 }
 
