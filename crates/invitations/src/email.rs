@@ -116,7 +116,7 @@ fn check_local(local: &str) -> Result<(), EmailError> {
     if !local.bytes().all(is_atext_or_dot) {
         return Err(EmailError::LocalChar);
     }
-    if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+    if local.starts_with('.') || local.ends_with('.') || has_double_dot(local) {
         return Err(EmailError::LocalDot);
     }
     Ok(())
@@ -126,8 +126,7 @@ fn check_local(local: &str) -> Result<(), EmailError> {
 /// labels of letters, digits and inner hyphens (dotless names and IP
 /// literals are refused), the last not all digits.
 fn is_mail_domain(ascii: &str) -> bool {
-    let labels: Vec<&str> = ascii.split('.').collect();
-    let label_ok = |label: &&str| {
+    let label_ok = |label: &str| {
         !label.is_empty()
             && label.len() <= MAX_LABEL
             && label
@@ -136,10 +135,16 @@ fn is_mail_domain(ascii: &str) -> bool {
             && !label.starts_with('-')
             && !label.ends_with('-')
     };
+    let last = ascii.rsplit('.').next().unwrap_or_default();
     ascii.len() <= MAX_DOMAIN
-        && labels.len() >= 2
-        && labels.iter().all(label_ok)
-        && !labels[labels.len() - 1].bytes().all(|b| b.is_ascii_digit())
+        && ascii.contains('.')
+        && ascii.split('.').all(label_ok)
+        && !last.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `..` anywhere (a byte scan: `str::contains` of a pattern builds a searcher).
+fn has_double_dot(s: &str) -> bool {
+    s.as_bytes().windows(2).any(|w| w == b"..")
 }
 
 fn is_atext_or_dot(b: u8) -> bool {

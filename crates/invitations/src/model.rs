@@ -902,17 +902,11 @@ pub(crate) enum LogEntry {
 }
 
 impl LogEntry {
-    pub fn id(&self) -> &InvitationId {
+    /// Its invitation, and the copy of its delivery record it carries, if any.
+    pub fn into_parts(self) -> (InvitationId, Option<Delivery>) {
         match self {
-            LogEntry::Drafted(id) | LogEntry::Claimed { claimed: id, .. } => id,
-        }
-    }
-
-    /// The copy of its delivery record it carries, if any.
-    pub fn delivery(&self) -> Option<&Delivery> {
-        match self {
-            LogEntry::Claimed { delivery, .. } => delivery.as_ref(),
-            LogEntry::Drafted(_) => None,
+            LogEntry::Claimed { claimed, delivery } => (claimed, delivery),
+            LogEntry::Drafted(id) => (id, None),
         }
     }
 }

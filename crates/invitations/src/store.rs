@@ -104,23 +104,21 @@ pub(crate) const MAX_BATCH_WRITE: usize = 25;
 /// [`MAX_BATCH_READ`] keys is refused and read again in batches of that size.
 /// An empty list costs nothing.
 pub(crate) fn get_many_raw(store: &dyn Store, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
-    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    for k in keys {
-        let next = index.len();
-        index.entry(k.as_str()).or_insert(next);
-    }
-    if index.len() == keys.len() {
+    // Sorted, a repeat sits next to its twin: cheaper than hashing every key
+    // of a page, where repeats are rare.
+    let mut sorted: Vec<&str> = keys.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    if sorted.len() == keys.len() {
         return read_distinct(store, keys);
     }
-    let mut distinct = vec![String::new(); index.len()];
-    for (k, i) in &index {
-        distinct[*i] = (*k).to_owned();
-    }
+    let distinct: Vec<String> = sorted.iter().map(|k| (*k).to_owned()).collect();
     let values = read_distinct(store, &distinct)?;
-    Ok(keys
-        .iter()
-        .map(|k| values[index[k.as_str()]].clone())
-        .collect())
+    let value = |k: &String| {
+        let at = sorted.binary_search(&k.as_str()).ok()?;
+        values.get(at)?.clone()
+    };
+    Ok(keys.iter().map(value).collect())
 }
 
 fn read_distinct(store: &dyn Store, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::ids::{AccountId, InvitationId};
 use crate::keys;
 use crate::model::Account;
-use crate::model::{Delivery, InvitationView, LogEntry, State, Status};
+use crate::model::{InvitationView, LogEntry, State, Status};
 use crate::ops::{
     load_access, load_access_with, load_view, load_views, load_views_knowing, log_page, log_start,
     page_size, Page,
@@ -178,15 +178,19 @@ fn list_from_log(
         min_batch,
         skip,
         |entries: Vec<(i64, LogEntry)>| {
-            let ids: Vec<InvitationId> = entries.iter().map(|(_, e)| e.id().clone()).collect();
-            let known: Vec<Option<&Delivery>> = entries.iter().map(|(_, e)| e.delivery()).collect();
-            let found: Vec<(i64, bool, InvitationView)> = entries
-                .iter()
-                .zip(load_views_knowing(env, &ids, &known)?)
-                .filter_map(|((p, e), v)| {
-                    let claimed = matches!(e, LogEntry::Claimed { .. });
-                    v.map(|v| (*p, claimed, v))
-                })
+            let mut ids = Vec::with_capacity(entries.len());
+            let mut known = Vec::with_capacity(entries.len());
+            let mut at = Vec::with_capacity(entries.len());
+            for (p, e) in entries {
+                at.push((p, matches!(e, LogEntry::Claimed { .. })));
+                let (id, delivery) = e.into_parts();
+                ids.push(id);
+                known.push(delivery);
+            }
+            let found: Vec<(i64, bool, InvitationView)> = at
+                .into_iter()
+                .zip(load_views_knowing(env, &ids, known)?)
+                .filter_map(|((p, claimed), v)| v.map(|v| (p, claimed, v)))
                 .filter(|(_, _, v)| v.invitation.account_id == *acc && in_state(filter, v))
                 .collect();
             let unsure = |claimed: bool, v: &InvitationView| {

@@ -138,7 +138,7 @@ pub(crate) fn read_views(
     env: &Env,
     ids: &[InvitationId],
 ) -> Result<Vec<Option<Result<InvitationView>>>> {
-    read_views_knowing(env, ids, &vec![None; ids.len()])
+    read_views_knowing(env, ids, vec![None; ids.len()])
 }
 
 /// [`read_views`] of invitations some of whose deliveries are known (the
@@ -147,12 +147,11 @@ pub(crate) fn read_views(
 pub(crate) fn read_views_knowing(
     env: &Env,
     ids: &[InvitationId],
-    known: &[Option<&Delivery>],
+    known: Vec<Option<Delivery>>,
 ) -> Result<Vec<Option<Result<InvitationView>>>> {
     let now = env.clock.now();
-    let wanted = ids.iter().zip(known);
     let mut keys = Vec::with_capacity(ids.len() * 2);
-    for (id, known) in wanted.clone() {
+    for (id, known) in ids.iter().zip(&known) {
         keys.push(keys::invitation(id));
         if known.is_none() {
             keys.push(keys::delivery(id));
@@ -160,7 +159,7 @@ pub(crate) fn read_views_knowing(
     }
     let mut values = keys.iter().zip(store::get_many_raw(env.store, &keys)?);
     let mut views = Vec::with_capacity(ids.len());
-    for (_, known) in wanted {
+    for known in known.into_iter().take(ids.len()) {
         let Some((inv_key, inv)) = values.next() else {
             break;
         };
@@ -168,7 +167,7 @@ pub(crate) fn read_views_knowing(
         views.push(inv.map(|inv| {
             let inv: Invitation = decode(inv_key, &inv)?;
             let dlv: Option<Delivery> = match (known, read) {
-                (Some(d), _) => Some((*d).clone()),
+                (Some(d), _) => Some(d),
                 (None, Some((key, Some(b)))) => Some(decode(key, &b)?),
                 (None, _) => None,
             };
@@ -180,14 +179,14 @@ pub(crate) fn read_views_knowing(
 
 /// Reads invitations with their deliveries in one round trip; any corrupt value fails it.
 pub(crate) fn load_views(env: &Env, ids: &[InvitationId]) -> Result<Vec<Option<InvitationView>>> {
-    load_views_knowing(env, ids, &vec![None; ids.len()])
+    load_views_knowing(env, ids, vec![None; ids.len()])
 }
 
 /// [`load_views`], reading only the deliveries not in `known` ([`read_views_knowing`]).
 pub(crate) fn load_views_knowing(
     env: &Env,
     ids: &[InvitationId],
-    known: &[Option<&Delivery>],
+    known: Vec<Option<Delivery>>,
 ) -> Result<Vec<Option<InvitationView>>> {
     read_views_knowing(env, ids, known)?
         .into_iter()
