@@ -331,6 +331,27 @@ mod tests {
     use std::cell::Cell;
 
     #[test]
+    fn a_batch_naming_a_key_twice_reads_it_once_and_answers_in_order() {
+        use crate::memstore::Semantics;
+        for semantics in Semantics::ALL {
+            let store = MemStore::new();
+            store.set_semantics(semantics);
+            store.set("b", b"2").unwrap();
+            store.set("a", b"1").unwrap();
+            store.reset_stats();
+            let keys = ["b", "a", "b", "absent", "a"].map(str::to_owned);
+            let values = get_many_raw(&store, &keys).unwrap();
+            let expected = [Some("2"), Some("1"), Some("2"), None, Some("1")]
+                .map(|v| v.map(|v| v.as_bytes().to_vec()));
+            assert_eq!(values, expected, "{semantics:?}");
+            // DynamoDB refuses a batch with a repeat: the three keys were one batch.
+            if matches!(semantics, Semantics::Sqlite | Semantics::Dynamo) {
+                assert_eq!(store.stats().calls, 1, "{semantics:?}");
+            }
+        }
+    }
+
+    #[test]
     fn a_value_that_is_not_utf8_or_not_its_json_is_corrupt() {
         let ok: Vec<String> = decode("k", br#"["a","b"]"#).unwrap();
         assert_eq!(ok, ["a", "b"]);
