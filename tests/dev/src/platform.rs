@@ -151,12 +151,39 @@ fn kill_group(child: &mut Child) {
     let _ = child.wait();
 }
 
-/// A connection to the Redis server on `port`, and a reader of its replies.
+/// The password every Redis server the harness starts requires, as a managed
+/// Redis does: Spin's store and the components' `MGET` reach it through URLs
+/// that carry it (`redis://:password@host:port`), as the README asks.
+pub const REDIS_PASSWORD: &str = "e2e-store-password";
+
+/// A connection to the Redis server on `port`, signed in, and a reader of its replies.
 fn redis_connection(port: u16) -> anyhow::Result<(TcpStream, std::io::BufReader<TcpStream>)> {
-    let stream = TcpStream::connect(("127.0.0.1", port))?;
+    use std::io::BufRead;
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let replies = std::io::BufReader::new(stream.try_clone()?);
+    let mut replies = std::io::BufReader::new(stream.try_clone()?);
+    send_redis_command(&mut stream, &["AUTH", REDIS_PASSWORD])?;
+    let mut line = String::new();
+    replies.read_line(&mut line)?;
+    if !line.starts_with("+OK") {
+        bail!("redis refused the harness's password: {line}");
+    }
     Ok((stream, replies))
+}
+
+/// `redis://host:port` of a Redis URL, without its user, password or database: what
+/// `store_redis_origin` (a component's allowed outbound host) names.
+pub fn redis_origin(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority = rest.split('/').next().unwrap_or_default();
+            let host = authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, host)| host);
+            format!("{scheme}://{host}")
+        }
+        None => url.to_owned(),
+    }
 }
 
 /// Writes one command in Redis's protocol (an array of bulk strings).
@@ -216,7 +243,8 @@ pub fn redis_command_calls(port: u16) -> anyhow::Result<std::collections::HashMa
         .collect())
 }
 
-/// A `redis-server` on a free loopback port, with nothing persisted; stopped on drop.
+/// A `redis-server` on a free loopback port, with nothing persisted and a
+/// password ([`REDIS_PASSWORD`]); stopped on drop.
 pub struct RedisServer {
     child: Child,
     pub port: u16,
@@ -230,6 +258,7 @@ impl RedisServer {
             let port = free_port()?;
             let mut child = Command::new(&binary)
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--requirepass", REDIS_PASSWORD])
                 .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -249,8 +278,9 @@ impl RedisServer {
         Err(last_error.unwrap())
     }
 
+    /// With the password ([`REDIS_PASSWORD`]).
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        format!("redis://:{REDIS_PASSWORD}@127.0.0.1:{}", self.port)
     }
 }
 
@@ -620,7 +650,7 @@ impl RunningSpin {
             if let Some(url) = &redis_url {
                 command
                     .env("SPIN_VARIABLE_STORE_REDIS_URL", url)
-                    .env("SPIN_VARIABLE_STORE_REDIS_ORIGIN", url);
+                    .env("SPIN_VARIABLE_STORE_REDIS_ORIGIN", redis_origin(url));
             }
             for (name, value) in app.variables {
                 command.env(
@@ -719,5 +749,26 @@ impl RunningSpin {
 impl Drop for RunningSpin {
     fn drop(&mut self) {
         kill_group(&mut self.child);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redis_origin;
+
+    #[test]
+    fn a_redis_origin_is_its_url_without_user_or_password() {
+        assert_eq!(
+            redis_origin("redis://:pw@127.0.0.1:6379"),
+            "redis://127.0.0.1:6379"
+        );
+        assert_eq!(
+            redis_origin("rediss://user:p@ss@cache.example:6380"),
+            "rediss://cache.example:6380"
+        );
+        assert_eq!(
+            redis_origin("redis://127.0.0.1:6379/0"),
+            "redis://127.0.0.1:6379"
+        );
     }
 }
