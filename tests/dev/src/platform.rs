@@ -751,24 +751,3 @@ impl Drop for RunningSpin {
         kill_group(&mut self.child);
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::redis_origin;
-
-    #[test]
-    fn a_redis_origin_is_its_url_without_user_or_password() {
-        assert_eq!(
-            redis_origin("redis://:pw@127.0.0.1:6379"),
-            "redis://127.0.0.1:6379"
-        );
-        assert_eq!(
-            redis_origin("rediss://user:p@ss@cache.example:6380"),
-            "rediss://cache.example:6380"
-        );
-        assert_eq!(
-            redis_origin("redis://127.0.0.1:6379/0"),
-            "redis://127.0.0.1:6379"
-        );
-    }
-}

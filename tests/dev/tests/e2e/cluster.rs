@@ -245,3 +245,23 @@ fn the_deploy_manifests_name_only_what_spin_toml_has() {
     );
     assert!(cronjob.contains("key: sweep_token"));
 }
+
+/// The harness's Redis servers require a password (`platform::REDIS_PASSWORD`):
+/// `store_redis_url` carries it, `store_redis_origin` (an allowed outbound
+/// host) is the same URL without it.
+#[test]
+fn a_redis_origin_is_its_url_without_user_password_or_database() {
+    use invitations_dev::platform::redis_origin;
+    assert_eq!(
+        redis_origin("redis://:pw@127.0.0.1:6379"),
+        "redis://127.0.0.1:6379"
+    );
+    assert_eq!(
+        redis_origin("rediss://user:p@ss@cache.example:6380"),
+        "rediss://cache.example:6380"
+    );
+    assert_eq!(
+        redis_origin("redis://127.0.0.1:6379/0"),
+        "redis://127.0.0.1:6379"
+    );
+}
