@@ -685,10 +685,11 @@ impl RunningSpin {
 
     /// Makes the app's store fail. SQLite: its write lock is taken and held
     /// until the returned lock drops, so every write waits Spin's busy
-    /// timeout (5 s) and fails "database is locked". Redis: it starts asking
-    /// for a password and drops its connections, so Spin's reconnect is
-    /// refused (a stopped Redis makes Spin 4.0.2 retry without end: the
-    /// request never answers). DynamoDB: the server is stopped.
+    /// timeout (5 s) and fails "database is locked". Redis: it refuses
+    /// every command (`NOPERM`). A stopped Redis makes Spin 4.0.2 retry without
+    /// end (the request never answers); with a changed password its
+    /// reconnects are retried, and this test ran over a minute. DynamoDB:
+    /// the server is stopped.
     pub fn break_store(&mut self) -> anyhow::Result<Option<spin_test_host::StoreLock>> {
         match &mut self.store {
             None => {
@@ -698,15 +699,9 @@ impl RunningSpin {
                 ))
             }
             Some(StoreServer::Redis(server)) => {
-                // This connection stays signed in; the others are dropped
-                // (`SKIPME yes`: all but this one).
-                redis_commands(
-                    server.port,
-                    &[
-                        &["CONFIG", "SET", "requirepass", "broken"],
-                        &["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"],
-                    ],
-                )?;
+                // Every command of its one user is refused from now on, on
+                // the connections open too; signing in still works.
+                redis_commands(server.port, &[&["ACL", "SETUSER", "default", "-@all"]])?;
                 Ok(None)
             }
             Some(StoreServer::Dynamo(server)) => {
