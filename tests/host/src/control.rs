@@ -207,6 +207,7 @@ pub struct Faults {
     outgoing_request_countdown: Mutex<Option<u64>>,
     redis: AtomicBool,
     redis_server: Mutex<Option<String>>,
+    other_redis_servers_empty: AtomicBool,
 }
 
 impl Faults {
@@ -235,15 +236,26 @@ impl Faults {
         *self.redis_server.lock().unwrap() = address;
     }
 
+    /// Redis servers other than the store's hold nothing: `MGET` there
+    /// answers every key absent (a variable naming an empty server).
+    pub fn other_redis_servers_are_empty(&self, on: bool) {
+        self.other_redis_servers_empty.store(on, Ordering::SeqCst);
+    }
+
     pub fn clear(&self) {
         *self.store_call_countdown.lock().unwrap() = None;
         *self.outgoing_request_countdown.lock().unwrap() = None;
         self.set_redis_semantics(false);
         self.serve_store_over_redis(None);
+        self.other_redis_servers_are_empty(false);
     }
 
     pub(crate) fn redis_server(&self) -> Option<String> {
         self.redis_server.lock().unwrap().clone()
+    }
+
+    pub(crate) fn other_redis_servers_empty(&self) -> bool {
+        self.other_redis_servers_empty.load(Ordering::SeqCst)
     }
 
     pub(crate) fn redis(&self) -> bool {

@@ -465,7 +465,8 @@ const ANOTHER_SERVERS_VALUE: &[u8] = b"another server's value";
 /// the address the faults name as the store's server reads the store
 /// `default` (Spin's Redis store keeps each key under its own name);
 /// anywhere else it answers as a server holding every key with another
-/// value would ([`ANOTHER_SERVERS_VALUE`]).
+/// value would ([`ANOTHER_SERVERS_VALUE`]), or an empty one
+/// (`Faults::other_redis_servers_are_empty`).
 impl redis::HostConnection for InstanceState {
     async fn open(&mut self, address: String) -> Result<Resource<RedisConnection>, redis::Error> {
         let uri: http::Uri = address.parse().map_err(|_| redis::Error::InvalidAddress)?;
@@ -527,6 +528,8 @@ impl redis::HostConnection for InstanceState {
                     .into_iter()
                     .collect();
                 keys.iter().map(|k| found.remove(k).flatten()).collect()
+            } else if self.faults.other_redis_servers_empty() {
+                vec![None; keys.len()]
             } else {
                 // Another server: it holds every key, with another value.
                 vec![Some(ANOTHER_SERVERS_VALUE.to_vec()); keys.len()]

@@ -381,6 +381,31 @@ async fn on_redis_batch_reads_are_one_mget_each_needs_host_counters() {
     assert_eq!(key_by_key.json(), over_mget.json());
 }
 
+/// A server that answers every key absent (`store_redis_url` naming an
+/// empty Redis) is not taken at its word: only a value it holds can confirm
+/// it, so each batch it answers so is read again key by key through the
+/// store, and the page is the page. A list page of 50: 4 (the access) + 1
+/// (opening) + 2 × (1 `MGET` answering nothing + 50 reads).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_redis_an_empty_server_answering_mget_is_not_believed_needs_host_counters() {
+    if common::skipped_on_spin("store round trips are counted by the test host") {
+        return;
+    }
+    let app = on_redis(common::mget_variables()).await;
+    let (owner, page) = fifty_sent(&app).await;
+    let over_mget = app.get(&page, Some(&owner)).await;
+    assert_eq!(over_mget.json()["data"].as_array().unwrap().len(), 50);
+
+    // The variable now names a server that holds nothing.
+    app.host().faults().serve_store_over_redis(None);
+    app.host().faults().other_redis_servers_are_empty(true);
+    let (s, list, _) = tagged(&app, "empty", "GET", &page, Some(&owner), None).await;
+    assert_eq!(s, 200);
+    assert_eq!(list, cost(4 + 1 + 2 * (1 + 50), 0), "a list page of 50");
+    let read_again = app.get(&page, Some(&owner)).await;
+    assert_eq!(read_again.json(), over_mget.json());
+}
+
 /// The same operations on Spin's Redis store, with `store_redis_url` naming
 /// its server, beside a store whose `get-many` works: a page of 50
 /// (invitations, members, history) costs 5 more there, whatever it lists
