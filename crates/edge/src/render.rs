@@ -24,7 +24,7 @@ pub fn rfc3339(t: Timestamp) -> String {
 }
 
 /// A time as the API shows it ([`rfc3339`]), written where it is serialised:
-/// a page shows up to five per invitation, and a `String` each, with the
+/// a page shows several per invitation, and a `String` each, with the
 /// formatter's small writes, was a measurable part of rendering one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UtcTime(pub Timestamp);
