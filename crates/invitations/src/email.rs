@@ -60,16 +60,12 @@ impl Email {
     /// read of a slot shard, invitation or membership parses its addresses
     /// again; IDNA was most of that time.
     fn already_canonical(input: &str) -> Option<Email> {
-        let (local, domain) = input.split_once('@')?;
+        let at = input.bytes().position(|b| b == b'@')?;
+        let (local, domain) = (&input[..at], &input.as_bytes()[at + 1..]);
         let canonical = input.len() <= MAX_ADDRESS
             && !local.bytes().any(|b| b.is_ascii_uppercase())
             && check_local(local).is_ok()
-            && domain
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-            // Punycode labels are IDNA's to check.
-            && !domain.split('.').any(|label| label.starts_with("xn--"))
-            && is_mail_domain(domain);
+            && is_canonical_domain(domain);
         canonical.then(|| Email(input.to_owned()))
     }
 
@@ -142,13 +138,49 @@ fn is_mail_domain(ascii: &str) -> bool {
         && !last.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// [`is_mail_domain`] for a domain already in canonical form (lower case,
+/// no punycode label, which is IDNA's to check), in one pass over its bytes.
+fn is_canonical_domain(domain: &[u8]) -> bool {
+    if domain.len() > MAX_DOMAIN {
+        return false;
+    }
+    let (mut labels, mut start) = (0, 0);
+    let (mut digits_only, mut last_digits_only) = (true, true);
+    for i in 0..=domain.len() {
+        match domain.get(i).copied().unwrap_or(b'.') {
+            b'.' => {
+                let label = &domain[start..i];
+                let fits = !label.is_empty()
+                    && label.len() <= MAX_LABEL
+                    && label[0] != b'-'
+                    && label[label.len() - 1] != b'-'
+                    && !label.starts_with(b"xn--");
+                if !fits {
+                    return false;
+                }
+                labels += 1;
+                start = i + 1;
+                last_digits_only = digits_only;
+                digits_only = true;
+            }
+            b'0'..=b'9' => {}
+            b'a'..=b'z' | b'-' => digits_only = false,
+            _ => return false,
+        }
+    }
+    labels >= 2 && !last_digits_only
+}
+
 /// `..` anywhere (a byte scan: `str::contains` of a pattern builds a searcher).
 fn has_double_dot(s: &str) -> bool {
     s.as_bytes().windows(2).any(|w| w == b"..")
 }
 
 fn is_atext_or_dot(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b)
+    matches!(b,
+        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.'
+        | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-'
+        | b'/' | b'=' | b'?' | b'^' | b'_' | b'`' | b'{' | b'|' | b'}' | b'~')
 }
 
 impl Domain {
