@@ -250,7 +250,7 @@ impl Target {
             Runtime::Host(_) => sqlite(self._dir.path().join("kv.db")),
             Runtime::Spin(spin) => match spin.redis_port() {
                 None => sqlite(self._dir.path().join(crate::platform::SPIN_SQLITE_STORE)),
-                Some(port) => redis_largest_value(port).await,
+                Some(port) => crate::platform::redis_largest_value(port),
             },
         }
     }
@@ -344,40 +344,6 @@ impl Target {
         }
         bail!("no mail to {to}")
     }
-}
-
-/// The largest string in a Redis server and its key, by one `EVAL` over RESP.
-async fn redis_largest_value(port: u16) -> anyhow::Result<Option<(String, u64)>> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let script = "local m, mk = -1, '' for _, k in ipairs(redis.call('KEYS', '*')) do \
-                  local n = redis.call('STRLEN', k) if n > m then m, mk = n, k end end \
-                  return mk .. ' ' .. m";
-    let command = format!(
-        "*3\r\n$4\r\nEVAL\r\n${}\r\n{script}\r\n$1\r\n0\r\n",
-        script.len()
-    );
-    let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    conn.write_all(command.as_bytes()).await?;
-    // A bulk string: `$<len>\r\n<text>\r\n`.
-    let mut reply = Vec::new();
-    loop {
-        let mut buf = [0u8; 256];
-        let n = conn.read(&mut buf).await?;
-        reply.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&reply);
-        if n == 0 || (text.matches("\r\n").count() >= 2) || text.starts_with('-') {
-            break;
-        }
-    }
-    let text = String::from_utf8_lossy(&reply);
-    let body = text.split("\r\n").nth(1).unwrap_or_default();
-    let (key, size) = body
-        .rsplit_once(' ')
-        .with_context(|| format!("redis answered {text}"))?;
-    let size: i64 = size
-        .parse()
-        .with_context(|| format!("redis answered {text}"))?;
-    Ok((size >= 0).then(|| (key.to_owned(), size as u64)))
 }
 
 async fn measure(

@@ -186,6 +186,39 @@ pub fn redis_origin(url: &str) -> String {
     }
 }
 
+/// Reads a bulk string reply (`$<length>\r\n<bytes>\r\n`).
+fn read_bulk_reply(reply: &mut impl std::io::BufRead) -> anyhow::Result<Vec<u8>> {
+    let mut head = String::new();
+    reply.read_line(&mut head)?;
+    let length: usize = head
+        .strip_prefix('$')
+        .and_then(|n| n.trim().parse().ok())
+        .with_context(|| format!("redis answered {head:?}"))?;
+    let mut text = vec![0; length + 2];
+    reply.read_exact(&mut text)?;
+    text.truncate(length);
+    Ok(text)
+}
+
+/// The largest value on the Redis server on `port`: its key and size in
+/// bytes (a script over every key: for benchmarks, not a production store).
+pub fn redis_largest_value(port: u16) -> anyhow::Result<Option<(String, u64)>> {
+    let script = "local m, mk = -1, '' for _, k in ipairs(redis.call('KEYS', '*')) do \
+                  local n = redis.call('STRLEN', k) if n > m then m, mk = n, k end end \
+                  return mk .. ' ' .. m";
+    let (mut stream, mut reply) = redis_connection(port)?;
+    send_redis_command(&mut stream, &["EVAL", script, "0"])?;
+    let text = read_bulk_reply(&mut reply)?;
+    let text = String::from_utf8_lossy(&text);
+    let (key, size) = text
+        .rsplit_once(' ')
+        .with_context(|| format!("redis answered {text}"))?;
+    let size: i64 = size
+        .parse()
+        .with_context(|| format!("redis answered {text}"))?;
+    Ok((size >= 0).then(|| (key.to_owned(), size as u64)))
+}
+
 /// Writes one command in Redis's protocol (an array of bulk strings).
 fn send_redis_command(stream: &mut TcpStream, args: &[&str]) -> anyhow::Result<()> {
     use std::io::Write;
@@ -216,17 +249,9 @@ fn redis_commands(port: u16, commands: &[&[&str]]) -> anyhow::Result<()> {
 /// How many times each command reached the Redis server on `port` since it
 /// started (`INFO commandstats`), by lower-case name.
 pub fn redis_command_calls(port: u16) -> anyhow::Result<std::collections::HashMap<String, u64>> {
-    use std::io::{BufRead, Read};
     let (mut stream, mut reply) = redis_connection(port)?;
     send_redis_command(&mut stream, &["INFO", "commandstats"])?;
-    let mut head = String::new();
-    reply.read_line(&mut head)?;
-    let length: usize = head
-        .strip_prefix('$')
-        .and_then(|n| n.trim().parse().ok())
-        .with_context(|| format!("INFO answered {head:?}"))?;
-    let mut text = vec![0; length];
-    reply.read_exact(&mut text)?;
+    let text = read_bulk_reply(&mut reply)?;
     // `cmdstat_get:calls=12,usec=...`
     Ok(String::from_utf8_lossy(&text)
         .lines()
