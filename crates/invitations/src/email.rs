@@ -65,7 +65,7 @@ impl Email {
         let canonical = input.len() <= MAX_ADDRESS
             && !local.bytes().any(|b| b.is_ascii_uppercase())
             && check_local(local).is_ok()
-            && is_canonical_domain(domain);
+            && is_mail_domain(domain, true);
         canonical.then(|| Email(input.to_owned()))
     }
 
@@ -120,27 +120,11 @@ fn check_local(local: &str) -> Result<(), EmailError> {
 
 /// An ASCII domain a mail can go to: at most 253 characters, at least two
 /// labels of letters, digits and inner hyphens (dotless names and IP
-/// literals are refused), the last not all digits.
-fn is_mail_domain(ascii: &str) -> bool {
-    let label_ok = |label: &str| {
-        !label.is_empty()
-            && label.len() <= MAX_LABEL
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-    };
-    let last = ascii.rsplit('.').next().unwrap_or_default();
-    ascii.len() <= MAX_DOMAIN
-        && ascii.contains('.')
-        && ascii.split('.').all(label_ok)
-        && !last.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// [`is_mail_domain`] for a domain already in canonical form (lower case,
-/// no punycode label, which is IDNA's to check), in one pass over its bytes.
-fn is_canonical_domain(domain: &[u8]) -> bool {
+/// literals are refused), the last not all digits. `canonical` asks for the
+/// form a stored address has besides: lower case, and no punycode label
+/// (that is IDNA's to check). One pass over the bytes: every address read
+/// from the store is checked so.
+fn is_mail_domain(domain: &[u8], canonical: bool) -> bool {
     if domain.len() > MAX_DOMAIN {
         return false;
     }
@@ -154,7 +138,7 @@ fn is_canonical_domain(domain: &[u8]) -> bool {
                     && label.len() <= MAX_LABEL
                     && label[0] != b'-'
                     && label[label.len() - 1] != b'-'
-                    && !label.starts_with(b"xn--");
+                    && !(canonical && label.starts_with(b"xn--"));
                 if !fits {
                     return false;
                 }
@@ -165,6 +149,7 @@ fn is_canonical_domain(domain: &[u8]) -> bool {
             }
             b'0'..=b'9' => {}
             b'a'..=b'z' | b'-' => digits_only = false,
+            b'A'..=b'Z' if !canonical => digits_only = false,
             _ => return false,
         }
     }
@@ -191,7 +176,7 @@ impl Domain {
         }
         let ascii = idna::domain_to_ascii(input).map_err(|_| EmailError::Domain)?;
         let ascii = ascii.strip_suffix('.').unwrap_or(&ascii);
-        if !is_mail_domain(ascii) {
+        if !is_mail_domain(ascii.as_bytes(), false) {
             return Err(EmailError::Domain);
         }
         Ok(Domain(ascii.to_ascii_lowercase()))
