@@ -45,7 +45,7 @@ pub(crate) struct Target {
 }
 
 /// The operations, in the order they are printed; the first is the floor.
-const OPERATIONS: [&str; 8] = [
+const OPERATIONS: [&str; 10] = [
     "preview (floor)",
     "invite 1 address",
     "resend",
@@ -54,7 +54,17 @@ const OPERATIONS: [&str; 8] = [
     "remove member",
     "list page (50)",
     "invite 100 addresses",
+    FULL_PAGE,
+    SHORT_PAGE,
 ];
+
+/// Pages of one account holding hundreds of invitations, measured in turn:
+/// what one more listed invitation costs is their difference over
+/// `FULL_PAGE_ITEMS - SHORT_PAGE_ITEMS`.
+const FULL_PAGE: &str = "full page (50)";
+const SHORT_PAGE: &str = "full page (10)";
+const FULL_PAGE_ITEMS: usize = 50;
+const SHORT_PAGE_ITEMS: usize = 10;
 
 #[derive(Default)]
 pub(crate) struct Samples {
@@ -403,6 +413,16 @@ async fn measure(
             .collect();
         target.invite_many(&path, &owner, &emails, s).await?;
     }
+    for _ in 0..rounds {
+        for (op, limit) in [(FULL_PAGE, FULL_PAGE_ITEMS), (SHORT_PAGE, SHORT_PAGE_ITEMS)] {
+            let page = format!("{path}?limit={limit}");
+            let listed = target.call(op, "GET", &page, &owner, None, 200, s).await?;
+            let items = listed["data"].as_array().map_or(0, Vec::len);
+            if items != limit {
+                bail!("{op} listed {items} invitations, not {limit}");
+            }
+        }
+    }
     Ok(samples)
 }
 
@@ -440,6 +460,14 @@ fn print(
             p50,
             quantile(&s.times, 0.95),
             floor.map_or(f64::NAN, |f| p50 / f),
+        );
+    }
+    let p50 = |op| samples.get(op).map(|s: &Samples| quantile(&s.times, 0.5));
+    if let (Some(full), Some(short)) = (p50(FULL_PAGE), p50(SHORT_PAGE)) {
+        let more = (FULL_PAGE_ITEMS - SHORT_PAGE_ITEMS) as f64;
+        println!(
+            "one more listed invitation: {:.1} µs ({FULL_PAGE} p50 - {SHORT_PAGE} p50, over {more})",
+            (full - short) * 1000.0 / more
         );
     }
 }
